@@ -1,0 +1,1 @@
+"""HTTP API of the OCR service: accepts uploads, enqueues work, serves status and results."""

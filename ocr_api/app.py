@@ -1,0 +1,39 @@
+"""The application factory: builds the app, nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from ocr_api.errors import add_exception_handlers
+from ocr_api.routes import jobs, system
+from ocr_api.settings import get_api_settings
+from storage.db import get_engine
+
+MULTIPART_OVERHEAD = 1024 * 1024  # form fields and part headers around the file
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    await run_in_threadpool(get_engine)  # connect and create tables before the first request
+    yield
+
+
+def create_app() -> FastAPI:
+    settings = get_api_settings()
+    app = FastAPI(
+        title="OCR service",
+        version="0.1.0",
+        description="Upload images and PDFs; Celery workers run Tesseract; download text, hOCR, ALTO, TSV, "
+        "JSON and searchable PDF.",
+        lifespan=lifespan,
+        root_path=settings.root_path,
+        max_body_size=settings.max_upload_bytes + MULTIPART_OVERHEAD,
+    )
+    add_exception_handlers(app, settings.max_upload_mb)
+    app.include_router(system.router)
+    app.include_router(jobs.router)
+    return app

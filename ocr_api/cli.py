@@ -1,0 +1,188 @@
+"""`ocr-service`: run everything on one machine (serve), or the API and workers separately."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+EPILOG = """\
+Every setting can also come from an OCR_-prefixed environment variable (see README.md, "Configuration").
+Examples:
+  ocr-service serve                                # API on 127.0.0.1:8000, workers, private broker, SQLite
+  OCR_BROKER_URL=redis://redis:6379/0 OCR_DATABASE_URL=postgresql+psycopg://ocr@db/ocr ocr-service api
+  OCR_BROKER_URL=amqp://guest:guest@rabbit:5672// ocr-service worker --concurrency 4
+"""
+
+
+def _fail(message: str) -> None:
+    print(f"ocr-service: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def _worker_command(concurrency: int | None, loglevel: str) -> list[str]:
+    from workers.settings import get_worker_settings
+
+    settings = get_worker_settings()
+    processes = concurrency or settings.worker_concurrency or os.cpu_count() or 1
+    return [
+        sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
+        "--loglevel", loglevel, "--concurrency", str(processes), "-O", "fair",
+        "-Q", settings.queue_name, "--without-gossip", "--without-mingle",
+    ]  # fmt: skip
+
+
+class PrivateRedis:
+    """A redis-server owned by `serve`: unix socket only, append-only file in the data dir."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.socket = run_dir / "redis.sock"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis+socket://{self.socket}"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            _fail("redis-server not found: install it (apt-get install redis-server) or set OCR_BROKER_URL")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.socket.unlink(missing_ok=True)
+        self.proc = subprocess.Popen(
+            [
+                str(binary), "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",
+                "--dir", str(self.run_dir), "--appendonly", "yes", "--save", "",
+                "--logfile", str(self.run_dir / "redis.log"),
+            ],  # fmt: skip
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 15
+        while not self.socket.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                _fail(f"the private redis-server did not start; see {self.run_dir / 'redis.log'}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def _stop(proc: subprocess.Popen[bytes], grace: float) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)  # celery: warm shutdown, running pages finish
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _check_storage() -> None:
+    from storage import StorageError, get_storage
+
+    try:
+        get_storage().check()
+    except StorageError as exc:
+        _fail(f"storage is not usable: {exc}")
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    data_dir = Path(args.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["OCR_DATA_DIR"] = str(data_dir)
+    redis = None
+    if not os.environ.get("OCR_BROKER_URL"):
+        redis = PrivateRedis(data_dir / "run")
+        redis.start()
+        os.environ["OCR_BROKER_URL"] = redis.url
+    worker = None
+    try:
+        _check_storage()
+        worker = subprocess.Popen(_worker_command(args.concurrency, args.log_level), start_new_session=True)
+        import uvicorn
+
+        print(f"OCR service on http://{args.host}:{args.port} (docs at /docs), data in {data_dir}", flush=True)
+        uvicorn.run(
+            "ocr_api.app:create_app", factory=True, host=args.host, port=args.port, log_level=args.log_level.lower()
+        )
+    finally:
+        if worker is not None:
+            _stop(worker, grace=30)
+        if redis is not None:
+            redis.stop()
+
+
+def cmd_api(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from ocr_api.settings import get_api_settings
+
+    settings = get_api_settings()
+    uvicorn.run(
+        "ocr_api.app:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers,
+        log_level=args.log_level.lower(),
+        proxy_headers=True,
+    )
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    command = _worker_command(args.concurrency, args.log_level)
+    os.execv(command[0], command)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ocr-service",
+        description="Self-hosted OCR service: HTTP API, Celery workers running Tesseract.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = sub.add_parser(
+        "serve", help="all-in-one: API, workers and a private broker on this machine",
+        description="Start the API, a pool of workers (one process per core) and a private redis-server on a "
+        "unix socket in the data dir; job records in SQLite, files on local disk. Ctrl-C stops all of it.",
+    )  # fmt: skip
+    serve.add_argument("--host", default=os.environ.get("OCR_HOST", "127.0.0.1"), help="default: %(default)s")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("OCR_PORT", "8000")), help="default: %(default)s")
+    serve.add_argument("--data-dir", default=os.environ.get("OCR_DATA_DIR", "./data"), help="default: %(default)s")
+    serve.add_argument("--concurrency", type=int, help="worker processes (default: one per CPU core)")
+    serve.set_defaults(func=cmd_serve)
+
+    api = sub.add_parser("api", help="the HTTP API alone, configured by OCR_ environment variables")
+    api.add_argument("--host", help="default: OCR_HOST or 127.0.0.1")
+    api.add_argument("--port", type=int, help="default: OCR_PORT or 8000")
+    api.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default: %(default)s)")
+    api.set_defaults(func=cmd_api)
+
+    worker = sub.add_parser("worker", help="a Celery worker pool, configured by OCR_ environment variables")
+    worker.add_argument("--concurrency", type=int, help="processes (default: OCR_WORKER_CONCURRENCY or one per core)")
+    worker.set_defaults(func=cmd_worker)
+
+    for p in (serve, api, worker):
+        p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""API errors and the one place that maps every error to a status code and one JSON shape:
+
+    {"error": {"code": "...", "message": "...", "details": ...}}
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from storage.errors import ObjectNotFound, StorageError
+from workers.queue import QueueUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class JobNotFound(ApiError):
+    status_code = 404
+    code = "job_not_found"
+
+
+class JobNotFinished(ApiError):
+    status_code = 409
+    code = "job_not_finished"
+
+
+class ResultNotAvailable(ApiError):
+    status_code = 404
+    code = "result_not_available"
+
+
+class UnsupportedMediaType(ApiError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class UploadTooLarge(ApiError):
+    status_code = 413
+    code = "upload_too_large"
+
+
+class InvalidInput(ApiError):
+    status_code = 422
+    code = "invalid_input"
+
+
+class ServiceUnavailable(ApiError):
+    status_code = 503
+    code = "service_unavailable"
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return {"error": error}
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "upload_too_large", 400: "bad_request"}
+
+
+def add_exception_handlers(app: FastAPI, max_upload_mb: int) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"), "message": err.get("msg", "")}
+            for err in exc.errors()
+        ]
+        summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+        return JSONResponse(error_body("invalid_request", summary, problems), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = str(exc.detail)
+        if exc.status_code == 413:
+            message = f"upload larger than the limit of {max_upload_mb} MiB (OCR_MAX_UPLOAD_MB)"
+        code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(QueueUnavailable)
+    async def _queue(_: Request, exc: QueueUnavailable) -> JSONResponse:
+        return JSONResponse(error_body("queue_unavailable", str(exc)), status_code=503)
+
+    @app.exception_handler(ObjectNotFound)
+    async def _missing_object(_: Request, exc: ObjectNotFound) -> JSONResponse:
+        return JSONResponse(error_body("result_not_available", "the stored file is missing"), status_code=404)
+
+    @app.exception_handler(StorageError)
+    async def _storage(_: Request, exc: StorageError) -> JSONResponse:
+        log.exception("storage error")
+        return JSONResponse(error_body("storage_unavailable", str(exc)), status_code=503)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return JSONResponse(error_body("internal_error", "unexpected server error; see the server log"), 500)

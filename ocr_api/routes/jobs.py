@@ -1,0 +1,99 @@
+"""/v1/jobs: upload, status, list, delete and result downloads."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi.responses import RedirectResponse, StreamingResponse
+
+from ocr_api import service
+from ocr_api.deps import ValidJob
+from ocr_api.presenters import job_out
+from ocr_api.schemas import ErrorResponse, JobList, JobOut
+from ocr_api.settings import get_api_settings
+from storage import get_storage
+from workers.contract import MEDIA_TYPES
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+ERRORS = {code: {"model": ErrorResponse} for code in (404, 409, 413, 415, 422, 503)}
+Format = Literal["txt", "hocr", "alto", "tsv", "json", "pdf"]
+
+
+@router.post("", status_code=202, response_model=JobOut, responses=ERRORS, summary="Upload a file for OCR")
+def create_job(
+    request: Request,
+    response: Response,
+    file: Annotated[UploadFile, File(description="Image (PNG, JPEG, TIFF, WebP, BMP, GIF) or PDF")],
+    lang: Annotated[str | None, Form(description="Tesseract languages joined by '+', e.g. eng+deu")] = None,
+    psm: Annotated[int | None, Form(ge=0, le=13, description="Tesseract page segmentation mode")] = None,
+    dpi: Annotated[int | None, Form(ge=50, le=2400, description="Resolution override")] = None,
+    formats: Annotated[str | None, Form(description="Comma-separated: txt,hocr,alto,tsv,json,pdf")] = None,
+) -> JobOut:
+    settings = get_api_settings()
+    job_request = service.JobRequest(
+        lang=service.validate_lang(lang or settings.default_lang),
+        psm=psm,
+        dpi=dpi,
+        formats=service.parse_formats(formats),
+    )
+    job = service.submit_job(
+        file.file,
+        file.filename,
+        job_request,
+        max_bytes=settings.max_upload_bytes,
+        max_pixels=settings.max_pixels_per_page,
+    )
+    body = job_out(job, request)
+    response.headers["Location"] = body.links.self
+    return body
+
+
+@router.get("", response_model=JobList, responses=ERRORS, summary="List jobs, newest first")
+def list_jobs(
+    request: Request,
+    limit: Annotated[int | None, Query(ge=1, le=500)] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> JobList:
+    jobs, next_cursor = service.list_jobs(limit or get_api_settings().list_page_size, cursor)
+    return JobList(jobs=[job_out(j, request) for j in jobs], next_cursor=next_cursor)
+
+
+@router.get("/{job_id}", response_model=JobOut, responses=ERRORS, summary="Job status")
+def get_job(job: ValidJob, request: Request) -> JobOut:
+    return job_out(job, request)
+
+
+@router.delete("/{job_id}", status_code=204, responses=ERRORS, summary="Delete a job and its files")
+def delete_job(job: ValidJob) -> Response:
+    service.delete_job(job.id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{job_id}/result.{fmt}",
+    responses={**ERRORS, 200: {"content": {m.split(";")[0]: {} for m in MEDIA_TYPES.values()}}},
+    response_class=StreamingResponse,
+    summary="Download a result file",
+)
+def get_result(job: ValidJob, fmt: Format) -> Response:
+    key = service.result_object_key(job, fmt)
+    storage = get_storage()
+    download_name = f"{(job.filename or 'document').rsplit('.', 1)[0]}.{fmt}"
+    url = storage.presigned_url(key, filename=download_name, content_type=MEDIA_TYPES[fmt])
+    if url:
+        return RedirectResponse(url, status_code=307)
+    size = storage.stat(key).size
+    headers = {
+        "Content-Length": str(size),
+        "Content-Disposition": content_disposition(download_name, inline=fmt != "pdf"),
+    }
+    return StreamingResponse(storage.iter_chunks(key), media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+def content_disposition(filename: str, inline: bool) -> str:
+    from urllib.parse import quote
+
+    ascii_name = filename.encode("ascii", "ignore").decode().replace('"', "") or "result"
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"

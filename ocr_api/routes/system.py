@@ -1,0 +1,30 @@
+"""Health, readiness and the installed languages."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from ocr_api import service
+from ocr_api.schemas import Languages, Readiness
+from ocr_api.settings import get_api_settings
+from workers.tesseract import installed_languages
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/healthz", summary="The process is up")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}}, summary="Dependencies")
+def readyz() -> JSONResponse:
+    checks = service.readiness()
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
+
+
+@router.get("/v1/languages", response_model=Languages, summary="Installed Tesseract languages")
+def languages() -> Languages:
+    return Languages(languages=installed_languages(), default=get_api_settings().default_lang)

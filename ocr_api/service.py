@@ -1,0 +1,147 @@
+"""The API's service layer: what routes call. Raises typed errors, never HTTPException."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from storage import get_storage
+from storage import jobs as repo
+from storage.db import check_database, session_scope
+from storage.keys import input_key, job_prefix, result_key
+from storage.models import Job, JobStatus
+from workers import queue
+from workers.contract import FORMATS
+from workers.tesseract import installed_languages, valid_lang_spec
+
+from ocr_api.errors import InvalidInput, JobNotFinished, JobNotFound, ResultNotAvailable, UploadTooLarge
+from ocr_api.uploads import clean_filename, sniff_media_type
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    lang: str
+    psm: int | None
+    dpi: int | None
+    formats: list[str]
+
+
+def parse_formats(raw: str | None) -> list[str]:
+    wanted = [f.strip().lower() for f in (raw or "txt").split(",") if f.strip()]
+    unknown = [f for f in wanted if f not in FORMATS]
+    if unknown:
+        raise InvalidInput(
+            f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}",
+            {"allowed": list(FORMATS)},
+        )
+    ordered = [f for f in FORMATS if f in wanted]
+    return ordered or ["txt"]
+
+
+def validate_lang(lang: str) -> str:
+    installed = installed_languages()
+    parts = lang.split("+") if valid_lang_spec(lang) else [lang]
+    missing = [p for p in parts if p not in installed]
+    if missing or not valid_lang_spec(lang):
+        raise InvalidInput(
+            f"language '{lang}' is not installed; installed: {', '.join(installed)} (join several with '+')",
+            {"installed": installed},
+        )
+    return lang
+
+
+def submit_job(
+    stream: BinaryIO, filename: str | None, request: JobRequest, *, max_bytes: int, max_pixels: int
+) -> Job:
+    media_type = sniff_media_type(stream, max_pixels)
+    job_id = str(uuid.uuid4())
+    storage = get_storage()
+    stored = storage.save_stream(input_key(job_id), stream, media_type)
+    if stored.size > max_bytes:
+        storage.delete_prefix(job_prefix(job_id))
+        raise UploadTooLarge(f"upload larger than the limit of {max_bytes // (1024 * 1024)} MiB (OCR_MAX_UPLOAD_MB)")
+    job = Job(
+        id=job_id,
+        status=JobStatus.QUEUED,
+        filename=clean_filename(filename),
+        media_type=media_type,
+        input_key=stored.key,
+        input_size=stored.size,
+        input_sha256=stored.sha256,
+        lang=request.lang,
+        psm=request.psm,
+        dpi=request.dpi,
+        formats=",".join(request.formats),
+        options={},
+    )
+    try:
+        with session_scope() as session:
+            repo.add_job(session, job)
+        queue.enqueue_job(job_id)
+    except BaseException:
+        # Nothing half-made stays behind: no row without a message, no file without a row.
+        with session_scope() as session:
+            repo.delete_job(session, job_id)
+        storage.delete_prefix(job_prefix(job_id))
+        raise
+    return job
+
+
+def get_job(job_id: str) -> Job:
+    with session_scope() as session:
+        job = repo.get_job(session, job_id)
+    if job is None:
+        raise JobNotFound(f"no job with id '{job_id}'")
+    return job
+
+
+def list_jobs(limit: int, cursor: str | None) -> tuple[list[Job], str | None]:
+    try:
+        with session_scope() as session:
+            return repo.list_jobs(session, limit, cursor)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("invalid cursor; pass the next_cursor value of a previous page") from exc
+
+
+def delete_job(job_id: str) -> None:
+    with session_scope() as session:
+        if not repo.delete_job(session, job_id):
+            raise JobNotFound(f"no job with id '{job_id}'")
+    get_storage().delete_prefix(job_prefix(job_id))
+
+
+def result_object_key(job: Job, fmt: str) -> str:
+    if job.status == JobStatus.FAILED:
+        raise JobNotFinished(
+            f"job {job.id} failed: {job.error_message}", {"status": job.status, "error_code": job.error_code}
+        )
+    if job.status != JobStatus.SUCCEEDED:
+        raise JobNotFinished(
+            f"job {job.id} is {job.status}; results are ready when status is 'succeeded'",
+            {"status": job.status, "pages_done": job.pages_done, "pages_total": job.pages_total},
+        )
+    if fmt != "txt" and fmt not in job.format_list:
+        raise ResultNotAvailable(
+            f"format '{fmt}' was not requested for this job; upload again with formats={fmt}",
+            {"formats": job.format_list},
+        )
+    return result_key(job.id, fmt)
+
+
+def readiness() -> dict[str, str]:
+    checks: dict[str, str] = {}
+    for name, probe in (
+        ("database", check_database),
+        ("broker", queue.check_broker),
+        ("storage", lambda: get_storage().check()),
+    ):
+        try:
+            probe()
+            checks[name] = "ok"
+        except Exception as exc:
+            checks[name] = f"unavailable: {exc}"
+    return checks

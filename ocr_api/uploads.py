@@ -1,0 +1,71 @@
+"""Upload checks: the type is sniffed from the bytes (never the name or the declared type), sizes are bounded."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import warnings
+from typing import BinaryIO
+
+from PIL import Image, UnidentifiedImageError
+
+from ocr_api.errors import InvalidInput, UnsupportedMediaType, UploadTooLarge
+
+ACCEPTED = {
+    "PNG": "image/png",
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",
+    "TIFF": "image/tiff",
+    "WEBP": "image/webp",
+    "BMP": "image/bmp",
+    "GIF": "image/gif",
+}
+PDF = "application/pdf"
+ACCEPTED_LABEL = "PNG, JPEG, TIFF, WebP, BMP, GIF images and PDF documents"
+
+
+def sniff_media_type(stream: BinaryIO, max_pixels: int) -> str:
+    """The media type of the upload, read from its first bytes; raises 415/413/422 errors."""
+    head = stream.read(1024)
+    stream.seek(0)
+    if not head:
+        raise InvalidInput("the uploaded file is empty")
+    if b"%PDF-" in head:
+        return PDF
+    Image.MAX_IMAGE_PIXELS = None  # the check below gives the clear error
+    Image.init()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image = Image.open(stream, formats=[f for f in ACCEPTED if f in Image.OPEN])
+            fmt, width, height = image.format or "", image.width, image.height
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise UnsupportedMediaType(
+            f"the upload is not a supported file; accepted: {ACCEPTED_LABEL} (detected from the content)"
+        ) from exc
+    finally:
+        stream.seek(0)
+    if width * height > max_pixels:
+        raise UploadTooLarge(
+            f"the image is {width} x {height} pixels; the limit is {max_pixels} pixels per page "
+            "(OCR_MAX_PIXELS_PER_PAGE)",
+            {"width": width, "height": height, "max_pixels": max_pixels},
+        )
+    if width == 0 or height == 0:
+        raise InvalidInput("the image has no pixels")
+    return ACCEPTED[fmt]
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def clean_filename(raw: str | None, max_len: int = 200) -> str | None:
+    """The user's file name as harmless metadata: last path component, no control characters, bounded."""
+    if not raw:
+        return None
+    name = unicodedata.normalize("NFC", raw).replace("\\", "/").rsplit("/", 1)[-1]
+    name = _CONTROL.sub("", name).strip().lstrip(".")
+    if len(name) > max_len:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: max_len - len(ext) - 1] + dot + ext) if dot and len(ext) <= 10 else name[:max_len]
+    return name or None

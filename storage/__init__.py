@@ -1,0 +1,17 @@
+"""Object storage (local disk or S3) and the job records, shared by the API and the workers."""
+
+from storage.base import Storage, StoredObject
+from storage.errors import ChecksumMismatch, InvalidKey, ObjectNotFound, StorageError, StorageUnavailable
+from storage.factory import get_storage, reset_storage
+
+__all__ = [
+    "ChecksumMismatch",
+    "InvalidKey",
+    "ObjectNotFound",
+    "Storage",
+    "StorageError",
+    "StorageUnavailable",
+    "StoredObject",
+    "get_storage",
+    "reset_storage",
+]

@@ -1,0 +1,162 @@
+"""All queries on job records. Every state change is a conditional update, so running a step twice is harmless."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from storage.models import Job, JobEvent, JobStatus, Page, PageStatus, utcnow
+
+
+@dataclass(frozen=True)
+class PageOutcome:
+    newly_done: bool
+    all_done: bool
+
+
+def get_job(session: Session, job_id: str) -> Job | None:
+    return session.get(Job, job_id)
+
+
+def add_job(session: Session, job: Job) -> Job:
+    session.add(job)
+    session.flush()
+    add_event(session, job.id, "status", {"status": job.status})
+    return job
+
+
+def add_event(session: Session, job_id: str, type_: str, data: dict[str, Any]) -> None:
+    session.add(JobEvent(job_id=job_id, type=type_, data=data))
+
+
+def events_after(session: Session, job_id: str, after_id: int, limit: int = 500) -> list[JobEvent]:
+    stmt = (
+        select(JobEvent)
+        .where(JobEvent.job_id == job_id, JobEvent.id > after_id)
+        .order_by(JobEvent.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def encode_cursor(job: Job) -> str:
+    raw = f"{job.created_at.isoformat()}|{job.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """Raises ValueError for anything that is not a cursor this service issued."""
+    padded = cursor + "=" * (-len(cursor) % 4)
+    created, job_id = base64.urlsafe_b64decode(padded.encode()).decode().split("|", 1)
+    return datetime.fromisoformat(created), job_id
+
+
+def list_jobs(
+    session: Session, limit: int, cursor: str | None = None, owner: str | None = None
+) -> tuple[list[Job], str | None]:
+    stmt = select(Job).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)
+    if owner is not None:
+        stmt = stmt.where(Job.owner == owner)
+    if cursor:
+        created, job_id = decode_cursor(cursor)
+        stmt = stmt.where(or_(Job.created_at < created, and_(Job.created_at == created, Job.id < job_id)))
+    jobs = list(session.scalars(stmt))
+    next_cursor = encode_cursor(jobs[limit - 1]) if len(jobs) > limit else None
+    return jobs[:limit], next_cursor
+
+
+def delete_job(session: Session, job_id: str) -> bool:
+    session.execute(delete(JobEvent).where(JobEvent.job_id == job_id))
+    session.execute(delete(Page).where(Page.job_id == job_id))
+    result = session.execute(delete(Job).where(Job.id == job_id))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def start_job(session: Session, job_id: str, pages_total: int, engine_info: dict[str, Any]) -> bool:
+    """queued -> running with the page rows created; False when the job is gone or already past that."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
+        .values(status=JobStatus.RUNNING, started_at=utcnow(), pages_total=pages_total, engine_info=engine_info)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    existing = set(session.scalars(select(Page.page_no).where(Page.job_id == job_id)))
+    session.add_all(Page(job_id=job_id, page_no=n) for n in range(1, pages_total + 1) if n not in existing)
+    add_event(session, job_id, "status", {"status": JobStatus.RUNNING, "pages_total": pages_total})
+    return True
+
+
+def pending_pages(session: Session, job_id: str) -> list[int]:
+    stmt = select(Page.page_no).where(Page.job_id == job_id, Page.status != PageStatus.SUCCEEDED)
+    return sorted(session.scalars(stmt))
+
+
+def get_page(session: Session, job_id: str, page_no: int) -> Page | None:
+    return session.get(Page, (job_id, page_no))
+
+
+def note_page_attempt(session: Session, job_id: str, page_no: int) -> None:
+    session.execute(
+        update(Page).where(Page.job_id == job_id, Page.page_no == page_no).values(attempts=Page.attempts + 1)
+    )
+
+
+def finish_page(session: Session, job_id: str, page_no: int, info: dict[str, Any]) -> PageOutcome:
+    """Mark a page done once; only the first call counts it towards pages_done."""
+    result = session.execute(
+        update(Page)
+        .where(Page.job_id == job_id, Page.page_no == page_no, Page.status != PageStatus.SUCCEEDED)
+        .values(status=PageStatus.SUCCEEDED, finished_at=utcnow(), info=info, error_message=None)
+    )
+    newly_done = bool(result.rowcount)  # type: ignore[attr-defined]
+    if newly_done:
+        session.execute(
+            update(Job).where(Job.id == job_id).values(pages_done=Job.pages_done + 1)
+        )
+        add_event(session, job_id, "page", {"page": page_no, **{k: info[k] for k in ("confidence",) if k in info}})
+    remaining = session.scalar(
+        select(func.count()).select_from(Page).where(Page.job_id == job_id, Page.status != PageStatus.SUCCEEDED)
+    )
+    return PageOutcome(newly_done=newly_done, all_done=remaining == 0)
+
+
+def done_pages(session: Session, job_id: str) -> list[int]:
+    stmt = select(Page.page_no).where(Page.job_id == job_id, Page.status == PageStatus.SUCCEEDED)
+    return sorted(session.scalars(stmt))
+
+
+def succeed_job(session: Session, job_id: str) -> bool:
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.RUNNING)
+        .values(status=JobStatus.SUCCEEDED, finished_at=utcnow())
+    )
+    if result.rowcount:  # type: ignore[attr-defined]
+        add_event(session, job_id, "status", {"status": JobStatus.SUCCEEDED})
+        return True
+    return False
+
+
+def fail_job(session: Session, job_id: str, code: str, message: str, page_no: int | None = None) -> bool:
+    """Fail a job that has not finished; the first reason wins."""
+    if page_no is not None:
+        session.execute(
+            update(Page)
+            .where(Page.job_id == job_id, Page.page_no == page_no)
+            .values(status=PageStatus.FAILED, error_message=message, finished_at=utcnow())
+        )
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.not_in(JobStatus.FINISHED))
+        .values(status=JobStatus.FAILED, finished_at=utcnow(), error_code=code, error_message=message)
+    )
+    if result.rowcount:  # type: ignore[attr-defined]
+        add_event(session, job_id, "status", {"status": JobStatus.FAILED, "error": {"code": code, "message": message}})
+        return True
+    return False

@@ -1,0 +1,1 @@
+"""Celery workers: the OCR pipeline, run as background jobs, page by page."""

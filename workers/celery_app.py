@@ -1,0 +1,32 @@
+"""The Celery application. Importing it is cheap: no OCR engine, no image libraries."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from workers.settings import get_worker_settings
+
+
+def create_celery() -> Celery:
+    settings = get_worker_settings()
+    app = Celery("ocr", broker=settings.broker_url, include=["workers.tasks"])
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,  # job state lives in the database, not in a result backend
+        task_acks_late=True,  # a task is acknowledged after it ran: a killed worker's task is redelivered
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue=settings.queue_name,
+        task_time_limit=settings.page_time_limit_s,
+        task_soft_time_limit=max(settings.page_time_limit_s - 30, 10),
+        worker_max_tasks_per_child=settings.max_tasks_per_child,
+        worker_max_memory_per_child=settings.max_memory_per_child_mb * 1024,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 3600},
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+app = create_celery()

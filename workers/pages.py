@@ -1,0 +1,133 @@
+"""Turn a stored input into page images: frames of images (TIFF, GIF, WebP) and rendered PDF pages."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from workers.errors import InputError
+
+PDF = "application/pdf"
+# Declared resolutions outside this range are treated as unknown (phone photos say 72, receipts even 1).
+SANE_DPI = (100, 1200)
+
+
+@dataclass
+class PageImage:
+    image: Image.Image
+    dpi: int | None  # the resolution to tell the engine, None when unknown
+    exif_rotated: bool = False
+    source_dpi: int | None = None
+
+
+def _open_image(path: Path, max_pixels: int) -> Image.Image:
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+            if image.width * image.height > max_pixels:
+                raise Image.DecompressionBombError("too many pixels")
+            return image
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InputError(
+            "too_many_pixels", f"the image has more than OCR_MAX_PIXELS_PER_PAGE={max_pixels} pixels"
+        ) from exc
+    except (UnidentifiedImageError, OSError) as exc:
+        raise InputError("unreadable_input", f"the image cannot be read: {exc}") from exc
+
+
+def _open_pdf(path: Path):  # type: ignore[no-untyped-def]
+    import pypdfium2 as pdfium
+
+    try:
+        return pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        text = str(exc).lower()
+        if "password" in text or "security" in text:
+            raise InputError("encrypted_pdf", "the PDF is encrypted; upload a copy without a password") from exc
+        raise InputError("unreadable_input", f"the PDF cannot be read: {exc}") from exc
+
+
+def count_pages(path: Path, media_type: str, max_pixels: int) -> int:
+    if media_type == PDF:
+        pdf = _open_pdf(path)
+        try:
+            return len(pdf)
+        finally:
+            pdf.close()
+    with _open_image(path, max_pixels) as image:
+        return int(getattr(image, "n_frames", 1))
+
+
+def _sane_dpi(info_dpi: object) -> int | None:
+    if isinstance(info_dpi, tuple) and info_dpi:
+        try:
+            value = round(float(info_dpi[0]))
+        except (TypeError, ValueError):
+            return None
+        if SANE_DPI[0] <= value <= SANE_DPI[1]:
+            return value
+    return None
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """Modes Tesseract reads well: alpha composited on white, palettes expanded."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode in ("1", "L", "RGB"):
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        return ImageOps.autocontrast(image.convert("I").point(lambda v: v / 256).convert("L"))
+    return image.convert("RGB")
+
+
+def load_page(
+    path: Path, media_type: str, page_no: int, *, dpi: int | None, render_dpi: int, max_pixels: int
+) -> PageImage:
+    """Page `page_no` (1-based). `dpi` is the user's override of the image's declared resolution."""
+    if media_type == PDF:
+        return _render_pdf_page(path, page_no, dpi or render_dpi, max_pixels)
+    image = _open_image(path, max_pixels)
+    try:
+        image.seek(page_no - 1)
+        source_dpi = _sane_dpi(image.info.get("dpi"))
+        exif_orientation = image.getexif().get(0x0112, 1) if page_no == 1 else 1
+        oriented = ImageOps.exif_transpose(image) if exif_orientation not in (0, 1) else image.copy()
+        oriented.load()
+    except EOFError as exc:
+        raise InputError("unreadable_input", f"page {page_no} is missing from the file") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError("unreadable_input", f"the image is damaged or truncated: {exc}") from exc
+    finally:
+        image.close()
+    return PageImage(
+        image=_flatten(oriented),
+        dpi=dpi or source_dpi,
+        exif_rotated=exif_orientation not in (0, 1),
+        source_dpi=source_dpi,
+    )
+
+
+def _render_pdf_page(path: Path, page_no: int, dpi: int, max_pixels: int) -> PageImage:
+    pdf = _open_pdf(path)
+    try:
+        page = pdf[page_no - 1]
+        width_pt, height_pt = page.get_size()
+        scale = dpi / 72
+        if width_pt * height_pt * scale * scale > max_pixels:
+            # Keep huge pages (posters, drawings) within the pixel budget rather than failing them.
+            scale = (max_pixels / (width_pt * height_pt)) ** 0.5
+            dpi = int(scale * 72)
+        bitmap = page.render(scale=scale, grayscale=False)
+        image = bitmap.to_pil()
+        image.load()
+        page.close()
+    finally:
+        pdf.close()
+    return PageImage(image=_flatten(image), dpi=dpi, source_dpi=dpi)

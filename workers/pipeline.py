@@ -1,0 +1,130 @@
+"""The job pipeline: prepare (count pages), recognize one page, finalize (assemble the result files).
+
+Each step reloads the job from the database, does nothing when its work is already done, and writes
+results under server-generated keys, so a step that runs twice does no harm.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from storage import ObjectNotFound, get_storage
+from storage import jobs as repo
+from storage.db import session_scope
+from storage.keys import page_key, result_key
+from storage.models import Job, JobStatus
+from workers import formats, pages, tesseract
+from workers.engine import get_engine
+from workers.errors import InputError
+from workers.preprocess import PageOptions, recognize_page
+from workers.settings import get_worker_settings
+
+log = logging.getLogger(__name__)
+
+
+def engine_info(job: Job) -> dict[str, Any]:
+    engine = get_engine()
+    return {
+        "engine": engine.name,
+        "tesseract_version": engine.version(),
+        "models": tesseract.model_info(job.lang),
+        "options": {"lang": job.lang, "psm": job.psm, "dpi": job.dpi, "formats": job.format_list, **job.options},
+    }
+
+
+def prepare_job(job_id: str) -> list[int]:
+    """Count the pages, create their rows and return the page numbers still to do."""
+    settings = get_worker_settings()
+    with session_scope() as session:
+        job = repo.get_job(session, job_id)
+        if job is None or job.status in JobStatus.FINISHED:
+            return []
+        if job.status == JobStatus.RUNNING:  # a redelivered prepare: resend what is not done yet
+            return repo.pending_pages(session, job_id)
+        with get_storage().local_path(job.input_key) as path:
+            total = pages.count_pages(path, job.media_type, settings.max_pixels_per_page)
+        if total > settings.max_pages:
+            raise InputError("too_many_pages", f"the document has {total} pages; OCR_MAX_PAGES={settings.max_pages}")
+        if total == 0:
+            raise InputError("no_pages", "the document has no pages")
+        repo.start_job(session, job_id, total, engine_info(job))
+        return repo.pending_pages(session, job_id)
+
+
+def process_page(job_id: str, page_no: int) -> bool:
+    """Recognize one page and store its outputs; True when this call completed the last page."""
+    settings = get_worker_settings()
+    storage = get_storage()
+    with session_scope() as session:
+        job = repo.get_job(session, job_id)
+        page = repo.get_page(session, job_id, page_no)
+        if job is None or page is None or job.status != JobStatus.RUNNING:
+            return False
+        if page.status == "succeeded":
+            # Redelivered after the page was stored: finalize again in case that message was lost.
+            return not repo.pending_pages(session, job_id)
+        if page.attempts >= settings.page_max_attempts:
+            # Each delivery counts; a page that keeps killing its worker must not loop forever.
+            raise InputError("page_failed", f"gave up after {page.attempts} attempts")
+        repo.note_page_attempt(session, job_id, page_no)
+        options = PageOptions(lang=job.lang, psm=job.psm, dpi=job.dpi, extra=dict(job.options))
+        media_type, input_key = job.media_type, job.input_key
+    with storage.local_path(input_key) as path:
+        page_image = pages.load_page(
+            path,
+            media_type,
+            page_no,
+            dpi=options.dpi,
+            render_dpi=settings.default_dpi,
+            max_pixels=settings.max_pixels_per_page,
+        )
+    output = recognize_page(get_engine(), page_no, page_image, options)
+    storage.put_bytes(page_key(job_id, page_no), output.to_json().encode(), "application/json")
+    with session_scope() as session:
+        outcome = repo.finish_page(
+            session, job_id, page_no, {"confidence": round(output.confidence, 2), **output.info}
+        )
+    return outcome.newly_done and outcome.all_done
+
+
+def load_page_outputs(job_id: str, page_numbers: list[int]) -> list[formats.PageOutput]:
+    storage = get_storage()
+    return [formats.PageOutput.from_json(storage.read_bytes(page_key(job_id, n))) for n in page_numbers]
+
+
+def finalize_job(job_id: str) -> None:
+    """Assemble every requested format from the page outputs, then mark the job succeeded."""
+    storage = get_storage()
+    with session_scope() as session:
+        job = repo.get_job(session, job_id)
+        if job is None or job.status != JobStatus.RUNNING:
+            return
+        if repo.pending_pages(session, job_id):
+            return
+        page_numbers = repo.done_pages(session, job_id)
+        wanted = set(job.format_list) | {"txt"}
+        info = dict(job.engine_info or {})
+        meta = {"job_id": job.id, "filename": job.filename, "engine": info}
+    try:
+        outputs = load_page_outputs(job_id, page_numbers)
+    except ObjectNotFound as exc:
+        raise InputError("missing_page_output", f"a page's output is missing: {exc}") from exc
+    version = str(info.get("tesseract_version", ""))
+    builders = {
+        "txt": lambda: formats.build_text(outputs),
+        "hocr": lambda: formats.build_hocr(outputs, version),
+        "tsv": lambda: formats.build_tsv(outputs),
+        "json": lambda: formats.build_json(outputs, meta),
+    }
+    for fmt in sorted(wanted):
+        builder = builders.get(fmt)
+        if builder is not None:
+            storage.put_bytes(result_key(job_id, fmt), builder().encode("utf-8"), formats.MEDIA_TYPES[fmt])
+    with session_scope() as session:
+        repo.succeed_job(session, job_id)
+
+
+def fail_job(job_id: str, code: str, message: str, page_no: int | None = None) -> None:
+    with session_scope() as session:
+        repo.fail_job(session, job_id, code, message, page_no)

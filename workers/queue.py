@@ -1,0 +1,33 @@
+"""What the API uses to enqueue work: task names only, so the API never imports the OCR pipeline."""
+
+from __future__ import annotations
+
+from kombu.exceptions import OperationalError
+
+from workers.celery_app import app
+
+PREPARE_JOB = "ocr.prepare_job"
+
+
+class QueueUnavailable(Exception):
+    """The broker did not accept the message."""
+
+
+def enqueue_job(job_id: str) -> None:
+    try:
+        app.send_task(PREPARE_JOB, args=[job_id], retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2})
+    except (OperationalError, OSError) as exc:
+        raise QueueUnavailable(f"the job queue ({broker_label()}) is not reachable: {exc}") from exc
+
+
+def broker_label() -> str:
+    url = str(app.conf.broker_url or "")
+    return url.split("://", 1)[0] or "broker"
+
+
+def check_broker(timeout: float = 2.0) -> None:
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=timeout)
+    except Exception as exc:
+        raise QueueUnavailable(f"{broker_label()} broker not reachable: {exc}") from exc

@@ -1,0 +1,35 @@
+"""Settings of the workers package (and of the queue the API sends to), from OCR_ environment variables."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class WorkerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OCR_", extra="ignore")
+
+    broker_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="Celery broker: redis://host:port/db, redis+socket:///path, or amqp://user:pass@host:5672//.",
+    )
+    queue_name: str = Field("ocr", description="Celery queue the API sends to and workers consume.")
+    engine: Literal["tesserocr", "pytesseract"] = Field(
+        "tesserocr", description="OCR engine: tesserocr keeps the model loaded in-process; pytesseract runs the CLI."
+    )
+    tessdata_dir: Path | None = Field(None, description="Directory of *.traineddata; default: tesseract's own.")
+    worker_concurrency: int | None = Field(None, description="Worker processes; default one per CPU core.")
+    max_tasks_per_child: int = Field(500, description="Recycle a worker process after this many tasks.")
+    max_memory_per_child_mb: int = Field(1024, description="Recycle a worker process above this resident size.")
+    page_time_limit_s: int = Field(300, description="Hard time limit for one page; the soft limit is 30 s less.")
+    page_max_attempts: int = Field(3, description="Tries per page before the job fails with that page's reason.")
+    max_pages: int = Field(500, description="Documents with more pages fail with a clear error.")
+    max_pixels_per_page: int = Field(60_000_000, description="Pages above this pixel count are refused.")
+    default_dpi: int = Field(300, description="Rendering resolution for PDF pages.")
+
+
+@lru_cache
+def get_worker_settings() -> WorkerSettings:
+    return WorkerSettings()

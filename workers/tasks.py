@@ -1,0 +1,67 @@
+"""Celery tasks: thin, take ids (never bytes), safe to run twice, bounded retries with backoff."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy.exc import OperationalError
+
+from storage.errors import TransientStorageError
+from workers import pipeline
+from workers.celery_app import app
+from workers.errors import InputError
+from workers.settings import get_worker_settings
+
+log = logging.getLogger(__name__)
+RETRYABLE = (TransientStorageError, OperationalError, OSError, ConnectionError)
+
+
+class JobTask(Task):  # type: ignore[misc]
+    """Turns errors into job failures: input errors at once, anything else after the last retry."""
+
+    abstract = True
+    autoretry_for = RETRYABLE
+    retry_backoff = 2
+    retry_backoff_max = 60
+    retry_jitter = True
+    max_retries = 4
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        job_id, page_no = args[0], (args[1] if len(args) > 1 else None)
+        try:
+            return super().__call__(*args, **kwargs)
+        except InputError as exc:
+            where = f"page {page_no}: " if page_no else ""
+            pipeline.fail_job(job_id, exc.code, where + exc.message, page_no)
+            return None
+        except SoftTimeLimitExceeded:
+            limit = get_worker_settings().page_time_limit_s
+            where = f"page {page_no}" if page_no else "the document"
+            pipeline.fail_job(job_id, "timeout", f"{where} took longer than OCR_PAGE_TIME_LIMIT_S={limit}s", page_no)
+            return None
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        job_id, page_no = args[0], (args[1] if len(args) > 1 else None)
+        where = f"page {page_no}: " if page_no else ""
+        log.error("job %s %sfailed after retries: %r", job_id, where, exc)
+        pipeline.fail_job(job_id, "ocr_failed", f"{where}{type(exc).__name__}: {exc}", page_no)
+
+
+@app.task(name="ocr.prepare_job", base=JobTask, bind=True)
+def prepare_job(self: Task, job_id: str) -> None:
+    for page_no in pipeline.prepare_job(job_id):
+        ocr_page.delay(job_id, page_no)
+
+
+@app.task(name="ocr.ocr_page", base=JobTask, bind=True)
+def ocr_page(self: Task, job_id: str, page_no: int) -> None:
+    if pipeline.process_page(job_id, page_no):
+        finalize_job.delay(job_id)
+
+
+@app.task(name="ocr.finalize_job", base=JobTask, bind=True)
+def finalize_job(self: Task, job_id: str) -> None:
+    pipeline.finalize_job(job_id)
