@@ -1,0 +1,31 @@
+"""Character error rate as the corpus README defines it (used by the tests and the benchmarks)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from rapidfuzz.distance import Levenshtein
+
+_TRANSLATE = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"',
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
+    }
+)  # fmt: skip
+_WS = re.compile(r"\s+")
+
+
+def normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).translate(_TRANSLATE)
+    return _WS.sub(" ", text).strip()
+
+
+def cer(ground_truth: str, ocr: str, *, ignore_case: bool = False) -> float:
+    gt, hyp = normalise(ground_truth), normalise(ocr)
+    if ignore_case:
+        gt, hyp = gt.lower(), hyp.lower()
+    if not gt:
+        return 0.0 if not hyp else 1.0
+    return Levenshtein.distance(gt, hyp) / len(gt)

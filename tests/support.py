@@ -1,0 +1,160 @@
+"""Test support: real services (Redis, RabbitMQ, PostgreSQL), real Celery workers, the real API process.
+
+Each stack runs the API and a Celery worker as subprocesses configured only through OCR_ environment
+variables, exactly as `ocr-service api` / `ocr-service worker` run in production.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus"
+FILES = CORPUS / "files"
+REDIS_URL = os.environ.get("OCR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+RABBIT_URL = os.environ.get("OCR_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+PG_ADMIN_URL = os.environ.get("OCR_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def corpus_file(name: str) -> Path:
+    path = FILES / name
+    if not path.exists():
+        pytest.fail(f"corpus file {path} missing: the tests read ../shared/corpus beside the repo")
+    return path
+
+
+def ground_truth(name: str) -> str:
+    return (FILES / f"{name}.gt.txt").read_text(encoding="utf-8")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            last = predicate()
+            if last:
+                return last
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+@dataclass
+class Stack:
+    """A running API process and Celery worker sharing one broker, database and store."""
+
+    name: str
+    env: dict[str, str]
+    data_dir: Path
+    base_url: str = ""
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    client: httpx.Client = field(init=False)
+
+    def start(self, workers: int = 2) -> Stack:
+        log_dir = self.data_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        self.base_url = f"http://127.0.0.1:{port}"
+        worker_cmd = [
+            sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "--loglevel", "INFO",
+            "--concurrency", str(workers), "-Q", self.env["OCR_QUEUE_NAME"], "-O", "fair",
+            "--without-gossip", "--without-mingle", "--hostname", f"{self.name}-{uuid.uuid4().hex[:6]}@%h",
+        ]  # fmt: skip
+        api_cmd = [sys.executable, "-m", "ocr_api.cli", "api", "--host", "127.0.0.1", "--port", str(port)]
+        commands = [(worker_cmd, "worker.log")] if workers else []
+        for cmd, log_name in [*commands, (api_cmd, "api.log")]:
+            log = (log_dir / log_name).open("ab")
+            self.procs.append(
+                subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+            )
+        self.client = httpx.Client(base_url=self.base_url, timeout=30)
+        wait_for(lambda: self.client.get("/readyz").status_code == 200, 30, f"{self.name} API ready")
+        return self
+
+    def stop(self) -> None:
+        self.client.close()
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    def log(self, name: str) -> str:
+        path = self.data_dir / "logs" / name
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    # -- helpers for tests -------------------------------------------------------------------------
+    def submit(self, path: Path, filename: str | None = None, **fields: Any) -> httpx.Response:
+        with path.open("rb") as fh:
+            files = {"file": (filename or path.name, fh, "application/octet-stream")}
+            return self.client.post("/v1/jobs", files=files, data={k: str(v) for k, v in fields.items()})
+
+    def submit_ok(self, path: Path, **fields: Any) -> dict[str, Any]:
+        response = self.submit(path, **fields)
+        assert response.status_code == 202, response.text
+        return dict(response.json())
+
+    def wait(self, job_id: str, timeout: float = 120) -> dict[str, Any]:
+        def finished() -> dict[str, Any] | None:
+            body = self.client.get(f"/v1/jobs/{job_id}").json()
+            return body if body["status"] in ("succeeded", "failed") else None
+
+        try:
+            return dict(wait_for(finished, timeout, f"job {job_id}", interval=0.1))
+        except TimeoutError:
+            print(self.log("worker.log")[-5000:])
+            raise
+
+    def run(self, path: Path, **fields: Any) -> dict[str, Any]:
+        return self.wait(self.submit_ok(path, **fields)["id"])
+
+    def text(self, job_id: str) -> str:
+        response = self.client.get(f"/v1/jobs/{job_id}/result.txt")
+        assert response.status_code == 200, response.text
+        return response.text
+
+
+def base_env(data_dir: Path, **overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OCR_")}
+    env.update(
+        {
+            "OCR_DATA_DIR": str(data_dir),
+            "OCR_BROKER_URL": REDIS_URL,
+            "OCR_QUEUE_NAME": f"ocr-test-{uuid.uuid4().hex[:10]}",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(overrides)
+    return env
+
+
+def stored_files(data_dir: Path) -> list[Path]:
+    """Every object file in the local store (ignoring checksum sidecars and the temp dir)."""
+    root = data_dir / "files"
+    if not root.exists():
+        return []
+    return sorted(
+        p for p in root.rglob("*") if p.is_file() and ".tmp" not in p.parts and p.suffix != ".sha256"
+    )
