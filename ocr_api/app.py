@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from ocr_api.errors import add_exception_handlers
+from ocr_api.limits import BodySizeLimit
 from ocr_api.routes import jobs, system
 from ocr_api.settings import get_api_settings
 from storage.db import get_engine
@@ -31,9 +32,13 @@ def create_app() -> FastAPI:
         "JSON and searchable PDF.",
         lifespan=lifespan,
         root_path=settings.root_path,
-        max_body_size=settings.max_upload_bytes + MULTIPART_OVERHEAD,
     )
     add_exception_handlers(app, settings.max_upload_mb)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD,
+        message=f"upload larger than the limit of {settings.max_upload_mb} MiB (OCR_MAX_UPLOAD_MB)",
+    )
     app.include_router(system.router)
     app.include_router(jobs.router)
     return app

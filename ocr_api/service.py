@@ -28,6 +28,7 @@ class JobRequest:
     psm: int | None
     dpi: int | None
     formats: list[str]
+    options: dict[str, bool]
 
 
 def parse_formats(raw: str | None) -> list[str]:
@@ -76,7 +77,7 @@ def submit_job(
         psm=request.psm,
         dpi=request.dpi,
         formats=",".join(request.formats),
-        options={},
+        options=request.options,
     )
     try:
         with session_scope() as session:

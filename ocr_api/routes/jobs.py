@@ -29,6 +29,10 @@ def create_job(
     psm: Annotated[int | None, Form(ge=0, le=13, description="Tesseract page segmentation mode")] = None,
     dpi: Annotated[int | None, Form(ge=50, le=2400, description="Resolution override")] = None,
     formats: Annotated[str | None, Form(description="Comma-separated: txt,hocr,alto,tsv,json,pdf")] = None,
+    orient: Annotated[bool | None, Form(description="Detect page orientation (OSD) and rotate")] = None,
+    deskew: Annotated[bool | None, Form(description="Straighten skewed scans")] = None,
+    retry: Annotated[bool | None, Form(description="Retry empty or low-confidence pages with other settings")] = None,
+    skip_text: Annotated[bool | None, Form(description="Reuse a PDF page's existing text layer")] = None,
 ) -> JobOut:
     settings = get_api_settings()
     job_request = service.JobRequest(
@@ -36,6 +40,11 @@ def create_job(
         psm=psm,
         dpi=dpi,
         formats=service.parse_formats(formats),
+        options={
+            name: value
+            for name, value in (("orient", orient), ("deskew", deskew), ("retry", retry), ("skip_text", skip_text))
+            if value is not None
+        },
     )
     job = service.submit_job(
         file.file,
