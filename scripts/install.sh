@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install everything the service needs on Debian/Ubuntu: system packages (Tesseract with the eng, osd,
+# deu and fra models, redis-server for the all-in-one mode) and the Python package in ./.venv.
+#   scripts/install.sh           the service
+#   scripts/install.sh --test    the service plus what the test suite needs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[[ "${1:-}" == "--test" ]] && want_test=1
+
+packages=(python3 python3-venv python3-dev tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd
+          tesseract-ocr-deu tesseract-ocr-fra redis-server)
+if ((want_test)); then
+  packages+=(poppler-utils procps)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing system packages: ${missing[*]}"
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [[ ! -x .venv/bin/python ]]; then
+  python3 -m venv .venv
+fi
+extra=""
+((want_test)) && extra="[test]"
+.venv/bin/python -m pip install -q --upgrade pip 2>/dev/null || true
+.venv/bin/python -m pip install -q -e ".${extra}"
+echo "installed: $(.venv/bin/ocr-service --help | head -1)"
