@@ -154,7 +154,7 @@ class PytesseractEngine:
         import pytesseract
 
         self._pt = pytesseract
-        self._pt.pytesseract.tesseract_cmd = tesseract.TESSERACT
+        self._pt.pytesseract.tesseract_cmd = tesseract.tesseract_cmd()
         self._tessdata = tessdata
 
     def version(self) -> str:

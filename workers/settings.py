@@ -19,6 +19,7 @@ class WorkerSettings(BaseSettings):
     engine: Literal["tesserocr", "pytesseract"] = Field(
         "tesserocr", description="OCR engine: tesserocr keeps the model loaded in-process; pytesseract runs the CLI."
     )
+    tesseract_cmd: str = Field("tesseract", description="The tesseract program (pytesseract engine, languages).")
     tessdata_dir: Path | None = Field(None, description="Directory of *.traineddata; default: tesseract's own.")
     worker_concurrency: int | None = Field(None, description="Worker processes; default one per CPU core.")
     max_tasks_per_child: int = Field(500, description="Recycle a worker process after this many tasks.")
@@ -28,6 +29,9 @@ class WorkerSettings(BaseSettings):
     max_pages: int = Field(500, description="Documents with more pages fail with a clear error.")
     max_pixels_per_page: int = Field(60_000_000, description="Pages above this pixel count are refused.")
     default_dpi: int = Field(300, description="Rendering resolution for PDF pages.")
+    result_cache: bool = Field(
+        True, description="Reuse the results of an earlier job with the same input bytes, options and models."
+    )
 
 
 @lru_cache

@@ -10,21 +10,27 @@ from functools import lru_cache
 from pathlib import Path
 
 from workers.errors import EngineUnavailable
+from workers.settings import get_worker_settings
 
-TESSERACT = os.environ.get("OCR_TESSERACT_CMD", "tesseract")
+
+def tesseract_cmd() -> str:
+    return get_worker_settings().tesseract_cmd
+
 _LANG_RE = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 def _run(args: list[str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
     try:
-        return subprocess.run([TESSERACT, *args], capture_output=True, text=True, timeout=timeout, check=True)
+        return subprocess.run(
+            [tesseract_cmd(), *args], capture_output=True, text=True, timeout=timeout, check=True
+        )
     except FileNotFoundError as exc:
         raise EngineUnavailable(
-            f"'{TESSERACT}' not found: install tesseract-ocr (apt-get install tesseract-ocr) "
+            f"'{tesseract_cmd()}' not found: install tesseract-ocr (apt-get install tesseract-ocr) "
             "or set OCR_TESSERACT_CMD"
         ) from exc
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-        raise EngineUnavailable(f"'{TESSERACT} {' '.join(args)}' failed: {exc}") from exc
+        raise EngineUnavailable(f"'{tesseract_cmd()} {' '.join(args)}' failed: {exc}") from exc
 
 
 @lru_cache
@@ -37,7 +43,10 @@ def cli_version() -> str:
 @lru_cache
 def tessdata_dir() -> Path:
     """Where the installed language models are, as the tesseract program reports it."""
-    if env := os.environ.get("OCR_TESSDATA_DIR") or os.environ.get("TESSDATA_PREFIX"):
+    configured = get_worker_settings().tessdata_dir
+    if configured:
+        return configured
+    if env := os.environ.get("TESSDATA_PREFIX"):
         return Path(env)
     out = _run(["--list-langs"])
     match = re.search(r'"(.+?)"', out.stdout + out.stderr)
