@@ -57,10 +57,22 @@ class PrivateRedis:
         self.socket.unlink(missing_ok=True)
         self.proc = subprocess.Popen(
             [
-                str(binary), "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",
-                "--dir", str(self.run_dir), "--appendonly", "yes", "--save", "",
-                "--logfile", str(self.run_dir / "redis.log"),
-            ],  # fmt: skip
+                str(binary),
+                "--port",
+                "0",
+                "--unixsocket",
+                str(self.socket),
+                "--unixsocketperm",
+                "700",
+                "--dir",
+                str(self.run_dir),
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+                "--logfile",
+                str(self.run_dir / "redis.log"),
+            ],
             start_new_session=True,
         )
         deadline = time.monotonic() + 15
@@ -112,9 +124,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
         worker = subprocess.Popen(_worker_command(args.concurrency, args.log_level), start_new_session=True)
         import uvicorn
 
-        print(f"OCR service on http://{args.host}:{args.port} (docs at /docs), data in {data_dir}", flush=True)
+        print(
+            f"OCR service on http://{args.host}:{args.port} (docs at /docs), data in {data_dir}", flush=True
+        )
         uvicorn.run(
-            "ocr_api.app:create_app", factory=True, host=args.host, port=args.port, log_level=args.log_level.lower()
+            "ocr_api.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level.lower(),
         )
     finally:
         if worker is not None:
@@ -142,7 +160,7 @@ def cmd_api(args: argparse.Namespace) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> None:
     command = _worker_command(args.concurrency, args.log_level)
-    os.execv(command[0], command)
+    os.execv(command[0], command)  # noqa: S606 - replace this process with the Celery worker
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,8 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
         "unix socket in the data dir; job records in SQLite, files on local disk. Ctrl-C stops all of it.",
     )  # fmt: skip
     serve.add_argument("--host", default=os.environ.get("OCR_HOST", "127.0.0.1"), help="default: %(default)s")
-    serve.add_argument("--port", type=int, default=int(os.environ.get("OCR_PORT", "8000")), help="default: %(default)s")
-    serve.add_argument("--data-dir", default=os.environ.get("OCR_DATA_DIR", "./data"), help="default: %(default)s")
+    serve.add_argument(
+        "--port", type=int, default=int(os.environ.get("OCR_PORT", "8000")), help="default: %(default)s"
+    )
+    serve.add_argument(
+        "--data-dir", default=os.environ.get("OCR_DATA_DIR", "./data"), help="default: %(default)s"
+    )
     serve.add_argument("--concurrency", type=int, help="worker processes (default: one per CPU core)")
     serve.set_defaults(func=cmd_serve)
 
@@ -171,7 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     api.set_defaults(func=cmd_api)
 
     worker = sub.add_parser("worker", help="a Celery worker pool, configured by OCR_ environment variables")
-    worker.add_argument("--concurrency", type=int, help="processes (default: OCR_WORKER_CONCURRENCY or one per core)")
+    worker.add_argument(
+        "--concurrency", type=int, help="processes (default: OCR_WORKER_CONCURRENCY or one per core)"
+    )
     worker.set_defaults(func=cmd_worker)
 
     for p in (serve, api, worker):

@@ -1,6 +1,6 @@
 """API errors and the one place that maps every error to a status code and one JSON shape:
 
-    {"error": {"code": "...", "message": "...", "details": ...}}
+{"error": {"code": "...", "message": "...", "details": ...}}
 """
 
 from __future__ import annotations
@@ -82,7 +82,10 @@ def add_exception_handlers(app: FastAPI, max_upload_mb: int) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
-            {"field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"), "message": err.get("msg", "")}
+            {
+                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
+                "message": err.get("msg", ""),
+            }
             for err in exc.errors()
         ]
         summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)

@@ -7,6 +7,8 @@ import uuid
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from ocr_api.errors import InvalidInput, JobNotFinished, JobNotFound, ResultNotAvailable, UploadTooLarge
+from ocr_api.uploads import clean_filename, sniff_media_type
 from storage import get_storage
 from storage import jobs as repo
 from storage.db import check_database, session_scope
@@ -15,9 +17,6 @@ from storage.models import Job, JobStatus
 from workers import queue
 from workers.contract import FORMATS
 from workers.tesseract import installed_languages, valid_lang_spec
-
-from ocr_api.errors import InvalidInput, JobNotFinished, JobNotFound, ResultNotAvailable, UploadTooLarge
-from ocr_api.uploads import clean_filename, sniff_media_type
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +63,9 @@ def submit_job(
     stored = storage.save_stream(input_key(job_id), stream, media_type)
     if stored.size > max_bytes:
         storage.delete_prefix(job_prefix(job_id))
-        raise UploadTooLarge(f"upload larger than the limit of {max_bytes // (1024 * 1024)} MiB (OCR_MAX_UPLOAD_MB)")
+        raise UploadTooLarge(
+            f"upload larger than the limit of {max_bytes // (1024 * 1024)} MiB (OCR_MAX_UPLOAD_MB)"
+        )
     job = Job(
         id=job_id,
         status=JobStatus.QUEUED,

@@ -91,7 +91,9 @@ class Storage(Protocol):
 
     def list_keys(self, prefix: str) -> list[str]: ...
 
-    def presigned_url(self, key: str, filename: str | None = None, content_type: str | None = None) -> str | None:
+    def presigned_url(
+        self, key: str, filename: str | None = None, content_type: str | None = None
+    ) -> str | None:
         """A short-lived direct download URL, or None where the backend has none."""
         ...
 

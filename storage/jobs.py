@@ -82,7 +82,9 @@ def start_job(session: Session, job_id: str, pages_total: int, engine_info: dict
     result = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
-        .values(status=JobStatus.RUNNING, started_at=utcnow(), pages_total=pages_total, engine_info=engine_info)
+        .values(
+            status=JobStatus.RUNNING, started_at=utcnow(), pages_total=pages_total, engine_info=engine_info
+        )
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         return False
@@ -116,12 +118,14 @@ def finish_page(session: Session, job_id: str, page_no: int, info: dict[str, Any
     )
     newly_done = bool(result.rowcount)  # type: ignore[attr-defined]
     if newly_done:
-        session.execute(
-            update(Job).where(Job.id == job_id).values(pages_done=Job.pages_done + 1)
+        session.execute(update(Job).where(Job.id == job_id).values(pages_done=Job.pages_done + 1))
+        add_event(
+            session, job_id, "page", {"page": page_no, **{k: info[k] for k in ("confidence",) if k in info}}
         )
-        add_event(session, job_id, "page", {"page": page_no, **{k: info[k] for k in ("confidence",) if k in info}})
     remaining = session.scalar(
-        select(func.count()).select_from(Page).where(Page.job_id == job_id, Page.status != PageStatus.SUCCEEDED)
+        select(func.count())
+        .select_from(Page)
+        .where(Page.job_id == job_id, Page.status != PageStatus.SUCCEEDED)
     )
     return PageOutcome(newly_done=newly_done, all_done=remaining == 0)
 
@@ -157,6 +161,11 @@ def fail_job(session: Session, job_id: str, code: str, message: str, page_no: in
         .values(status=JobStatus.FAILED, finished_at=utcnow(), error_code=code, error_message=message)
     )
     if result.rowcount:  # type: ignore[attr-defined]
-        add_event(session, job_id, "status", {"status": JobStatus.FAILED, "error": {"code": code, "message": message}})
+        add_event(
+            session,
+            job_id,
+            "status",
+            {"status": JobStatus.FAILED, "error": {"code": code, "message": message}},
+        )
         return True
     return False

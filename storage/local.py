@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import hashlib
+import io
 import os
 import shutil
 import tempfile
@@ -46,7 +46,7 @@ class LocalStorage:
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix=uuid.uuid4().hex)
         try:
             with os.fdopen(fd, "wb") as out:
-                shutil.copyfileobj(reader, out, CHUNK_SIZE)  # type: ignore[misc]
+                shutil.copyfileobj(reader, out, CHUNK_SIZE)
                 out.flush()
                 os.fsync(out.fileno())
             self._write_sum(path, reader.sha256)

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 RETRYABLE = (TransientStorageError, OperationalError, OSError, ConnectionError)
 
 
-class JobTask(Task):  # type: ignore[misc]
+class JobTask(Task):
     """Turns errors into job failures: input errors at once, anything else after the last retry."""
 
     abstract = True
@@ -40,7 +40,9 @@ class JobTask(Task):  # type: ignore[misc]
         except SoftTimeLimitExceeded:
             limit = get_worker_settings().page_time_limit_s
             where = f"page {page_no}" if page_no else "the document"
-            pipeline.fail_job(job_id, "timeout", f"{where} took longer than OCR_PAGE_TIME_LIMIT_S={limit}s", page_no)
+            pipeline.fail_job(
+                job_id, "timeout", f"{where} took longer than OCR_PAGE_TIME_LIMIT_S={limit}s", page_no
+            )
             return None
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:

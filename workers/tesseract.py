@@ -16,6 +16,7 @@ from workers.settings import get_worker_settings
 def tesseract_cmd() -> str:
     return get_worker_settings().tesseract_cmd
 
+
 _LANG_RE = re.compile(r"^[A-Za-z0-9_]+$")
 
 

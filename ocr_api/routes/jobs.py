@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse, StreamingResponse
@@ -16,7 +16,9 @@ from storage import get_storage
 from workers.contract import MEDIA_TYPES
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
-ERRORS = {code: {"model": ErrorResponse} for code in (404, 409, 413, 415, 422, 503)}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    c: {"model": ErrorResponse} for c in (404, 409, 413, 415, 422, 503)
+}
 Format = Literal["txt", "hocr", "alto", "tsv", "json", "pdf"]
 
 
@@ -31,7 +33,9 @@ def create_job(
     formats: Annotated[str | None, Form(description="Comma-separated: txt,hocr,alto,tsv,json,pdf")] = None,
     orient: Annotated[bool | None, Form(description="Detect page orientation (OSD) and rotate")] = None,
     deskew: Annotated[bool | None, Form(description="Straighten skewed scans")] = None,
-    retry: Annotated[bool | None, Form(description="Retry empty or low-confidence pages with other settings")] = None,
+    retry: Annotated[
+        bool | None, Form(description="Retry empty or low-confidence pages with other settings")
+    ] = None,
     skip_text: Annotated[bool | None, Form(description="Reuse a PDF page's existing text layer")] = None,
 ) -> JobOut:
     settings = get_api_settings()
@@ -42,7 +46,12 @@ def create_job(
         formats=service.parse_formats(formats),
         options={
             name: value
-            for name, value in (("orient", orient), ("deskew", deskew), ("retry", retry), ("skip_text", skip_text))
+            for name, value in (
+                ("orient", orient),
+                ("deskew", deskew),
+                ("retry", retry),
+                ("skip_text", skip_text),
+            )
             if value is not None
         },
     )
