@@ -66,6 +66,8 @@ class Job(Base):
     formats: Mapped[str] = mapped_column(String(64), default="txt")
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     engine_info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # sha256 of the input and of everything that changes the output (workers/cache.py)
+    cache_key: Mapped[str | None] = mapped_column(String(64), index=True)
 
     __table_args__ = (Index("ix_ocr_jobs_created", "created_at", "id"),)
 

@@ -14,7 +14,7 @@ from storage import jobs as repo
 from storage.db import session_scope
 from storage.keys import page_key, result_key
 from storage.models import Job, JobStatus
-from workers import formats, pages, tesseract
+from workers import cache, formats, pages, tesseract
 from workers.engine import get_engine
 from workers.errors import InputError
 from workers.preprocess import PageOptions, recognize_page
@@ -34,7 +34,8 @@ def engine_info(job: Job) -> dict[str, Any]:
 
 
 def prepare_job(job_id: str) -> list[int]:
-    """Count the pages, create their rows and return the page numbers still to do."""
+    """Reuse an identical earlier job's results (workers/cache.py), or count the pages, create their rows
+    and return the page numbers still to do."""
     settings = get_worker_settings()
     with session_scope() as session:
         job = repo.get_job(session, job_id)
@@ -42,13 +43,19 @@ def prepare_job(job_id: str) -> list[int]:
             return []
         if job.status == JobStatus.RUNNING:  # a redelivered prepare: resend what is not done yet
             return repo.pending_pages(session, job_id)
-        with get_storage().local_path(job.input_key) as path:
-            total = pages.count_pages(path, job.media_type, settings.max_pixels_per_page)
-        if total > settings.max_pages:
-            raise InputError("too_many_pages", f"the document has {total} pages; OCR_MAX_PAGES={settings.max_pages}")
-        if total == 0:
-            raise InputError("no_pages", "the document has no pages")
-        repo.start_job(session, job_id, total, engine_info(job))
+        info = engine_info(job)
+        job.cache_key = cache.cache_key(job.input_sha256, info)
+        source = cache.find_cached_job(session, job.cache_key, job_id) if settings.result_cache else None
+    if source is not None and cache.complete_from_cache(get_storage(), job, source):
+        return []
+    with get_storage().local_path(job.input_key) as path:
+        total = pages.count_pages(path, job.media_type, settings.max_pixels_per_page)
+    if total > settings.max_pages:
+        raise InputError("too_many_pages", f"the document has {total} pages; OCR_MAX_PAGES={settings.max_pages}")
+    if total == 0:
+        raise InputError("no_pages", "the document has no pages")
+    with session_scope() as session:
+        repo.start_job(session, job_id, total, info)
         return repo.pending_pages(session, job_id)
 
 

@@ -1,0 +1,160 @@
+"""The result cache, run through the real pipeline steps in this process: SQLite, local storage, tesserocr."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from storage import get_storage, reset_storage
+from storage import jobs as repo
+from storage.db import reset_engine, session_scope
+from storage.keys import page_key, result_key
+from storage.models import Job, JobStatus
+from tests.support import corpus_file
+from workers import cache, pipeline
+from workers.settings import get_worker_settings
+
+SAMPLE = "tess_HelloGoogle.tif"
+
+
+def _reset() -> None:
+    get_worker_settings.cache_clear()
+    reset_storage()
+    reset_engine()
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("OCR_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("OCR_DATABASE_URL", raising=False)
+    monkeypatch.delenv("OCR_STORAGE", raising=False)
+    monkeypatch.delenv("OCR_RESULT_CACHE", raising=False)
+    _reset()
+    yield tmp_path
+    _reset()
+
+
+def submit(*, lang: str = "eng", psm: int | None = None, formats: str = "txt,json") -> str:
+    job_id = str(uuid.uuid4())
+    with corpus_file(SAMPLE).open("rb") as fh:
+        stored = get_storage().save_stream(f"jobs/{job_id}/input", fh, "image/tiff")
+    job = Job(
+        id=job_id,
+        status=JobStatus.QUEUED,
+        filename=f"{job_id}.tif",
+        media_type="image/tiff",
+        input_key=stored.key,
+        input_size=stored.size,
+        input_sha256=stored.sha256,
+        lang=lang,
+        psm=psm,
+        formats=formats,
+        options={},
+    )
+    with session_scope() as session:
+        repo.add_job(session, job)
+    return job_id
+
+
+def run(job_id: str) -> list[int]:
+    """Run the pipeline steps as the tasks would; returns the pages that prepare sent to OCR."""
+    todo = pipeline.prepare_job(job_id)
+    for page_no in todo:
+        pipeline.process_page(job_id, page_no)
+    if todo:
+        pipeline.finalize_job(job_id)
+    return todo
+
+
+def load(job_id: str) -> Job:
+    with session_scope() as session:
+        job = repo.get_job(session, job_id)
+        assert job is not None
+        return job
+
+
+def test_key_changes_with_everything_that_changes_the_output() -> None:
+    info = {
+        "engine": "tesserocr",
+        "tesseract_version": "5.5.4",
+        "models": [{"name": "eng", "sha256": "a" * 64}],
+        "options": {"lang": "eng", "psm": None, "dpi": None, "formats": ["txt"]},
+    }
+    base = cache.cache_key("0" * 64, info)
+    assert cache.cache_key("0" * 64, dict(reversed(info.items()))) == base, "order must not matter"
+    variants = [
+        cache.cache_key("1" * 64, info),
+        cache.cache_key("0" * 64, {**info, "engine": "pytesseract"}),
+        cache.cache_key("0" * 64, {**info, "tesseract_version": "5.3.0"}),
+        cache.cache_key("0" * 64, {**info, "models": [{"name": "eng", "sha256": "b" * 64}]}),
+        *(
+            cache.cache_key("0" * 64, {**info, "options": {**info["options"], name: value}})  # type: ignore[dict-item]
+            for name, value in (("lang", "deu"), ("psm", 6), ("dpi", 300), ("formats", ["txt", "hocr"]))
+        ),
+        cache.cache_key("0" * 64, {**info, "options": {**info["options"], "deskew": True}}),  # type: ignore[dict-item]
+    ]
+    assert base not in variants
+    assert len(set(variants)) == len(variants)
+
+
+def test_identical_job_reuses_the_files_without_ocr() -> None:
+    first = submit()
+    assert run(first) == [1]
+    second = submit()
+    assert run(second) == [], "the second job must not be sent to OCR"
+
+    old, new = load(first), load(second)
+    assert new.status == JobStatus.SUCCEEDED and new.started_at and new.finished_at
+    assert (new.pages_total, new.pages_done) == (1, 1)
+    assert new.cache_key == old.cache_key and new.cache_key
+    assert new.engine_info == {**(old.engine_info or {}), "cache_hit_of": first}
+    storage = get_storage()
+    assert storage.read_bytes(result_key(second, "txt")) == storage.read_bytes(result_key(first, "txt"))
+    assert b"Hello" in storage.read_bytes(result_key(second, "txt"))
+    assert storage.read_bytes(page_key(second, 1)) == storage.read_bytes(page_key(first, 1))
+    document = json.loads(storage.read_bytes(result_key(second, "json")))
+    assert document["job_id"] == second and document["filename"] == f"{second}.tif"
+    assert document["engine"]["cache_hit_of"] == first
+    assert document["pages"] == json.loads(storage.read_bytes(result_key(first, "json")))["pages"]
+    with session_scope() as session:
+        page, old_page = repo.get_page(session, second, 1), repo.get_page(session, first, 1)
+        assert page is not None and old_page is not None
+        assert page.status == "succeeded" and page.info == old_page.info
+        events = [e.data for e in repo.events_after(session, second, 0)]
+    assert [e.get("status") for e in events if "status" in e] == ["queued", "running", "succeeded"]
+
+
+def test_other_settings_are_not_served_from_the_cache() -> None:
+    assert run(submit()) == [1]
+    assert run(submit(lang="deu")) == [1]
+    assert run(submit(psm=7)) == [1]
+    assert run(submit(formats="txt")) == [1]
+
+
+def test_a_job_whose_files_are_gone_is_not_reused() -> None:
+    first = submit()
+    run(first)
+    get_storage().delete(result_key(first, "json"))
+    second = submit()
+    assert run(second) == [1]
+    assert "cache_hit_of" not in (load(second).engine_info or {})
+    assert json.loads(get_storage().read_bytes(result_key(second, "json")))["job_id"] == second
+
+
+def test_a_job_still_running_is_not_reused() -> None:
+    first = submit()
+    assert pipeline.prepare_job(first) == [1]
+    assert run(submit()) == [1]
+
+
+def test_the_cache_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    run(submit())
+    monkeypatch.setenv("OCR_RESULT_CACHE", "false")
+    get_worker_settings.cache_clear()
+    second = submit()
+    assert run(second) == [1]
+    assert load(second).cache_key, "the key is still recorded, for when the cache is turned on again"

@@ -1,0 +1,136 @@
+"""Result cache: a job whose input bytes and output-changing settings match an earlier succeeded job
+gets a copy of that job's files instead of a second OCR run.
+
+The key covers the input's sha256 and everything `pipeline.engine_info` records: engine name and version,
+the sha256 of every model, lang, psm, dpi, formats and the job's options. A new engine, model or option
+therefore changes the key by itself. OCR_RESULT_CACHE=false turns the cache off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage import ObjectNotFound, Storage, StorageError
+from storage import jobs as repo
+from storage.db import session_scope
+from storage.keys import input_key, job_prefix, result_key
+from storage.models import Job, JobStatus, Page, PageStatus
+from workers.contract import MEDIA_TYPES
+
+log = logging.getLogger(__name__)
+KEY_VERSION = 1  # bump when what a cached result contains changes without engine_info changing
+
+
+def cache_key(input_sha256: str, engine_info: dict[str, Any]) -> str:
+    material = {"key_version": KEY_VERSION, "input_sha256": input_sha256, **engine_info}
+    encoded = json.dumps(material, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CachedJob:
+    id: str
+    pages_total: int
+    engine_info: dict[str, Any]
+    page_info: dict[int, dict[str, Any]]
+
+
+def find_cached_job(session: Session, key: str, exclude_id: str) -> CachedJob | None:
+    """The newest succeeded job with this key, other than `exclude_id`."""
+    stmt = (
+        select(Job)
+        .where(Job.cache_key == key, Job.status == JobStatus.SUCCEEDED, Job.id != exclude_id)
+        .order_by(Job.finished_at.desc())
+        .limit(1)
+    )
+    job = session.scalars(stmt).first()
+    if job is None or not job.pages_total:
+        return None
+    pages = session.scalars(select(Page).where(Page.job_id == job.id, Page.status == PageStatus.SUCCEEDED))
+    page_info = {p.page_no: dict(p.info or {}) for p in pages}
+    if len(page_info) != job.pages_total:
+        return None
+    return CachedJob(
+        id=job.id,
+        pages_total=job.pages_total,
+        engine_info=dict(job.engine_info or {}),
+        page_info=page_info,
+    )
+
+
+class _ChunkReader:
+    """A readable stream over `Storage.iter_chunks`, so a copy never holds a whole object in memory."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = b""
+
+    def read(self, n: int = -1) -> bytes:
+        while n < 0 or len(self._buffer) < n:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buffer += chunk
+        if n < 0:
+            n = len(self._buffer)
+        data, self._buffer = self._buffer[:n], self._buffer[n:]
+        return data
+
+
+def _media_type(key: str) -> str | None:
+    return MEDIA_TYPES.get(key.rsplit(".", 1)[-1])
+
+
+def _rewrite_json_meta(data: bytes, job: Job, engine_info: dict[str, Any]) -> bytes:
+    """result.json names its job: point it at the new one."""
+    document = json.loads(data)
+    for name, value in (("job_id", job.id), ("filename", job.filename), ("engine", engine_info)):
+        if name in document:
+            document[name] = value
+    return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def copy_job_files(storage: Storage, source: CachedJob, job: Job, engine_info: dict[str, Any]) -> bool:
+    """Copy every result and page object of `source` to `job`; False when one of them is gone."""
+    wanted = set(job.format_list) | {"txt"}
+    try:
+        if not all(storage.exists(result_key(source.id, fmt)) for fmt in wanted):
+            return False
+        src_prefix, dst_prefix = job_prefix(source.id) + "/", job_prefix(job.id) + "/"
+        for key in storage.list_keys(job_prefix(source.id)):
+            if key == input_key(source.id):
+                continue
+            target = dst_prefix + key[len(src_prefix) :]
+            if key == result_key(source.id, "json"):
+                data = _rewrite_json_meta(storage.read_bytes(key), job, engine_info)
+                storage.put_bytes(target, data, _media_type(key))
+            else:
+                storage.save_stream(target, _ChunkReader(storage.iter_chunks(key)), _media_type(key))  # type: ignore[arg-type]
+    except (ObjectNotFound, StorageError, ValueError) as exc:
+        # Deleted or damaged while we copied: run OCR instead. The half-made copies are overwritten then.
+        log.info("result cache: cannot reuse job %s for %s: %s", source.id, job.id, exc)
+        return False
+    return True
+
+
+def complete_from_cache(storage: Storage, job: Job, source: CachedJob) -> bool:
+    """Finish a queued job with a copy of `source`'s results; False when they cannot be reused."""
+    engine_info = {**source.engine_info, "cache_hit_of": source.id}
+    if not copy_job_files(storage, source, job, engine_info):
+        return False
+    with session_scope() as session:
+        if repo.start_job(session, job.id, source.pages_total, engine_info):
+            for page_no in range(1, source.pages_total + 1):
+                repo.finish_page(session, job.id, page_no, source.page_info[page_no])
+            repo.succeed_job(session, job.id)
+            log.info("job %s: results reused from job %s (same input and settings)", job.id, source.id)
+    # When start_job found the job no longer queued, another delivery of it is already on its way.
+    return True
