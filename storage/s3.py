@@ -97,8 +97,11 @@ class S3Storage:
         self._config = Config(
             connect_timeout=connect_timeout_s,
             read_timeout=read_timeout_s,
-            retries={"mode": "standard", "max_attempts": max_attempts},
+            retries={"mode": "standard", "total_max_attempts": max_attempts},  # first try included
             signature_version="s3v4",
+            # Reads are checked against the object's own sha256; CRC checks on responses add nothing
+            # and break on servers that report a multipart (composite) CRC as if it were whole.
+            response_checksum_validation="when_required",
             # MinIO and most S3-compatible servers are addressed as endpoint/bucket/key.
             s3={"addressing_style": "path"} if endpoint_url else None,
         )
@@ -110,7 +113,8 @@ class S3Storage:
         )
         # Unseekable streams are read into memory part by part; bound how many parts wait there.
         self._transfer.max_in_memory_upload_chunks = 4
-        self._clients: dict[int, Any] = {}
+        self._probe_config = self._config.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
+        self._clients: dict[tuple[int, str], Any] = {}
         self._clients_lock = threading.Lock()
 
     @classmethod
@@ -133,15 +137,24 @@ class S3Storage:
     # -- client ----------------------------------------------------------------------------------
     @property
     def client(self) -> Any:
-        """One client per process: pooled connections must not be shared across a Celery fork."""
+        return self._process_client("data", self._config)
+
+    @property
+    def _probe(self) -> Any:
+        # One attempt: a health probe reports the state now instead of retrying for half a minute.
+        return self._process_client("probe", self._probe_config)
+
+    def _process_client(self, role: str, config: Config) -> Any:
+        """One client per process and role: pooled connections must not be shared across a Celery fork."""
         pid = os.getpid()
-        client = self._clients.get(pid)
+        client = self._clients.get((pid, role))
         if client is None:
             with self._clients_lock:
-                client = self._clients.get(pid)
+                if self._clients and next(iter(self._clients))[0] != pid:
+                    self._clients = {}
+                client = self._clients.get((pid, role))
                 if client is None:
-                    client = self._make_client(self._config)
-                    self._clients = {pid: client}
+                    client = self._clients[(pid, role)] = self._make_client(config)
         return client
 
     def _make_client(self, config: Config) -> Any:
@@ -163,11 +176,10 @@ class S3Storage:
         if len(head) < self._threshold:
             return self._save_seekable(key, full_key, io.BytesIO(head), content_type)
         rest = cast(BinaryIO, _Prepended(head, stream))
+        del head  # handed out part by part from now on; a name here would pin it for the whole upload
         return self._save_unseekable(key, full_key, rest, content_type)
 
-    def _save_seekable(
-        self, key: str, full_key: str, stream: BinaryIO, content_type: str | None
-    ) -> StoredObject:
+    def _save_seekable(self, key: str, full_key: str, stream: BinaryIO, content_type: str | None) -> StoredObject:
         # Hash first so the sha256 goes up with the object itself: one upload, no server-side copy.
         start = stream.tell()
         digest = hashlib.sha256()
@@ -187,9 +199,7 @@ class S3Storage:
             )
         return StoredObject(key=key, size=size, sha256=sha256)
 
-    def _save_unseekable(
-        self, key: str, full_key: str, stream: BinaryIO, content_type: str | None
-    ) -> StoredObject:
+    def _save_unseekable(self, key: str, full_key: str, stream: BinaryIO, content_type: str | None) -> StoredObject:
         # The sha256 is known only once the last byte has gone up: upload under a temporary key,
         # then copy server-side to the real key with the checksum in its metadata.
         reader = HashingReader(stream)
@@ -211,9 +221,7 @@ class S3Storage:
                 if reader.size <= MAX_SINGLE_COPY:
                     self.client.copy_object(CopySource=source, Bucket=self.bucket, Key=full_key, **copy_args)
                 else:
-                    self.client.copy(
-                        source, self.bucket, full_key, ExtraArgs=copy_args, Config=self._transfer
-                    )
+                    self.client.copy(source, self.bucket, full_key, ExtraArgs=copy_args, Config=self._transfer)
         finally:
             with contextlib.suppress(BotoCoreError, ClientError):
                 self.client.delete_object(Bucket=self.bucket, Key=tmp_key)
@@ -223,9 +231,7 @@ class S3Storage:
         full_key = self._key(key)
         sha256 = hashlib.sha256(data).hexdigest()
         with self._errors(key):
-            self.client.put_object(
-                Bucket=self.bucket, Key=full_key, Body=data, **_put_args(sha256, content_type)
-            )
+            self.client.put_object(Bucket=self.bucket, Key=full_key, Body=data, **_put_args(sha256, content_type))
         return StoredObject(key=key, size=len(data), sha256=sha256)
 
     # -- reads -----------------------------------------------------------------------------------
@@ -269,9 +275,7 @@ class S3Storage:
     def stat(self, key: str) -> StoredObject:
         with self._errors(key):
             head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-        return StoredObject(
-            key=key, size=head["ContentLength"], sha256=head.get("Metadata", {}).get(SHA256_META, "")
-        )
+        return StoredObject(key=key, size=head["ContentLength"], sha256=head.get("Metadata", {}).get(SHA256_META, ""))
 
     def exists(self, key: str) -> bool:
         try:
@@ -303,9 +307,7 @@ class S3Storage:
                 continue
             objects = [{"Key": self.prefix + key} for key in keys]
             with self._errors(prefix):
-                response = self.client.delete_objects(
-                    Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True}
-                )
+                response = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
             if errors := response.get("Errors"):
                 first = errors[0]
                 raise StorageError(
@@ -316,9 +318,7 @@ class S3Storage:
         return removed
 
     # -- downloads and health --------------------------------------------------------------------
-    def presigned_url(
-        self, key: str, filename: str | None = None, content_type: str | None = None
-    ) -> str | None:
+    def presigned_url(self, key: str, filename: str | None = None, content_type: str | None = None) -> str | None:
         if not self.presigned_downloads:
             return None
         params: dict[str, str] = {"Bucket": self.bucket, "Key": self._key(key)}
@@ -327,16 +327,12 @@ class S3Storage:
         if content_type:
             params["ResponseContentType"] = content_type
         with self._errors(key):
-            url: str = self.client.generate_presigned_url(
-                "get_object", Params=params, ExpiresIn=self.presign_expiry_s
-            )
+            url: str = self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=self.presign_expiry_s)
         return url
 
     def check(self) -> None:
-        # One attempt: a health probe reports the state now instead of retrying for half a minute.
-        probe = self._make_client(self._config.merge(Config(retries={"mode": "standard", "max_attempts": 1})))
         try:
-            probe.head_bucket(Bucket=self.bucket)
+            self._probe.head_bucket(Bucket=self.bucket)
         except ClientError as exc:
             code = _code(exc)
             if code in {"404", "NoSuchBucket", "NotFound"}:
@@ -344,9 +340,7 @@ class S3Storage:
             elif code in {"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"}:
                 reason = "refused access: check the credentials and the bucket policy"
             elif code in {"301", "PermanentRedirect", "400"}:
-                region = (
-                    exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-bucket-region")
-                )
+                region = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-bucket-region")
                 reason = f"is in another region{f' ({region})' if region else ''}: set OCR_S3_REGION"
             else:
                 reason = f"cannot be used: {code} {exc}"
@@ -400,7 +394,7 @@ def _put_args(sha256: str | None, content_type: str | None) -> dict[str, Any]:
 
 def _attachment(filename: str) -> str:
     ascii_name = filename.encode("ascii", "ignore").decode().replace('"', "").replace("\\", "") or "download"
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def _seekable(stream: BinaryIO) -> bool:
