@@ -26,6 +26,8 @@ CORPUS = REPO.parent / "shared" / "corpus"
 FILES = CORPUS / "files"
 REDIS_URL = os.environ.get("OCR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RABBIT_URL = os.environ.get("OCR_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+BUCKET = "ocr-contract"  # on the moto S3 server the tests start
+REGION = "us-east-1"
 PG_ADMIN_URL = os.environ.get("OCR_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -83,9 +85,7 @@ class Stack:
         commands = [(worker_cmd, "worker.log")] if workers else []
         for cmd, log_name in [*commands, (api_cmd, "api.log")]:
             log = (log_dir / log_name).open("ab")
-            self.procs.append(
-                subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
-            )
+            self.procs.append(subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO))
         self.client = httpx.Client(base_url=self.base_url, timeout=30)
         wait_for(lambda: self.client.get("/readyz").status_code == 200, 30, f"{self.name} API ready")
         return self
@@ -155,6 +155,4 @@ def stored_files(data_dir: Path) -> list[Path]:
     root = data_dir / "files"
     if not root.exists():
         return []
-    return sorted(
-        p for p in root.rglob("*") if p.is_file() and ".tmp" not in p.parts and p.suffix != ".sha256"
-    )
+    return sorted(p for p in root.rglob("*") if p.is_file() and ".tmp" not in p.parts and p.suffix != ".sha256")

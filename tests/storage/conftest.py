@@ -4,60 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from storage.base import Storage
 from storage.local import LocalStorage
 from storage.s3 import S3Storage
 from storage.settings import StorageSettings
-
-BUCKET = "ocr-contract"
-REGION = "us-east-1"
+from tests.support import BUCKET, REGION
 
 Tamper = Callable[[str, bytes], None]
-
-
-@pytest.fixture(scope="session")
-def aws_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Fake credentials, and no shared config that could point boto3 at a real account."""
-    missing = tmp_path_factory.mktemp("aws") / "absent"
-    with pytest.MonkeyPatch.context() as mp:
-        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ROLE_ARN"):
-            mp.delenv(name, raising=False)
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.setenv("AWS_SESSION_TOKEN", "testing")
-        mp.setenv("AWS_DEFAULT_REGION", REGION)
-        mp.setenv("AWS_CONFIG_FILE", str(missing))
-        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", str(missing))
-        mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
-        yield
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint(aws_env: None) -> Iterator[str]:
-    """A moto S3 server on loopback, spoken to over HTTP like any S3-compatible store."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
-def s3_client(s3_endpoint: str) -> Any:
-    """A raw client, for what the backend must not be able to prevent (tampering, bucket setup)."""
-    client = boto3.session.Session().client("s3", endpoint_url=s3_endpoint, region_name=REGION)
-    client.create_bucket(Bucket=BUCKET)
-    return client
 
 
 def s3_settings(endpoint: str, **overrides: Any) -> StorageSettings:
