@@ -19,16 +19,12 @@ from workers.settings import WorkerSettings
 DOCKERFILE = (REPO / "Dockerfile").read_text()
 COMPOSE: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 SETTINGS_FIELDS = {
-    f"OCR_{name.upper()}"
-    for cls in (ApiSettings, StorageSettings, WorkerSettings)
-    for name in cls.model_fields
+    f"OCR_{name.upper()}" for cls in (ApiSettings, StorageSettings, WorkerSettings) for name in cls.model_fields
 }
 
 
 def cli_help(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ocr_api.cli", *args, "--help"], capture_output=True, text=True
-    )
+    return subprocess.run([sys.executable, "-m", "ocr_api.cli", *args, "--help"], capture_output=True, text=True)
 
 
 def test_every_ocr_variable_in_the_deploy_files_is_a_setting() -> None:
@@ -76,10 +72,7 @@ def test_compose_wires_redis_postgres_and_minio() -> None:
     services = COMPOSE["services"]
     env = services["worker"]["environment"]
     assert env["OCR_BROKER_URL"].startswith("redis://redis:")
-    assert (
-        env["OCR_DATABASE_URL"].startswith("postgresql+psycopg://")
-        and "@postgres:" in env["OCR_DATABASE_URL"]
-    )
+    assert env["OCR_DATABASE_URL"].startswith("postgresql+psycopg://") and "@postgres:" in env["OCR_DATABASE_URL"]
     assert env["OCR_STORAGE"] == "s3" and env["OCR_S3_ENDPOINT_URL"].startswith("http://minio:")
     assert services["api"]["environment"]["OCR_S3_BUCKET"] == env["OCR_S3_BUCKET"]
     init = " ".join(services["minio-init"]["command"])

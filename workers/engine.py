@@ -96,6 +96,7 @@ class TesserocrEngine:
     def _api(self, lang: str) -> Any:
         api = self._apis.pop(lang, None)
         if api is None:
+            tesseract.require_models(lang, Path(self._path))
             try:
                 api = self._tesserocr.PyTessBaseAPI(path=self._path, lang=lang)
             except RuntimeError as exc:
@@ -170,6 +171,7 @@ class PytesseractEngine:
         return " ".join(parts)
 
     def recognize(self, image: Image.Image, options: RecognizeOptions) -> Recognition:
+        tesseract.require_models(options.lang, self._tessdata)
         with tempfile.TemporaryDirectory(prefix="ocr-page-") as tmp:
             src = Path(tmp) / "page.png"
             dpi = options.dpi or 0
@@ -178,7 +180,11 @@ class PytesseractEngine:
             config = self._config(options, "-c tessedit_create_hocr=1", "-c tessedit_create_tsv=1")
             try:
                 self._pt.pytesseract.run_tesseract(
-                    str(src), str(base), extension="txt", lang=options.lang, config=config,
+                    str(src),
+                    str(base),
+                    extension="txt",
+                    lang=options.lang,
+                    config=config,
                     timeout=get_worker_settings().page_time_limit_s,
                 )
             except self._pt.TesseractError as exc:

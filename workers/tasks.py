@@ -9,10 +9,10 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 
-from storage.errors import TransientStorageError
+from storage.errors import ObjectNotFound, StorageUnavailable, TransientStorageError
 from workers import pipeline
 from workers.celery_app import app
-from workers.errors import InputError
+from workers.errors import EngineUnavailable, InputError
 from workers.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,14 @@ class JobTask(Task):
         except InputError as exc:
             where = f"page {page_no}: " if page_no else ""
             pipeline.fail_job(job_id, exc.code, where + exc.message, page_no)
+            return None
+        except ObjectNotFound as exc:
+            pipeline.fail_job(job_id, "input_missing", f"a stored file of this job is gone: {exc.key}", page_no)
+            return None
+        except (StorageUnavailable, EngineUnavailable) as exc:
+            # Permanent until an operator acts: fail with the reason instead of retrying for an hour.
+            code = "storage_unavailable" if isinstance(exc, StorageUnavailable) else "engine_unavailable"
+            pipeline.fail_job(job_id, code, str(exc), page_no)
             return None
         except SoftTimeLimitExceeded:
             limit = get_worker_settings().page_time_limit_s

@@ -83,3 +83,14 @@ def model_info(lang: str) -> list[dict[str, str]]:
         if path.exists():
             models.append({"name": name, "sha256": _model_sha256(path, path.stat().st_mtime)})
     return models
+
+
+def require_models(lang: str, directory: Path | None = None) -> None:
+    """Tesseract silently drops a missing secondary language; refuse instead of giving worse text."""
+    directory = directory or tessdata_dir()
+    missing = [name for name in lang.split("+") if not (directory / f"{name}.traineddata").exists()]
+    if missing:
+        raise EngineUnavailable(
+            f"language model(s) {', '.join(missing)} not installed on this worker in {directory} "
+            f"(apt-get install tesseract-ocr-{missing[0]})"
+        )

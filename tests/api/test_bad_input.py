@@ -12,9 +12,7 @@ from PIL import Image
 from tests.support import Stack, corpus_file, stored_files
 
 
-def post_bytes(
-    stack: Stack, data: bytes, filename: str = "upload.png", content_type: str = "image/png", **fields
-):  # type: ignore[no-untyped-def]
+def post_bytes(stack: Stack, data: bytes, filename: str = "upload.png", content_type: str = "image/png", **fields):  # type: ignore[no-untyped-def]
     files = {"file": (filename, io.BytesIO(data), content_type)}
     return stack.client.post("/v1/jobs", files=files, data=fields)
 
@@ -41,9 +39,7 @@ def assert_error(response, status: int, code: str | None = None) -> dict:  # typ
 )
 def test_not_an_image_is_415_naming_accepted_types(api_only_stack: Stack, data: bytes, declared: str) -> None:
     before = stored_files(api_only_stack.data_dir)
-    error = assert_error(
-        post_bytes(api_only_stack, data, "scan.png", declared), 415, "unsupported_media_type"
-    )
+    error = assert_error(post_bytes(api_only_stack, data, "scan.png", declared), 415, "unsupported_media_type")
     assert "PNG" in error["message"] and "PDF" in error["message"]
     assert stored_files(api_only_stack.data_dir) == before
 
@@ -159,9 +155,7 @@ def test_odd_requests_never_500(api_only_stack: Stack) -> None:
     png = corpus_file("paperless_simple.png").read_bytes()
     attempts = [
         client.post("/v1/jobs", content=b"not multipart", headers={"content-type": "multipart/form-data"}),
-        client.post(
-            "/v1/jobs", content=b"--x\r\n\r\n", headers={"content-type": "multipart/form-data; boundary=x"}
-        ),
+        client.post("/v1/jobs", content=b"--x\r\n\r\n", headers={"content-type": "multipart/form-data; boundary=x"}),
         client.post("/v1/jobs", json={"file": "abc"}),
         client.post("/v1/jobs", files={"other": ("a.png", png, "image/png")}),
         client.post("/v1/jobs", files={"file": ("a.png", png, "image/png")}, data={"orient": "maybe"}),

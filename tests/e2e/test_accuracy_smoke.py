@@ -50,9 +50,7 @@ def scores(redis_stack: Stack) -> dict[str, tuple[float, float]]:
 
 
 @pytest.mark.parametrize("name", ["tess_phototest.tif", "tess_HelloGoogle.tif", "sroie_000.jpg"])
-def test_no_worse_than_plain_tesseract_on_each_kind(
-    scores: dict[str, tuple[float, float]], name: str
-) -> None:
+def test_no_worse_than_plain_tesseract_on_each_kind(scores: dict[str, tuple[float, float]], name: str) -> None:
     service, baseline = scores[name]
     assert service <= baseline + 1e-9, f"{name}: service CER {service:.3f} vs tesseract {baseline:.3f}"
 

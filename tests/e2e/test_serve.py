@@ -26,9 +26,7 @@ def test_serve_runs_everything_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             wait_for(lambda: client.get("/readyz").status_code == 200, 60, "serve to be ready")
-            assert (data_dir / "run" / "redis.sock").exists(), (
-                "private broker on a unix socket in the data dir"
-            )
+            assert (data_dir / "run" / "redis.sock").exists(), "private broker on a unix socket in the data dir"
             with corpus_file("tess_phototest.tif").open("rb") as fh:
                 job = client.post("/v1/jobs", files={"file": ("page.tif", fh)}).json()
 
@@ -58,9 +56,7 @@ def test_serve_runs_everything_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
 
 def test_serve_help_and_bad_storage_refuse_with_one_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCR_")}
-    out = subprocess.run(
-        [sys.executable, "-m", "ocr_api.cli", "--help"], capture_output=True, text=True, env=env
-    )
+    out = subprocess.run([sys.executable, "-m", "ocr_api.cli", "--help"], capture_output=True, text=True, env=env)
     assert out.returncode == 0
     for word in ("serve", "api", "worker", "OCR_BROKER_URL"):
         assert word in out.stdout

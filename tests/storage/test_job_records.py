@@ -36,9 +36,7 @@ def session(engine: Engine) -> Iterator[Session]:
 
 
 def new_job(session: Session) -> Job:
-    job = Job(
-        id=str(uuid.uuid4()), media_type="image/png", input_key="k", input_size=1, input_sha256="0" * 64
-    )
+    job = Job(id=str(uuid.uuid4()), media_type="image/png", input_key="k", input_size=1, input_sha256="0" * 64)
     repo.add_job(session, job)
     session.commit()
     return job

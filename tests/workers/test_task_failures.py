@@ -1,0 +1,95 @@
+"""How task errors end up in the job's status.
+
+The tasks run in this process, and only where they enqueue nothing; the queueing itself is tested end to end.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from storage import get_storage, reset_storage
+from storage import jobs as repo
+from storage.db import reset_engine, session_scope
+from storage.keys import input_key
+from storage.models import Job
+from tests.support import corpus_file
+from workers import pipeline, tasks
+from workers.settings import get_worker_settings
+
+
+@pytest.fixture
+def local_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("OCR_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("OCR_DATABASE_URL", raising=False)
+    monkeypatch.setenv("OCR_STORAGE", "local")
+    reset_storage()
+    reset_engine()
+    get_worker_settings.cache_clear()
+    yield tmp_path
+    reset_storage()
+    reset_engine()
+    get_worker_settings.cache_clear()
+
+
+def make_job(data: bytes | None, media_type: str = "image/png", lang: str = "eng") -> str:
+    job_id = str(uuid.uuid4())
+    if data is not None:
+        get_storage().put_bytes(input_key(job_id), data)
+    with session_scope() as session:
+        repo.add_job(
+            session,
+            Job(id=job_id, media_type=media_type, input_key=input_key(job_id), input_size=len(data or b""),
+                input_sha256="0" * 64, lang=lang),
+        )  # fmt: skip
+    return job_id
+
+
+def status(job_id: str) -> Job:
+    with session_scope() as session:
+        job = repo.get_job(session, job_id)
+    assert job is not None
+    return job
+
+
+def test_missing_input_fails_the_job_with_the_reason(local_env: Path) -> None:
+    job_id = make_job(None)
+    tasks.prepare_job.apply(args=[job_id])
+    job = status(job_id)
+    assert job.status == "failed" and job.error_code == "input_missing"
+    assert "input" in (job.error_message or "")
+
+
+def test_missing_language_model_fails_the_job(local_env: Path) -> None:
+    job_id = make_job(corpus_file("tess_HelloGoogle.tif").read_bytes(), "image/tiff", lang="eng+zzz")
+    assert pipeline.prepare_job(job_id) == [1]
+    tasks.ocr_page.apply(args=[job_id, 1])
+    job = status(job_id)
+    assert job.status == "failed" and job.error_code == "engine_unavailable"
+    assert "zzz" in (job.error_message or "")
+
+
+def test_too_many_pages_fails_with_the_limit(local_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OCR_MAX_PAGES", "2")
+    get_worker_settings.cache_clear()
+    job_id = make_job(corpus_file("paperless_multi-page-images.tiff").read_bytes(), "image/tiff")
+    tasks.prepare_job.apply(args=[job_id])
+    job = status(job_id)
+    assert job.status == "failed" and job.error_code == "too_many_pages"
+    assert "3 pages" in (job.error_message or "") and "OCR_MAX_PAGES=2" in (job.error_message or "")
+
+
+def test_a_page_that_keeps_coming_back_fails_the_job(local_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OCR_PAGE_MAX_ATTEMPTS", "1")
+    get_worker_settings.cache_clear()
+    job_id = make_job(corpus_file("tess_HelloGoogle.tif").read_bytes(), "image/tiff")
+    assert pipeline.prepare_job(job_id) == [1]
+    with session_scope() as session:
+        repo.note_page_attempt(session, job_id, 1)  # as if a worker died on it once already
+    tasks.ocr_page.apply(args=[job_id, 1])
+    job = status(job_id)
+    assert job.status == "failed" and job.error_code == "page_failed"
+    assert (job.error_message or "").startswith("page 1:")
