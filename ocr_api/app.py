@@ -11,7 +11,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 
 from ocr_api.errors import add_exception_handlers
 from ocr_api.limits import BodySizeLimit
-from ocr_api.routes import jobs, system
+from ocr_api.routes import jobs, stream, system
 from ocr_api.settings import get_api_settings
 from storage.db import get_engine
 
@@ -52,4 +52,5 @@ def create_app() -> FastAPI:
     )
     app.include_router(system.router)
     app.include_router(jobs.router)
+    app.include_router(stream.router)
     return app

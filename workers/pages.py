@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -115,6 +117,8 @@ def load_page(
 
 
 def _render_pdf_page(path: Path, page_no: int, dpi: int, max_pixels: int) -> PageImage:
+    import pypdfium2 as pdfium
+
     pdf = _open_pdf(path)
     try:
         page = pdf[page_no - 1]
@@ -128,6 +132,95 @@ def _render_pdf_page(path: Path, page_no: int, dpi: int, max_pixels: int) -> Pag
         image = bitmap.to_pil()
         image.load()
         page.close()
+    except pdfium.PdfiumError as exc:
+        raise InputError(
+            "unreadable_input", f"page {page_no} of the PDF is damaged and cannot be rendered: {exc}"
+        ) from exc
     finally:
         pdf.close()
     return PageImage(image=_flatten(image), dpi=dpi, source_dpi=dpi)
+
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass
+class TextLayer:
+    """A PDF page's own text, its words grouped in lines with boxes in pixels of the page at `dpi`."""
+
+    text: str
+    width: int
+    height: int
+    dpi: int
+    lines: list[list[tuple[str, Box]]]
+
+
+def read_text_layer(path: Path, page_no: int, dpi: int) -> TextLayer | None:
+    """The text a PDF page already carries (for skip_text), or None when it has none."""
+    import ctypes
+
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    pdf = _open_pdf(path)
+    try:
+        page = pdf[page_no - 1]
+        textpage = page.get_textpage()
+        text = textpage.get_text_range()
+        if not text.strip():
+            return None
+        width_pt, height_pt = page.get_size()
+        width, height = round(width_pt * dpi / 72), round(height_pt * dpi / 72)
+
+        def to_pixels(x: float, y: float) -> tuple[int, int]:
+            # PDFium's own page-to-device mapping handles /Rotate and crop box origins.
+            dx, dy = ctypes.c_int(), ctypes.c_int()
+            pdfium_c.FPDF_PageToDevice(page.raw, 0, 0, width, height, 0, x, y, ctypes.byref(dx), ctypes.byref(dy))
+            return dx.value, dy.value
+
+        lines: list[list[tuple[str, Box]]] = [[]]
+        word, boxes = "", list[Box]()
+        for ch, (left, bottom, right, top) in _chars(textpage, pdfium_c):
+            if ch.isspace():
+                if word:
+                    lines[-1].append((word, _union_box(boxes)))
+                    word, boxes = "", []
+                if ch in "\r\n" and lines[-1]:
+                    lines.append([])
+                continue
+            word += ch
+            (x0, y0), (x1, y1) = to_pixels(left, top), to_pixels(right, bottom)
+            boxes.append((min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+        if word:
+            lines[-1].append((word, _union_box(boxes)))
+        page.close()
+    except pdfium.PdfiumError as exc:
+        raise InputError("unreadable_input", f"page {page_no} of the PDF is damaged: {exc}") from exc
+    finally:
+        pdf.close()
+    clean = "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+    return TextLayer(
+        text=clean.strip("\n") + "\n", width=width, height=height, dpi=dpi, lines=[ln for ln in lines if ln]
+    )
+
+
+def _chars(textpage: Any, pdfium_c: Any) -> Iterator[tuple[str, tuple[float, float, float, float]]]:
+    """Each character of a PDFium text page with its box (left, bottom, right, top) in PDF points."""
+    count = textpage.count_chars()
+    i = 0
+    while i < count:
+        code = pdfium_c.FPDFText_GetUnicode(textpage.raw, i)
+        box = textpage.get_charbox(i)
+        i += 1
+        if 0xD800 <= code < 0xDC00 and i < count:  # a UTF-16 surrogate pair: one character
+            low = pdfium_c.FPDFText_GetUnicode(textpage.raw, i)
+            if 0xDC00 <= low < 0xE000:
+                code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                i += 1
+        if 0xD800 <= code < 0xE000 or code == 0:
+            continue
+        yield chr(code), box
+
+
+def _union_box(boxes: list[Box]) -> Box:
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))

@@ -7,14 +7,18 @@ results under server-generated keys, so a step that runs twice does no harm.
 from __future__ import annotations
 
 import logging
+import tempfile
+from pathlib import Path
 from typing import Any
+
+from PIL import Image
 
 from storage import ObjectNotFound, get_storage
 from storage import jobs as repo
 from storage.db import session_scope
-from storage.keys import page_key, result_key
+from storage.keys import page_key, page_pdf_key, result_key
 from storage.models import Job, JobStatus
-from workers import cache, formats, pages, tesseract
+from workers import cache, formats, pages, pdfout, tesseract
 from workers.engine import get_engine
 from workers.errors import InputError
 from workers.preprocess import PageOptions, recognize_page
@@ -76,23 +80,58 @@ def process_page(job_id: str, page_no: int) -> bool:
             raise InputError("page_failed", f"gave up after {page.attempts} attempts")
         repo.note_page_attempt(session, job_id, page_no)
         options = PageOptions(lang=job.lang, psm=job.psm, dpi=job.dpi, extra=dict(job.options))
-        media_type, input_key = job.media_type, job.input_key
+        media_type, input_key, with_pdf = job.media_type, job.input_key, "pdf" in job.format_list
     with storage.local_path(input_key) as path:
-        page_image = pages.load_page(
-            path,
-            media_type,
-            page_no,
-            dpi=options.dpi,
-            render_dpi=settings.default_dpi,
-            max_pixels=settings.max_pixels_per_page,
-        )
-    output = recognize_page(get_engine(), page_no, page_image, options)
+        output, page_pdf = _recognize(path, media_type, page_no, options, with_pdf=with_pdf)
+    if page_pdf is not None:
+        storage.put_bytes(page_pdf_key(job_id, page_no), page_pdf, formats.MEDIA_TYPES["pdf"])
     storage.put_bytes(page_key(job_id, page_no), output.to_json().encode(), "application/json")
     with session_scope() as session:
-        outcome = repo.finish_page(
-            session, job_id, page_no, {"confidence": round(output.confidence, 2), **output.info}
-        )
+        outcome = repo.finish_page(session, job_id, page_no, {"confidence": round(output.confidence, 2), **output.info})
     return outcome.newly_done and outcome.all_done
+
+
+def _recognize(
+    path: Path, media_type: str, page_no: int, options: PageOptions, *, with_pdf: bool
+) -> tuple[formats.PageOutput, bytes | None]:
+    """One page's outputs from one recognition pass, and its searchable one-page PDF when wanted.
+
+    With the job option skip_text, a PDF page that already has text keeps it (and its original page).
+    """
+    settings = get_worker_settings()
+    dpi = options.dpi or settings.default_dpi
+    if media_type == pages.PDF and options.extra.get("skip_text"):
+        layer = pages.read_text_layer(path, page_no, dpi)
+        if layer is not None:
+            output = formats.page_output_from_text_layer(
+                page_no, layer.width, layer.height, layer.dpi, layer.text, layer.lines
+            )
+            return output, pdfout.copy_pdf_page(path, page_no) if with_pdf else None
+    page_image = pages.load_page(
+        path,
+        media_type,
+        page_no,
+        dpi=options.dpi,
+        render_dpi=settings.default_dpi,
+        max_pixels=settings.max_pixels_per_page,
+    )
+    output = recognize_page(get_engine(), page_no, page_image, options)
+    page_pdf = None
+    if with_pdf:
+        page_pdf = pdfout.page_pdf(_engine_image(page_image, output), output, default_dpi=settings.default_dpi)
+    return output, page_pdf
+
+
+def _engine_image(page_image: pages.PageImage, output: formats.PageOutput) -> Image.Image:
+    """The page as the engine read it, which the word boxes refer to: turned and deskewed as preprocessing
+    recorded. (Rebuilt from `output` until recognize_page hands its final image over.)"""
+    rotation, angle = output.rotation, float(output.info.get("deskew_angle") or 0.0)
+    if not rotation and not angle:
+        return page_image.image
+    from workers import imageops
+
+    image = imageops.turn_clockwise(page_image.image, rotation)
+    return imageops.rotate_degrees(image, angle) if angle else image
 
 
 def load_page_outputs(job_id: str, page_numbers: list[int]) -> list[formats.PageOutput]:
@@ -121,15 +160,30 @@ def finalize_job(job_id: str) -> None:
     builders = {
         "txt": lambda: formats.build_text(outputs),
         "hocr": lambda: formats.build_hocr(outputs, version),
+        "alto": lambda: formats.build_alto(outputs, meta),
         "tsv": lambda: formats.build_tsv(outputs),
         "json": lambda: formats.build_json(outputs, meta),
     }
     for fmt in sorted(wanted):
-        builder = builders.get(fmt)
-        if builder is not None:
-            storage.put_bytes(result_key(job_id, fmt), builder().encode("utf-8"), formats.MEDIA_TYPES[fmt])
+        if fmt == "pdf":
+            _write_pdf(job_id, page_numbers, title=job.filename, creator=f"tesseract {version}")
+            continue
+        storage.put_bytes(result_key(job_id, fmt), builders[fmt]().encode("utf-8"), formats.MEDIA_TYPES[fmt])
     with session_scope() as session:
         repo.succeed_job(session, job_id)
+
+
+def _write_pdf(job_id: str, page_numbers: list[int], *, title: str | None, creator: str) -> None:
+    """Merge the one-page PDFs the page tasks stored into result.pdf, spooled through a temporary file."""
+    storage = get_storage()
+    page_pdfs = (storage.read_bytes(page_pdf_key(job_id, n)) for n in page_numbers)
+    with tempfile.TemporaryFile() as spool:
+        try:
+            pdfout.merge_pdf_pages(page_pdfs, spool, title=title, creator=creator)
+        except ObjectNotFound as exc:
+            raise InputError("missing_page_output", f"a page's PDF is missing: {exc}") from exc
+        spool.seek(0)
+        storage.save_stream(result_key(job_id, "pdf"), spool, formats.MEDIA_TYPES["pdf"])
 
 
 def fail_job(job_id: str, code: str, message: str, page_no: int | None = None) -> None:

@@ -1,0 +1,75 @@
+"""What the streaming endpoints read while a job runs: its progress, finished pages' text and its event log.
+
+Plain blocking functions (database and storage calls); the routes run them in the thread pool.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from storage import get_storage
+from storage import jobs as repo
+from storage.db import session_scope
+from storage.keys import page_key
+from storage.models import JobStatus
+from workers.contract import PAGE_SEPARATOR
+
+EVENT_BATCH = 200
+
+
+@dataclass(frozen=True)
+class Progress:
+    status: str
+    done_pages: list[int]
+    error_code: str | None
+    error_message: str | None
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    type: str
+    data: dict[str, Any]
+    created_at: datetime
+
+    @property
+    def terminal(self) -> bool:
+        return self.type == "status" and self.data.get("status") in JobStatus.FINISHED
+
+
+def job_progress(job_id: str) -> Progress | None:
+    """The job's status and finished pages, None once it is deleted.
+
+    The status is read first: a job seen finished has all its pages in the list that follows.
+    """
+    with session_scope() as session:
+        job = repo.get_job(session, job_id)
+        if job is None:
+            return None
+        status, code, message = job.status, job.error_code, job.error_message
+        return Progress(status, repo.done_pages(session, job_id), code, message)
+
+
+def page_text(job_id: str, page_no: int) -> str:
+    """A finished page's text as result.txt holds it (workers.formats.page_text), separator first after page 1."""
+    text = str(json.loads(get_storage().read_bytes(page_key(job_id, page_no)))["text"])
+    return (PAGE_SEPARATOR if page_no > 1 else "") + text.rstrip("\n\f") + "\n"
+
+
+def events_after(job_id: str, after_id: int) -> tuple[str | None, list[Event]]:
+    """The job's status (None once deleted) and its events numbered above `after_id`, oldest first, at most
+    EVENT_BATCH. The status is read first: a job seen finished has its last event in the list.
+
+    Ids never arrive out of order: every event is written in the transaction that updated its job's row,
+    so the row lock orders one job's events by commit as well as by id, and a resume misses none.
+    """
+    with session_scope() as session:
+        job = repo.get_job(session, job_id)
+        if job is None:
+            return None, []
+        status = job.status
+        rows = repo.events_after(session, job_id, after_id, limit=EVENT_BATCH)
+        return status, [Event(e.id, e.type, dict(e.data or {}), e.created_at) for e in rows]

@@ -1,0 +1,201 @@
+"""Output builders on real page outputs: the engine runs in-process on corpus scans, once per module."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pypdf
+import pypdfium2 as pdfium
+import pytest
+from lxml import etree
+from PIL import Image
+
+from bench.scoring import cer
+from tests.support import REPO, corpus_file
+from workers import formats, pages, pdfout
+from workers.engine import get_engine
+from workers.preprocess import PageOptions, recognize_page
+
+ALTO = "{http://www.loc.gov/standards/alto/ns-v4#}"
+XHTML = "{http://www.w3.org/1999/xhtml}"
+SCHEMA = json.loads((REPO / "docs" / "result.schema.json").read_text())
+META = {
+    "job_id": "job-1",
+    "filename": "scan.tif",
+    "engine": {
+        "engine": "tesserocr",
+        "tesseract_version": "5.3.0",
+        "models": [{"name": "eng", "sha256": "0" * 64}],
+        "options": {"lang": "eng", "psm": None, "dpi": None, "formats": ["json"]},
+    },
+}
+
+
+def _recognize(name: str, page_no: int = 1) -> tuple[Image.Image, formats.PageOutput]:
+    page = pages.load_page(corpus_file(name), "image/tiff", page_no, dpi=None, render_dpi=300, max_pixels=60_000_000)
+    return page.image, recognize_page(get_engine(), page_no, page, PageOptions())
+
+
+@pytest.fixture(scope="module")
+def photo() -> tuple[Image.Image, formats.PageOutput]:
+    """tess_phototest.tif: a bilevel page of two paragraphs, 640 x 480 at 200 dpi."""
+    return _recognize("tess_phototest.tif")
+
+
+@pytest.fixture(scope="module")
+def two_pages(photo: tuple[Image.Image, formats.PageOutput]) -> list[formats.PageOutput]:
+    second = _recognize("paperless_multi-page-images.tiff", 2)[1]
+    return [photo[1], replace(second, page=2)]
+
+
+def _all_words(page: formats.PageOutput) -> list[dict[str, Any]]:
+    return [w for b in formats.page_structure(page)["blocks"] for ln in b["lines"] for w in ln["words"]]
+
+
+def _words(page: formats.PageOutput) -> list[str]:
+    return [w["text"] for w in _all_words(page)]
+
+
+def test_text_pages_end_in_one_newline_and_are_separated_by_form_feeds(two_pages: list[formats.PageOutput]) -> None:
+    text = formats.build_text(two_pages)
+    first, second = text.split("\f")
+    assert first.endswith("dog jumped over the lazy fox.\n") and not first.endswith("\n\n")
+    assert second == "This is a multi page document. Page 2.\n"
+    # The pytesseract engine's text ends in the CLI's own page separator: it must not double up.
+    assert formats.page_text(replace(two_pages[1], text="Page.\n\n\f")) == "Page.\n"
+
+
+def test_hocr_is_xhtml_with_one_page_element_per_page_and_unique_ids(two_pages: list[formats.PageOutput]) -> None:
+    root = etree.fromstring(formats.build_hocr(two_pages, "5.3.0").encode())
+    page_divs = root.findall(f".//{XHTML}div[@class='ocr_page']")
+    assert [d.get("id") for d in page_divs] == ["page_1", "page_2"]
+    assert "ppageno 1" in page_divs[1].get("title")
+    ids = [e.get("id") for e in root.iter() if e.get("id")]
+    assert len(ids) == len(set(ids))
+    words = root.findall(f".//{XHTML}span[@class='ocrx_word']")
+    assert len(words) == sum(len(_words(p)) for p in two_pages)
+    assert root.find(f".//{XHTML}meta[@name='ocr-system']").get("content") == "tesseract 5.3.0"
+
+
+def test_tsv_has_one_header_and_the_page_numbers(two_pages: list[formats.PageOutput]) -> None:
+    rows = formats.build_tsv(two_pages).splitlines()
+    assert rows[0].startswith("level\tpage_num\tblock_num") and sum(r.startswith("level") for r in rows) == 1
+    assert {r.split("\t")[1] for r in rows[1:]} == {"1", "2"}
+
+
+def test_alto_v4_has_the_required_elements_and_every_word(two_pages: list[formats.PageOutput]) -> None:
+    root = etree.fromstring(formats.build_alto(two_pages, META).encode())
+    assert root.tag == f"{ALTO}alto"
+    assert root.findtext(f"{ALTO}Description/{ALTO}MeasurementUnit") == "pixel"
+    software = root.find(f"{ALTO}Description/{ALTO}OCRProcessing/{ALTO}ocrProcessingStep/{ALTO}processingSoftware")
+    assert software.findtext(f"{ALTO}softwareName") == "tesseract"
+    assert software.findtext(f"{ALTO}softwareVersion") == "5.3.0"
+    assert root.findtext(f".//{ALTO}sourceImageInformation/{ALTO}fileName") == "scan.tif"
+    alto_pages = root.findall(f"{ALTO}Layout/{ALTO}Page")
+    assert [p.get("PHYSICAL_IMG_NR") for p in alto_pages] == ["1", "2"]
+    assert alto_pages[0].get("WIDTH") == "640" and alto_pages[0].get("HEIGHT") == "480"
+    for alto_page, page in zip(alto_pages, two_pages, strict=True):
+        strings = alto_page.findall(f"{ALTO}PrintSpace/{ALTO}TextBlock/{ALTO}TextLine/{ALTO}String")
+        assert [s.get("CONTENT") for s in strings] == _words(page)
+        for string in strings:
+            assert all(int(string.get(a)) >= 0 for a in ("HPOS", "VPOS", "WIDTH", "HEIGHT"))
+            assert 0 <= float(string.get("WC")) <= 1
+    first_line = root.find(f".//{ALTO}TextLine")
+    children = [etree.QName(c).localname for c in first_line]
+    assert children[:3] == ["String", "SP", "String"] and children[-1] == "String"
+    ids = [e.get("ID") for e in root.iter() if e.get("ID")]
+    assert len(ids) == len(set(ids))
+
+
+def test_json_matches_the_published_schema_and_carries_the_engine(two_pages: list[formats.PageOutput]) -> None:
+    document = json.loads(formats.build_json(two_pages, META))
+    jsonschema.validate(document, SCHEMA)
+    assert document["engine"]["tesseract_version"] == "5.3.0"
+    page = document["pages"][0]
+    assert (page["width"], page["height"], page["dpi"], page["rotation"], page["source"]) == (640, 480, 200, 0, "ocr")
+    line = page["blocks"][0]["lines"][0]
+    assert line["text"] == "This is a lot of 12 point text to test the"
+    x0, y0, x1, y1 = line["words"][0]["bbox"]
+    assert 0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 480
+
+
+def test_pdf_page_is_the_image_with_its_text_extractable(photo: tuple[Image.Image, formats.PageOutput]) -> None:
+    image, page = photo
+    data = pdfout.page_pdf(image, page)
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    assert len(reader.pages) == 1
+    box = reader.pages[0].mediabox
+    assert (float(box.width), float(box.height)) == pytest.approx((640 * 72 / 200, 480 * 72 / 200))
+    assert cer(page.text, reader.pages[0].extract_text()) < 0.02
+    pdf = pdfium.PdfDocument(data)
+    assert cer(page.text, pdf[0].get_textpage().get_text_range()) < 0.02
+    # The text is invisible: the rendered page is the scan, not the scan with letters drawn over it.
+    rendered = pdf[0].render(scale=200 / 72).to_pil().convert("L").resize(image.size)
+    differing = sum(abs(a - b) > 64 for a, b in zip(rendered.getdata(), image.convert("L").getdata(), strict=True))
+    assert differing / (image.width * image.height) < 0.02
+
+
+def test_pdf_text_layer_keeps_any_script(photo: tuple[Image.Image, formats.PageOutput]) -> None:
+    image, page = photo
+    words = ["Ελληνικά", "漢字", "\U0001d518nicode", "\ufb01ne", "ÆØÅ"]  # with a non-BMP letter and a ligature
+    rows, n = [], 0
+    for row in page.tsv.splitlines():  # the same boxes, other words
+        cols = row.split("\t")
+        if cols[0] == "5" and cols[11].strip():
+            cols[11] = words[n % len(words)]
+            n += 1
+        rows.append("\t".join(cols))
+    data = pdfout.page_pdf(image, replace(page, tsv="\n".join(rows)))
+    extracted = pypdf.PdfReader(io.BytesIO(data)).pages[0].extract_text()
+    assert extracted.split("\n")[0].split(" ")[:5] == words
+
+
+def test_pdf_image_compression_fits_the_image() -> None:
+    bilevel = Image.new("1", (200, 100), 1)
+    assert "/CCITTFaxDecode" in pdfout.encode_image(bilevel)[0]
+    # Only black and white in a gray or color image: still stored as bilevel.
+    assert "/CCITTFaxDecode" in pdfout.encode_image(bilevel.convert("RGB"))[0]
+    gray = Image.linear_gradient("L")
+    assert pdfout.encode_image(gray.convert("RGB"))[0].count("/DeviceGray") == 1
+    color = Image.merge("RGB", (gray, gray.rotate(90), gray.rotate(180)))
+    entries, data = pdfout.encode_image(color)
+    assert "/DCTDecode" in entries and "/DeviceRGB" in entries and data[:2] == b"\xff\xd8"
+
+
+def test_merged_pdf_has_every_page_in_order(photo: tuple[Image.Image, formats.PageOutput]) -> None:
+    image, page = photo
+    one_page = [pdfout.page_pdf(image, replace(page, page=n, text=f"page {n}")) for n in (1, 2, 3)]
+    merged = io.BytesIO()
+    pdfout.merge_pdf_pages(one_page, merged, title="scan.tif", creator="tesseract 5.3.0")
+    reader = pypdf.PdfReader(io.BytesIO(merged.getvalue()))
+    assert len(reader.pages) == 3
+    assert reader.metadata is not None and reader.metadata.title == "scan.tif"
+    assert len(merged.getvalue()) < 2.5 * len(one_page[0])  # the font is stored once
+
+
+def test_text_layer_of_a_pdf_page_round_trips(tmp_path: Path, photo: tuple[Image.Image, formats.PageOutput]) -> None:
+    image, page = photo
+    path = tmp_path / "searchable.pdf"
+    path.write_bytes(pdfout.page_pdf(image, page))
+    layer = pages.read_text_layer(path, 1, 200)
+    assert layer is not None and (layer.width, layer.height) == (640, 480)
+    reused = formats.page_output_from_text_layer(1, layer.width, layer.height, layer.dpi, layer.text, layer.lines)
+    assert _words(reused) == _words(page)
+    assert cer(page.text, reused.text) == 0
+    for ocr_word, reused_word in zip(_all_words(page), _all_words(reused), strict=True):
+        ocr_box, reused_box = ocr_word["bbox"], reused_word["bbox"]
+        assert abs(ocr_box[0] - reused_box[0]) <= 2 and abs(ocr_box[2] - reused_box[2]) <= 2  # same columns
+    document = json.loads(formats.build_json([reused], META))
+    jsonschema.validate(document, SCHEMA)
+    assert document["pages"][0]["source"] == "text_layer" and document["pages"][0]["confidence"] == 100
+    etree.fromstring(formats.build_hocr([reused], "5.3.0").encode())
+    etree.fromstring(formats.build_alto([reused], META).encode())
+
+
+def test_an_image_only_pdf_page_has_no_text_layer() -> None:
+    assert pages.read_text_layer(corpus_file("paperless_multi-page-images.pdf"), 1, 300) is None
