@@ -48,7 +48,9 @@ class Recognition:
 
 @dataclass(frozen=True)
 class Orientation:
-    rotate: int  # tesseract's 'Rotate': degrees to turn the image counter-clockwise (PIL's rotate) to read it
+    # tesseract's 'Rotate': degrees to turn the image CLOCKWISE to read it, PIL's image.rotate(-rotate).
+    # Both engines agree (tess_phototest-rotated-L.png, text turned left, gives 90; -180.png gives 180).
+    rotate: int
     confidence: float
     script: str | None
     script_confidence: float

@@ -1,0 +1,298 @@
+"""Accuracy benchmark: the service's page pipeline against plain `tesseract FILE stdout` on the corpus.
+
+Reads ../shared/corpus/manifest.tsv, keeps the files whose ground truth is usable for accuracy, runs each
+through the pipeline (in this process, or through a running service with --service) and through the plain
+tesseract program in the same run, and prints median and mean CER per kind and overall, side by side.
+
+    .venv/bin/python -m bench.accuracy
+    .venv/bin/python -m bench.accuracy --set deskew=false --only sroie
+    .venv/bin/python -m bench.accuracy --service http://127.0.0.1:8000 --markdown docs/accuracy.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.scoring import cer
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"
+USABLE_GT = ("full", "full-inferred", "full-zoned", "full-unordered")
+CASE_INSENSITIVE_KINDS = ("receipt",)
+PDF_RENDER_DPI = 300
+TESSERACT_TIMEOUT_S = 300
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    path: Path
+    kind: str
+    lang: str
+    pages: int
+    tags: str
+    ground_truth: str
+
+
+@dataclass
+class Result:
+    sample: Sample
+    cer: float
+    seconds: float
+    info: str = ""
+
+
+def load_samples(corpus: Path, only: list[str]) -> list[Sample]:
+    samples = []
+    with (corpus / "manifest.tsv").open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            if row["gt_quality"] not in USABLE_GT:
+                continue
+            if only and not any(part in row["local_name"] for part in only):
+                continue
+            path = corpus / "files" / row["local_name"]
+            gt_path = path.with_name(path.name + ".gt.txt")
+            samples.append(
+                Sample(
+                    name=row["local_name"],
+                    path=path,
+                    kind=row["kind"],
+                    lang=row["lang"] or "eng",
+                    pages=int(row["pages"] or 1),
+                    tags=row["tags"],
+                    ground_truth=gt_path.read_text(encoding="utf-8"),
+                )
+            )
+    return samples
+
+
+def score(sample: Sample, text: str) -> float:
+    return cer(sample.ground_truth, text, ignore_case=sample.kind in CASE_INSENSITIVE_KINDS)
+
+
+def media_type(path: Path) -> str:
+    return "application/pdf" if path.suffix.lower() == ".pdf" else "image/" + path.suffix.lower().lstrip(".")
+
+
+# -- plain tesseract ---------------------------------------------------------------------------------
+def _tesseract_text(image_path: Path, lang: str) -> str:
+    out = subprocess.run(
+        ["tesseract", str(image_path), "stdout", "-l", lang],
+        capture_output=True,
+        text=True,
+        timeout=TESSERACT_TIMEOUT_S,
+        check=True,
+        env={**os.environ, "OMP_THREAD_LIMIT": "1"},
+    )
+    return out.stdout
+
+
+def run_plain(sample: Sample) -> Result:
+    """`tesseract FILE stdout`; PDFs rendered at 300 dpi first (tesseract reads every TIFF page itself)."""
+    start = time.perf_counter()
+    if sample.path.suffix.lower() != ".pdf":
+        text = _tesseract_text(sample.path, sample.lang)
+    else:
+        import pypdfium2 as pdfium
+
+        texts = []
+        pdf = pdfium.PdfDocument(str(sample.path))
+        try:
+            with tempfile.TemporaryDirectory(prefix="bench-pdf-") as tmp:
+                for index in range(len(pdf)):
+                    image = pdf[index].render(scale=PDF_RENDER_DPI / 72).to_pil()
+                    png = Path(tmp) / f"page-{index + 1}.png"
+                    image.save(png, dpi=(PDF_RENDER_DPI, PDF_RENDER_DPI))
+                    texts.append(_tesseract_text(png, sample.lang))
+        finally:
+            pdf.close()
+        text = "\n".join(texts)
+    return Result(sample, score(sample, text), time.perf_counter() - start)
+
+
+# -- the service's pipeline, in this process ------------------------------------------------------------
+_WARM_LANGS: set[str] = set()
+
+
+def run_pipeline(sample: Sample, extra: dict[str, Any]) -> Result:
+    from PIL import Image
+
+    from workers.engine import RecognizeOptions, get_engine
+    from workers.pages import count_pages, load_page
+    from workers.preprocess import PageOptions, recognize_page
+    from workers.settings import get_worker_settings
+
+    settings = get_worker_settings()
+    engine = get_engine()
+    if sample.lang not in _WARM_LANGS:  # load the model before timing, as a long-running worker has it
+        engine.recognize(Image.new("L", (64, 64), 255), RecognizeOptions(lang=sample.lang))
+        _WARM_LANGS.add(sample.lang)
+    kind = media_type(sample.path)
+    options = PageOptions(lang=sample.lang, extra=extra)
+    start = time.perf_counter()
+    texts, notes = [], []
+    for page_no in range(1, count_pages(sample.path, kind, settings.max_pixels_per_page) + 1):
+        page = load_page(
+            sample.path,
+            kind,
+            page_no,
+            dpi=None,
+            render_dpi=settings.default_dpi,
+            max_pixels=settings.max_pixels_per_page,
+        )
+        output = recognize_page(engine, page_no, page, options)
+        texts.append(output.text)
+        steps = output.info.get("steps")
+        if steps:
+            notes.append(",".join(str(s) for s in steps))
+    return Result(sample, score(sample, "\n".join(texts)), time.perf_counter() - start, "; ".join(notes))
+
+
+# -- the service's pipeline, through its HTTP API ------------------------------------------------------
+def run_service(sample: Sample, base_url: str, extra: dict[str, Any], timeout_s: float = 600) -> Result:
+    import httpx
+
+    start = time.perf_counter()
+    fields = {"lang": sample.lang, **{k: str(v).lower() for k, v in extra.items()}}
+    with httpx.Client(base_url=base_url, timeout=60) as client:
+        with sample.path.open("rb") as fh:
+            response = client.post(
+                "/v1/jobs", files={"file": (sample.name, fh, "application/octet-stream")}, data=fields
+            )
+        response.raise_for_status()
+        job_id = response.json()["id"]
+        deadline = time.monotonic() + timeout_s
+        while True:
+            status = client.get(f"/v1/jobs/{job_id}").json()["status"]
+            if status in ("succeeded", "failed"):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} for {sample.name} still {status} after {timeout_s} s")
+            time.sleep(0.2)
+        if status == "failed":
+            return Result(sample, 1.0, time.perf_counter() - start, "job failed")
+        text = client.get(f"/v1/jobs/{job_id}/result.txt").text.replace("\f", "\n")
+    return Result(sample, score(sample, text), time.perf_counter() - start)
+
+
+# -- report ------------------------------------------------------------------------------------------
+def _summary(results: list[Result]) -> list[str]:
+    """Median CER, mean CER and seconds in all, or dashes when that side did not run."""
+    if not results:
+        return ["-", "-", "-"]
+    values = [r.cer for r in results]
+    seconds = sum(r.seconds for r in results)
+    return [f"{statistics.median(values):.3f}", f"{statistics.fmean(values):.3f}", f"{seconds:.1f}"]
+
+
+def report(runs: list[tuple[str, list[Result]]]) -> str:
+    """Per kind and overall, then per file: CER and seconds of each run, side by side."""
+    runs = [(label, results) for label, results in runs if results]
+    kinds = sorted({r.sample.kind for _, results in runs for r in results})
+    head = " | ".join(f"{label} median | {label} mean | {label} s" for label, _ in runs)
+    lines = [f"| kind | files | {head} |", "|---|---:|" + "---:|" * 3 * len(runs)]
+    for title, kind in [*((k, k) for k in kinds), ("**all**", None)]:
+        cells, files = [], 0
+        for _, results in runs:
+            chosen = [r for r in results if kind in (None, r.sample.kind)]
+            files = max(files, len(chosen))
+            cells += _summary(chosen)
+        lines.append(f"| {title} | {files} | " + " | ".join(cells) + " |")
+    head = " | ".join(f"{label} CER | {label} s" for label, _ in runs)
+    lines += ["", f"| file | kind | {head} | steps |", "|---|---|" + "---:|" * 2 * len(runs) + "---|"]
+    by_run = [{r.sample.name: r for r in results} for _, results in runs]
+    for r in runs[-1][1]:
+        cells = []
+        for by_name in by_run:
+            other = by_name.get(r.sample.name)
+            cells += [f"{other.cer:.3f}", f"{other.seconds:.2f}"] if other else ["-", "-"]
+        lines.append(f"| {r.sample.name} | {r.sample.kind} | " + " | ".join(cells) + f" | {r.info} |")
+    return "\n".join(lines)
+
+
+START, END = "<!-- bench:accuracy start -->", "<!-- bench:accuracy end -->"
+
+
+def write_markdown(path: Path, command: str, table: str) -> None:
+    """Put the report between the START and END markers of `path`, keeping the prose around them."""
+    block = f"{START}\nCommand: `{command}`, run on {datetime.date.today().isoformat()}.\n\n{table}\n{END}"
+    text = path.read_text(encoding="utf-8") if path.exists() else f"# Accuracy\n\n{START}\n{END}\n"
+    if START in text and END in text:
+        text = text[: text.index(START)] + block + text[text.index(END) + len(END) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text, encoding="utf-8")
+
+
+def _parse_switch(text: str) -> tuple[str, bool]:
+    key, sep, value = text.partition("=")
+    if not sep or value.lower() not in ("true", "false", "1", "0", "on", "off"):
+        raise argparse.ArgumentTypeError(f"expected KEY=true|false, got {text!r}")
+    return key, value.lower() in ("true", "1", "on")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.accuracy",
+        description="CER of the service's page pipeline vs plain `tesseract FILE stdout` on the corpus.",
+    )
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="corpus directory (manifest.tsv)")
+    parser.add_argument("--only", action="append", default=[], help="keep files whose name contains this")
+    parser.add_argument(
+        "--set",
+        dest="switches",
+        action="append",
+        type=_parse_switch,
+        default=[],
+        metavar="KEY=BOOL",
+        help="a preprocessing switch sent as the job option, e.g. --set deskew=false (repeatable)",
+    )
+    parser.add_argument("--service", metavar="URL", help="go through a running service instead of in-process")
+    parser.add_argument("--no-plain", action="store_true", help="skip plain tesseract")
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also run the pipeline with every preprocessing switch off (what preprocessing gains and costs)",
+    )
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel processes (default: cores)")
+    parser.add_argument("--markdown", type=Path, help="also write the report, command and date to this file")
+    args = parser.parse_args(argv)
+
+    samples = load_samples(args.corpus, args.only)
+    if not samples:
+        parser.error("no corpus files selected")
+    from workers.preprocess import PREPROCESS_DEFAULTS
+
+    variants = {"pipeline": dict(args.switches)}
+    if args.baseline:
+        variants = {"no-preprocess": dict.fromkeys(PREPROCESS_DEFAULTS, False), **variants}
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = {"tesseract": [] if args.no_plain else [pool.submit(run_plain, s) for s in samples]}
+        for label, extra in variants.items():
+            if args.service:
+                futures[label] = [pool.submit(run_service, s, args.service, extra) for s in samples]
+            else:
+                futures[label] = [pool.submit(run_pipeline, s, extra) for s in samples]
+        runs = [(label, [f.result() for f in fs]) for label, fs in futures.items()]
+    text = report(runs)
+    print(text)
+    if args.markdown:
+        command = " ".join(["python -m bench.accuracy", *(argv if argv is not None else sys.argv[1:])])
+        write_markdown(args.markdown, command, text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
