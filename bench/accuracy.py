@@ -275,9 +275,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("no corpus files selected")
     from workers.preprocess import PREPROCESS_DEFAULTS
 
-    variants = {"pipeline": dict(args.switches)}
+    label = "service" if args.service else "pipeline"
+    variants = {label: dict(args.switches)}
     if args.baseline:
-        variants = {"no-preprocess": dict.fromkeys(PREPROCESS_DEFAULTS, False), **variants}
+        variants = {f"{label} no-preprocess": dict.fromkeys(PREPROCESS_DEFAULTS, False), **variants}
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = {"tesseract": [] if args.no_plain else [pool.submit(run_plain, s) for s in samples]}
         for label, extra in variants.items():
