@@ -11,8 +11,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from storage import ObjectNotFound, get_storage
 from storage import jobs as repo
 from storage.db import session_scope
@@ -21,7 +19,7 @@ from storage.models import Job, JobStatus
 from workers import cache, formats, pages, pdfout, tesseract
 from workers.engine import get_engine
 from workers.errors import InputError
-from workers.preprocess import PageOptions, recognize_page
+from workers.preprocess import PageOptions, read_page
 from workers.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
@@ -115,23 +113,9 @@ def _recognize(
         render_dpi=settings.default_dpi,
         max_pixels=settings.max_pixels_per_page,
     )
-    output = recognize_page(get_engine(), page_no, page_image, options)
-    page_pdf = None
-    if with_pdf:
-        page_pdf = pdfout.page_pdf(_engine_image(page_image, output), output, default_dpi=settings.default_dpi)
+    output, engine_image = read_page(get_engine(), page_no, page_image, options)
+    page_pdf = pdfout.page_pdf(engine_image, output, default_dpi=settings.default_dpi) if with_pdf else None
     return output, page_pdf
-
-
-def _engine_image(page_image: pages.PageImage, output: formats.PageOutput) -> Image.Image:
-    """The page as the engine read it, which the word boxes refer to: turned and deskewed as preprocessing
-    recorded. (Rebuilt from `output` until recognize_page hands its final image over.)"""
-    rotation, angle = output.rotation, float(output.info.get("deskew_angle") or 0.0)
-    if not rotation and not angle:
-        return page_image.image
-    from workers import imageops
-
-    image = imageops.turn_clockwise(page_image.image, rotation)
-    return imageops.rotate_degrees(image, angle) if angle else image
 
 
 def load_page_outputs(job_id: str, page_numbers: list[int]) -> list[formats.PageOutput]:

@@ -198,6 +198,13 @@ def _retry(page: _Page, best: Reading, psm_fixed: bool) -> Reading:
 
 
 def recognize_page(engine: OcrEngine, page_no: int, page: PageImage, options: PageOptions) -> PageOutput:
+    return read_page(engine, page_no, page, options)[0]
+
+
+def read_page(
+    engine: OcrEngine, page_no: int, page: PageImage, options: PageOptions
+) -> tuple[PageOutput, Image.Image]:
+    """The page's outputs, and the image as the engine read it (turned, deskewed): the word boxes refer to it."""
     started = time.perf_counter()
     on = switches(options.extra)
     candidates = _Page(engine, page, options, deskew=on["deskew"])
@@ -231,7 +238,7 @@ def recognize_page(engine: OcrEngine, page_no: int, page: PageImage, options: Pa
         }
     )
     recognition = best.recognition
-    return PageOutput(
+    output = PageOutput(
         page=page_no,
         width=best.image.width,
         height=best.image.height,
@@ -243,3 +250,4 @@ def recognize_page(engine: OcrEngine, page_no: int, page: PageImage, options: Pa
         rotation=best.variant.rotation,
         info=info,
     )
+    return output, best.image
