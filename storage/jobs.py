@@ -109,6 +109,13 @@ def note_page_attempt(session: Session, job_id: str, page_no: int) -> None:
     )
 
 
+def note_page_error(session: Session, job_id: str, page_no: int, message: str) -> None:
+    """Why the last attempt at a page failed, reported if the page is finally given up."""
+    session.execute(
+        update(Page).where(Page.job_id == job_id, Page.page_no == page_no).values(error_message=message[:2000])
+    )
+
+
 def finish_page(session: Session, job_id: str, page_no: int, info: dict[str, Any]) -> PageOutcome:
     """Mark a page done once; only the first call counts it towards pages_done."""
     result = session.execute(

@@ -75,7 +75,8 @@ def process_page(job_id: str, page_no: int) -> bool:
             return not repo.pending_pages(session, job_id)
         if page.attempts >= settings.page_max_attempts:
             # Each delivery counts; a page that keeps killing its worker must not loop forever.
-            raise InputError("page_failed", f"gave up after {page.attempts} attempts")
+            last = f"; last error: {page.error_message}" if page.error_message else " (the worker was lost each time)"
+            raise InputError("page_failed", f"gave up after {page.attempts} attempts{last}")
         repo.note_page_attempt(session, job_id, page_no)
         options = PageOptions(lang=job.lang, psm=job.psm, dpi=job.dpi, extra=dict(job.options))
         media_type, input_key, with_pdf = job.media_type, job.input_key, "pdf" in job.format_list
@@ -168,6 +169,11 @@ def _write_pdf(job_id: str, page_numbers: list[int], *, title: str | None, creat
             raise InputError("missing_page_output", f"a page's PDF is missing: {exc}") from exc
         spool.seek(0)
         storage.save_stream(result_key(job_id, "pdf"), spool, formats.MEDIA_TYPES["pdf"])
+
+
+def note_page_error(job_id: str, page_no: int, message: str) -> None:
+    with session_scope() as session:
+        repo.note_page_error(session, job_id, page_no, message)
 
 
 def fail_job(job_id: str, code: str, message: str, page_no: int | None = None) -> None:

@@ -7,23 +7,26 @@ from typing import Any
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
-from sqlalchemy.exc import OperationalError
 
-from storage.errors import ObjectNotFound, StorageUnavailable, TransientStorageError
+from storage.errors import ObjectNotFound, StorageUnavailable
 from workers import pipeline
 from workers.celery_app import app
 from workers.errors import EngineUnavailable, InputError
 from workers.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
-RETRYABLE = (TransientStorageError, OperationalError, OSError, ConnectionError)
+# Job-level failures: retrying cannot help, the job fails at once with the reason.
+FINAL = (InputError, ObjectNotFound, StorageUnavailable, EngineUnavailable, SoftTimeLimitExceeded)
 
 
 class JobTask(Task):
     """Turns errors into job failures: input errors at once, anything else after the last retry."""
 
     abstract = True
-    autoretry_for = RETRYABLE
+    # Anything else (a transient storage or database error, a crash inside the engine) is retried with
+    # backoff; ocr_page additionally gives up after OCR_PAGE_MAX_ATTEMPTS deliveries of the same page.
+    autoretry_for = (Exception,)
+    dont_autoretry_for = FINAL
     retry_backoff = 2
     retry_backoff_max = 60
     retry_jitter = True
@@ -52,6 +55,10 @@ class JobTask(Task):
                 job_id, "timeout", f"{where} took longer than OCR_PAGE_TIME_LIMIT_S={limit}s", page_no
             )
             return None
+
+    def on_retry(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        if len(args) > 1:
+            pipeline.note_page_error(args[0], args[1], f"{type(exc).__name__}: {exc}")
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         job_id, page_no = args[0], (args[1] if len(args) > 1 else None)

@@ -93,3 +93,54 @@ def test_a_page_that_keeps_coming_back_fails_the_job(local_env: Path, monkeypatc
     job = status(job_id)
     assert job.status == "failed" and job.error_code == "page_failed"
     assert (job.error_message or "").startswith("page 1:")
+
+
+class FlakyEngine:
+    """The real engine, failing its first `failures` calls the way a crashing binding would."""
+
+    def __init__(self, failures: int) -> None:
+        from workers.engine import get_engine
+
+        self.real = get_engine()
+        self.name = self.real.name
+        self.failures = failures
+
+    def version(self) -> str:
+        return self.real.version()
+
+    def recognize(self, image, options):  # type: ignore[no-untyped-def]
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("engine crashed")
+        return self.real.recognize(image, options)
+
+    def detect_orientation(self, image, dpi):  # type: ignore[no-untyped-def]
+        return self.real.detect_orientation(image, dpi)
+
+
+def test_a_failing_page_is_retried(local_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    job_id = make_job(corpus_file("paperless_multi-page-images.tiff").read_bytes(), "image/tiff")
+    assert pipeline.prepare_job(job_id) == [1, 2, 3]
+    flaky = FlakyEngine(failures=1)
+    monkeypatch.setattr(pipeline, "get_engine", lambda: flaky)
+    tasks.ocr_page.apply(args=[job_id, 1])
+    with session_scope() as session:
+        page = repo.get_page(session, job_id, 1)
+        assert page is not None and page.status == "succeeded" and page.attempts == 2
+    assert status(job_id).status == "running" and status(job_id).pages_done == 1
+
+
+def test_a_page_that_keeps_failing_fails_the_job_with_its_number(
+    local_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = make_job(corpus_file("paperless_multi-page-images.tiff").read_bytes(), "image/tiff")
+    pipeline.prepare_job(job_id)
+    flaky = FlakyEngine(failures=100)
+    monkeypatch.setattr(pipeline, "get_engine", lambda: flaky)
+    tasks.ocr_page.apply(args=[job_id, 2])
+    job = status(job_id)
+    assert job.status == "failed" and (job.error_message or "").startswith("page 2:")
+    assert "RuntimeError: engine crashed" in (job.error_message or "")
+    with session_scope() as session:
+        page = repo.get_page(session, job_id, 2)
+        assert page is not None and page.attempts == get_worker_settings().page_max_attempts
