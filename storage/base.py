@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
-from storage.errors import InvalidKey
+from storage.errors import ChecksumMismatch, InvalidKey
 
 CHUNK_SIZE = 1024 * 1024
 _KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)*$")
@@ -32,6 +32,16 @@ def validate_key(key: str) -> str:
 
 def validate_prefix(prefix: str) -> str:
     return validate_key(prefix.rstrip("/")) + "/"
+
+
+def verify_chunks(key: str, chunks: Iterator[bytes], expected: str | None) -> Iterator[bytes]:
+    """Pass chunks through; after the last, raise ChecksumMismatch if they do not hash to `expected`."""
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(chunk)
+        yield chunk
+    if expected and digest.hexdigest() != expected:
+        raise ChecksumMismatch(key, expected, digest.hexdigest())
 
 
 class HashingReader:
@@ -91,9 +101,7 @@ class Storage(Protocol):
 
     def list_keys(self, prefix: str) -> list[str]: ...
 
-    def presigned_url(
-        self, key: str, filename: str | None = None, content_type: str | None = None
-    ) -> str | None:
+    def presigned_url(self, key: str, filename: str | None = None, content_type: str | None = None) -> str | None:
         """A short-lived direct download URL, or None where the backend has none."""
         ...
 

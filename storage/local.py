@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import os
 import shutil
@@ -13,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from storage.base import CHUNK_SIZE, HashingReader, StoredObject, validate_key, validate_prefix
-from storage.errors import ChecksumMismatch, InvalidKey, ObjectNotFound, StorageUnavailable
+from storage.base import CHUNK_SIZE, HashingReader, StoredObject, validate_key, validate_prefix, verify_chunks
+from storage.errors import InvalidKey, ObjectNotFound, StorageUnavailable
 
 _SUM_SUFFIX = ".sha256"
 
@@ -74,19 +73,13 @@ class LocalStorage:
             return None
 
     def iter_chunks(self, key: str, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        # Not a generator itself: a missing object raises here, before a response has started.
         path = self._path(key)
         try:
             handle = path.open("rb")
         except (FileNotFoundError, IsADirectoryError):
             raise ObjectNotFound(key) from None
-        expected = self._expected_sum(path)
-        digest = hashlib.sha256()
-        with handle:
-            while chunk := handle.read(chunk_size):
-                digest.update(chunk)
-                yield chunk
-        if expected and digest.hexdigest() != expected:
-            raise ChecksumMismatch(key, expected, digest.hexdigest())
+        return verify_chunks(key, _file_chunks(handle, chunk_size), self._expected_sum(path))
 
     def read_bytes(self, key: str) -> bytes:
         return b"".join(self.iter_chunks(key))
@@ -114,9 +107,7 @@ class LocalStorage:
         if not base.is_dir():
             return []
         return sorted(
-            str(p.relative_to(self.root))
-            for p in base.rglob("*")
-            if p.is_file() and not p.name.endswith(_SUM_SUFFIX)
+            str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file() and not p.name.endswith(_SUM_SUFFIX)
         )
 
     # -- deletes ---------------------------------------------------------------------------------
@@ -142,3 +133,9 @@ class LocalStorage:
             probe.unlink()
         except OSError as exc:
             raise StorageUnavailable(f"local storage at {self.root} is not writable: {exc}") from exc
+
+
+def _file_chunks(handle: BinaryIO, chunk_size: int) -> Iterator[bytes]:
+    with handle:
+        while chunk := handle.read(chunk_size):
+            yield chunk

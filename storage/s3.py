@@ -27,9 +27,8 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from storage.base import CHUNK_SIZE, HashingReader, StoredObject, validate_key, validate_prefix
+from storage.base import CHUNK_SIZE, HashingReader, StoredObject, validate_key, validate_prefix, verify_chunks
 from storage.errors import (
-    ChecksumMismatch,
     ObjectNotFound,
     StorageError,
     StorageUnavailable,
@@ -243,18 +242,12 @@ class S3Storage:
         return self._verified_chunks(key, response, chunk_size)
 
     def _verified_chunks(self, key: str, response: dict[str, Any], chunk_size: int) -> Iterator[bytes]:
-        expected = response.get("Metadata", {}).get(SHA256_META)
-        body = response["Body"]
-        digest = hashlib.sha256()
+        body, expected = response["Body"], response.get("Metadata", {}).get(SHA256_META)
         try:
             with self._errors(key):
-                for chunk in body.iter_chunks(chunk_size):
-                    digest.update(chunk)
-                    yield chunk
+                yield from verify_chunks(key, body.iter_chunks(chunk_size), expected)
         finally:
             body.close()
-        if expected and digest.hexdigest() != expected:
-            raise ChecksumMismatch(key, expected, digest.hexdigest())
 
     def read_bytes(self, key: str) -> bytes:
         return b"".join(self.iter_chunks(key))

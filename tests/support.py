@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,26 @@ class Stack:
         response = self.client.get(f"/v1/jobs/{job_id}/result.txt")
         assert response.status_code == 200, response.text
         return response.text
+
+
+@contextlib.contextmanager
+def api_process(env: dict[str, str]) -> Iterator[httpx.Client]:
+    """Another `ocr-service api` process on `env`, and a client for it, for as long as the context lasts."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ocr_api.cli", "api", "--port", str(port)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            wait_for(lambda: client.get("/healthz").status_code == 200, 30, "the API process")
+            yield client
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def base_env(data_dir: Path, **overrides: str) -> dict[str, str]:

@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import REPO, base_env, corpus_file, free_port, stored_files, wait_for
+from tests.support import api_process, base_env, corpus_file, free_port, stored_files
 
 
 @pytest.fixture
 def api_without_broker(tmp_path: Path) -> Iterator[tuple[httpx.Client, Path]]:
-    port = free_port()
     env = base_env(tmp_path, OCR_BROKER_URL=f"redis://127.0.0.1:{free_port()}/0")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ocr_api.cli", "api", "--port", str(port)],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            wait_for(lambda: client.get("/healthz").status_code == 200, 30, "API up")
-            yield client, tmp_path
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with api_process(env) as client:
+        yield client, tmp_path
 
 
 def test_readyz_names_the_missing_broker(api_without_broker: tuple[httpx.Client, Path]) -> None:

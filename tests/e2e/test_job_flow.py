@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.support import Stack, corpus_file, wait_for
+from tests.support import Stack, api_process, corpus_file, wait_for
 
 
 def test_upload_ocr_and_download_text(any_stack: Stack) -> None:
@@ -53,27 +53,11 @@ def test_several_uploads_at_once_get_their_own_results(stack: Stack) -> None:
 
 def test_status_is_the_same_from_another_api_process(any_stack: Stack) -> None:
     """State lives in the database: a second API process on the same settings answers identically."""
-    import subprocess
-    import sys
-
-    import httpx
-
-    from tests.support import REPO, free_port
 
     job = any_stack.run(corpus_file("tess_HelloGoogle.tif"))
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ocr_api.cli", "api", "--port", str(port)],
-        env=any_stack.env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as other:
-            wait_for(lambda: other.get("/healthz").status_code == 200, 20, "second API")
-            assert other.get(f"/v1/jobs/{job['id']}").json()["status"] == "succeeded"
-            assert other.get(f"/v1/jobs/{job['id']}/result.txt").text == any_stack.text(job["id"])
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with api_process(any_stack.env) as other:
+        assert other.get(f"/v1/jobs/{job['id']}").json()["status"] == "succeeded"
+        assert other.get(f"/v1/jobs/{job['id']}/result.txt").text == any_stack.text(job["id"])
 
 
 def test_tasks_delivered_twice_do_no_harm(stack: Stack) -> None:

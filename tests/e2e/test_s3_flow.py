@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any
 
 import httpx
 
-from tests.support import BUCKET, REPO, Stack, corpus_file, free_port, wait_for
+from tests.support import BUCKET, Stack, api_process, corpus_file
 
 
 def keys_under(s3_client: Any, prefix: str) -> list[str]:
@@ -32,24 +30,11 @@ def test_results_live_in_the_bucket_and_go_with_the_job(s3_stack: Stack, s3_clie
 
 def test_presigned_downloads_redirect_to_the_store(s3_stack: Stack) -> None:
     job = s3_stack.run(corpus_file("tess_HelloGoogle.tif"))
-    port = free_port()
     env = {**s3_stack.env, "OCR_S3_PRESIGNED_DOWNLOADS": "true", "OCR_S3_PRESIGN_EXPIRY_S": "120"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ocr_api.cli", "api", "--port", str(port)],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            wait_for(lambda: client.get("/healthz").status_code == 200, 30, "API with presigned downloads")
-            redirect = client.get(f"/v1/jobs/{job['id']}/result.txt")
-            assert redirect.status_code == 307
-            location = redirect.headers["location"]
-            assert location.startswith(s3_stack.env["OCR_S3_ENDPOINT_URL"])
-            assert "X-Amz-Expires=120" in location and "X-Amz-Signature=" in location
-            assert httpx.get(location).text == s3_stack.text(job["id"])
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with api_process(env) as client:
+        redirect = client.get(f"/v1/jobs/{job['id']}/result.txt")
+        assert redirect.status_code == 307
+        location = redirect.headers["location"]
+        assert location.startswith(s3_stack.env["OCR_S3_ENDPOINT_URL"])
+        assert "X-Amz-Expires=120" in location and "X-Amz-Signature=" in location
+        assert httpx.get(location).text == s3_stack.text(job["id"])
