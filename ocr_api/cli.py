@@ -124,9 +124,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         worker = subprocess.Popen(_worker_command(args.concurrency, args.log_level), start_new_session=True)
         import uvicorn
 
-        print(
-            f"OCR service on http://{args.host}:{args.port} (docs at /docs), data in {data_dir}", flush=True
-        )
+        print(f"OCR service on http://{args.host}:{args.port} (docs at /docs), data in {data_dir}", flush=True)
         uvicorn.run(
             "ocr_api.app:create_app",
             factory=True,
@@ -177,12 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
         "unix socket in the data dir; job records in SQLite, files on local disk. Ctrl-C stops all of it.",
     )  # fmt: skip
     serve.add_argument("--host", default=os.environ.get("OCR_HOST", "127.0.0.1"), help="default: %(default)s")
-    serve.add_argument(
-        "--port", type=int, default=int(os.environ.get("OCR_PORT", "8000")), help="default: %(default)s"
-    )
-    serve.add_argument(
-        "--data-dir", default=os.environ.get("OCR_DATA_DIR", "./data"), help="default: %(default)s"
-    )
+    serve.add_argument("--port", type=int, default=int(os.environ.get("OCR_PORT", "8000")), help="default: %(default)s")
+    serve.add_argument("--data-dir", default=os.environ.get("OCR_DATA_DIR", "./data"), help="default: %(default)s")
     serve.add_argument("--concurrency", type=int, help="worker processes (default: one per CPU core)")
     serve.set_defaults(func=cmd_serve)
 
@@ -193,9 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     api.set_defaults(func=cmd_api)
 
     worker = sub.add_parser("worker", help="a Celery worker pool, configured by OCR_ environment variables")
-    worker.add_argument(
-        "--concurrency", type=int, help="processes (default: OCR_WORKER_CONCURRENCY or one per core)"
-    )
+    worker.add_argument("--concurrency", type=int, help="processes (default: OCR_WORKER_CONCURRENCY or one per core)")
     worker.set_defaults(func=cmd_worker)
 
     for p in (serve, api, worker):

@@ -54,18 +54,14 @@ def validate_lang(lang: str) -> str:
     return lang
 
 
-def submit_job(
-    stream: BinaryIO, filename: str | None, request: JobRequest, *, max_bytes: int, max_pixels: int
-) -> Job:
+def submit_job(stream: BinaryIO, filename: str | None, request: JobRequest, *, max_bytes: int, max_pixels: int) -> Job:
     media_type = sniff_media_type(stream, max_pixels)
     job_id = str(uuid.uuid4())
     storage = get_storage()
     stored = storage.save_stream(input_key(job_id), stream, media_type)
     if stored.size > max_bytes:
         storage.delete_prefix(job_prefix(job_id))
-        raise UploadTooLarge(
-            f"upload larger than the limit of {max_bytes // (1024 * 1024)} MiB (OCR_MAX_UPLOAD_MB)"
-        )
+        raise UploadTooLarge(f"upload larger than the limit of {max_bytes // (1024 * 1024)} MiB (OCR_MAX_UPLOAD_MB)")
     job = Job(
         id=job_id,
         status=JobStatus.QUEUED,

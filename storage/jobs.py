@@ -35,12 +35,7 @@ def add_event(session: Session, job_id: str, type_: str, data: dict[str, Any]) -
 
 
 def events_after(session: Session, job_id: str, after_id: int, limit: int = 500) -> list[JobEvent]:
-    stmt = (
-        select(JobEvent)
-        .where(JobEvent.job_id == job_id, JobEvent.id > after_id)
-        .order_by(JobEvent.id)
-        .limit(limit)
-    )
+    stmt = select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.id > after_id).order_by(JobEvent.id).limit(limit)
     return list(session.scalars(stmt))
 
 
@@ -82,9 +77,7 @@ def start_job(session: Session, job_id: str, pages_total: int, engine_info: dict
     result = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
-        .values(
-            status=JobStatus.RUNNING, started_at=utcnow(), pages_total=pages_total, engine_info=engine_info
-        )
+        .values(status=JobStatus.RUNNING, started_at=utcnow(), pages_total=pages_total, engine_info=engine_info)
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         return False
@@ -126,13 +119,9 @@ def finish_page(session: Session, job_id: str, page_no: int, info: dict[str, Any
     newly_done = bool(result.rowcount)  # type: ignore[attr-defined]
     if newly_done:
         session.execute(update(Job).where(Job.id == job_id).values(pages_done=Job.pages_done + 1))
-        add_event(
-            session, job_id, "page", {"page": page_no, **{k: info[k] for k in ("confidence",) if k in info}}
-        )
+        add_event(session, job_id, "page", {"page": page_no, **{k: info[k] for k in ("confidence",) if k in info}})
     remaining = session.scalar(
-        select(func.count())
-        .select_from(Page)
-        .where(Page.job_id == job_id, Page.status != PageStatus.SUCCEEDED)
+        select(func.count()).select_from(Page).where(Page.job_id == job_id, Page.status != PageStatus.SUCCEEDED)
     )
     return PageOutcome(newly_done=newly_done, all_done=remaining == 0)
 

@@ -85,9 +85,7 @@ class PageStatus:
 class Page(Base):
     __tablename__ = "ocr_pages"
 
-    job_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("ocr_jobs.id", ondelete="CASCADE"), primary_key=True
-    )
+    job_id: Mapped[str] = mapped_column(String(36), ForeignKey("ocr_jobs.id", ondelete="CASCADE"), primary_key=True)
     page_no: Mapped[int] = mapped_column(Integer, primary_key=True)
     status: Mapped[str] = mapped_column(String(16), default=PageStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -102,9 +100,7 @@ class JobEvent(Base):
     __tablename__ = "ocr_job_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    job_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("ocr_jobs.id", ondelete="CASCADE"), index=True
-    )
+    job_id: Mapped[str] = mapped_column(String(36), ForeignKey("ocr_jobs.id", ondelete="CASCADE"), index=True)
     type: Mapped[str] = mapped_column(String(32))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -126,9 +126,7 @@ class TesserocrEngine:
 
     def detect_orientation(self, image: Image.Image, dpi: int | None) -> Orientation | None:
         if self._osd is None:
-            self._osd = self._tesserocr.PyTessBaseAPI(
-                path=self._path, lang="osd", psm=self._tesserocr.PSM.OSD_ONLY
-            )
+            self._osd = self._tesserocr.PyTessBaseAPI(path=self._path, lang="osd", psm=self._tesserocr.PSM.OSD_ONLY)
         api = self._osd
         api.SetImage(image)
         if dpi:

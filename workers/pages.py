@@ -42,7 +42,7 @@ def _open_image(path: Path, max_pixels: int) -> Image.Image:
         raise InputError("unreadable_input", f"the image cannot be read: {exc}") from exc
 
 
-def _open_pdf(path: Path):  # type: ignore[no-untyped-def]
+def _open_pdf(path: Path):
     import pypdfium2 as pdfium
 
     try:

@@ -201,9 +201,7 @@ def recognize_page(engine: OcrEngine, page_no: int, page: PageImage, options: Pa
     return read_page(engine, page_no, page, options)[0]
 
 
-def read_page(
-    engine: OcrEngine, page_no: int, page: PageImage, options: PageOptions
-) -> tuple[PageOutput, Image.Image]:
+def read_page(engine: OcrEngine, page_no: int, page: PageImage, options: PageOptions) -> tuple[PageOutput, Image.Image]:
     """The page's outputs, and the image as the engine read it (turned, deskewed): the word boxes refer to it."""
     started = time.perf_counter()
     on = switches(options.extra)

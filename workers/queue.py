@@ -15,9 +15,7 @@ class QueueUnavailable(Exception):
 
 def enqueue_job(job_id: str) -> None:
     try:
-        app.send_task(
-            PREPARE_JOB, args=[job_id], retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2}
-        )
+        app.send_task(PREPARE_JOB, args=[job_id], retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2})
     except (OperationalError, OSError) as exc:
         raise QueueUnavailable(f"the job queue ({broker_label()}) is not reachable: {exc}") from exc
 

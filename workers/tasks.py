@@ -51,9 +51,7 @@ class JobTask(Task):
         except SoftTimeLimitExceeded:
             limit = get_worker_settings().page_time_limit_s
             where = f"page {page_no}" if page_no else "the document"
-            pipeline.fail_job(
-                job_id, "timeout", f"{where} took longer than OCR_PAGE_TIME_LIMIT_S={limit}s", page_no
-            )
+            pipeline.fail_job(job_id, "timeout", f"{where} took longer than OCR_PAGE_TIME_LIMIT_S={limit}s", page_no)
             return None
 
     def on_retry(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:

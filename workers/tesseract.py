@@ -22,9 +22,7 @@ _LANG_RE = re.compile(r"^[A-Za-z0-9_]+$")
 
 def _run(args: list[str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
     try:
-        return subprocess.run(
-            [tesseract_cmd(), *args], capture_output=True, text=True, timeout=timeout, check=True
-        )
+        return subprocess.run([tesseract_cmd(), *args], capture_output=True, text=True, timeout=timeout, check=True)
     except FileNotFoundError as exc:
         raise EngineUnavailable(
             f"'{tesseract_cmd()}' not found: install tesseract-ocr (apt-get install tesseract-ocr) "

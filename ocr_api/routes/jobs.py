@@ -16,9 +16,7 @@ from storage import get_storage
 from workers.contract import MEDIA_TYPES
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
-ERRORS: dict[int | str, dict[str, Any]] = {
-    c: {"model": ErrorResponse} for c in (404, 409, 413, 415, 422, 503)
-}
+ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": ErrorResponse} for c in (404, 409, 413, 415, 422, 503)}
 Format = Literal["txt", "hocr", "alto", "tsv", "json", "pdf"]
 
 
@@ -33,9 +31,7 @@ def create_job(
     formats: Annotated[str | None, Form(description="Comma-separated: txt,hocr,alto,tsv,json,pdf")] = None,
     orient: Annotated[bool | None, Form(description="Detect page orientation (OSD) and rotate")] = None,
     deskew: Annotated[bool | None, Form(description="Straighten skewed scans")] = None,
-    retry: Annotated[
-        bool | None, Form(description="Retry empty or low-confidence pages with other settings")
-    ] = None,
+    retry: Annotated[bool | None, Form(description="Retry empty or low-confidence pages with other settings")] = None,
     skip_text: Annotated[bool | None, Form(description="Reuse a PDF page's existing text layer")] = None,
 ) -> JobOut:
     settings = get_api_settings()

@@ -18,15 +18,11 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get(
-    "/readyz", response_model=Readiness, responses={503: {"model": Readiness}}, summary="Dependencies"
-)
+@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}}, summary="Dependencies")
 def readyz() -> JSONResponse:
     checks = service.readiness()
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503
-    )
+    return JSONResponse({"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
 
 
 @router.get("/v1/languages", response_model=Languages, summary="Installed Tesseract languages")
