@@ -132,6 +132,29 @@ def measure_long_pdf(client: ServiceClient, work_dir: Path, pages: int, processe
             "pdf_mib": pdf.stat().st_size / 2**20}  # fmt: skip
 
 
+def measure(
+    method: str,
+    page_set: workload.PageSet,
+    n: int,
+    stacks: dict[str, Stack],
+    clients: dict[str, ServiceClient],
+    extra: dict[str, Any],
+) -> Row:
+    if method not in SERVICE_METHODS:
+        seconds, _, cpu = baselines.run(method, page_set.files, n)
+        return Row(page_set.kind, method, n, page_set.pages, seconds, cpu)
+    engine, fields = SERVICE_METHODS[method]
+    stack = stacks[engine]
+    sampler = Sampler(tree_pid=stack.worker.pid)  # type: ignore[union-attr]
+    cpu = stack.cpu_seconds()
+    with sampler:
+        seconds = run_service(clients[engine], page_set.files, fields)
+    cpu = stack.cpu_seconds() - cpu
+    extra["threads"][f"{method}-{n}-{page_set.kind}"] = {"max_threads": sampler.max_threads,
+                                                          "omp": sorted(sampler.omp_limits)}  # fmt: skip
+    return Row(page_set.kind, method, n, page_set.pages, seconds, cpu)
+
+
 def run_all(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
     sets = workload.page_sets(work_dir, args.quick)
     rows: list[Row] = []
@@ -148,24 +171,13 @@ def run_all(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
                 clients[engine] = ServiceClient(stack.base_url)
                 warm_up(stack, clients[engine])
                 extra["inspect"][f"{engine}-{n}"] = stack.inspect()
-            for page_set in sets:
-                for method in METHODS:
-                    if method in SERVICE_METHODS:
-                        engine, fields = SERVICE_METHODS[method]
-                        stack = stacks[engine]
-                        sampler = Sampler(tree_pid=stack.worker.pid)  # type: ignore[union-attr]
-                        cpu = stack.cpu_seconds()
-                        with sampler:
-                            seconds = run_service(clients[engine], page_set.files, fields)
-                        cpu = stack.cpu_seconds() - cpu
-                        extra["threads"][f"{method}-{n}-{page_set.kind}"] = {
-                            "max_threads": sampler.max_threads, "omp": sorted(sampler.omp_limits)}  # fmt: skip
-                    else:
-                        seconds, _, cpu = baselines.run(method, page_set.files, n)
-                    row = Row(page_set.kind, method, n, page_set.pages, seconds, cpu)
-                    rows.append(row)
-                    print(f"  N={n} {page_set.kind:8} {method:20} {row.pages_per_s:7.3f} pages/s "
-                          f"{row.cpu_per_page * 1000:7.1f} ms CPU/page", flush=True)  # fmt: skip
+            for attempt in range(1, args.repeats + 1):
+                for page_set in sets:
+                    for method in METHODS:
+                        rows.append(measure(method, page_set, n, stacks, clients, extra))
+                        row = rows[-1]
+                        print(f"  #{attempt} N={n} {page_set.kind:8} {method:20} {row.pages_per_s:7.3f} pages/s "
+                              f"{row.cpu_per_page * 1000:7.1f} ms CPU/page", flush=True)  # fmt: skip
             if n == max(args.processes):
                 runs = 8 if args.quick else 30
                 extra["latency"] = [measure_latency(clients["tesserocr"], runs, f) for f in (PLAIN, {})]
@@ -185,7 +197,13 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    rows = {(r["kind"], r["method"], r["processes"]): r for r in result["rows"]}
+    # Best of the attempts: other work on the machine only ever slows a run down.
+    rows: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for r in result["rows"]:
+        key = (r["kind"], r["method"], r["processes"])
+        best = rows.setdefault(key, dict(r))
+        best["pages_per_s"] = max(best["pages_per_s"], r["pages_per_s"])
+        best["cpu_per_page"] = min(best["cpu_per_page"], r["cpu_per_page"])
     kinds = list(dict.fromkeys(r["kind"] for r in result["rows"]))
     counts = sorted({r["processes"] for r in result["rows"]})
     cells = [(kind, n) for kind in kinds for n in counts]
@@ -198,7 +216,7 @@ def markdown(result: dict[str, Any]) -> str:
     def cpu(kind: str, method: str, n: int) -> float:
         return float(rows[(kind, method, n)]["cpu_per_page"])
 
-    out = ["Pages per second, wall time of the whole batch:", ""]
+    out = [f"Pages per second, wall time of the whole batch (best of {result.get('repeats', 1)}):", ""]
     out += table(
         ["pages", "N", "pages in set", *METHODS, *(f"{a} / {b}" for a, b in ratios)],
         [[kind, str(n), str(rows[(kind, "engine", n)]["pages"]), *(f"{speed(kind, m, n):.3f}" for m in METHODS),
@@ -247,6 +265,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="comma-separated process counts N (default: 1 and the number of cores)")  # fmt: skip
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="broker (default: %(default)s)")
     parser.add_argument("--pdf-pages", type=int, help="pages of the long PDF (default 100, 20 with --quick)")
+    parser.add_argument("--repeats", type=int, default=1, help="run every set this many times, report the best")
     parser.add_argument("--json", type=Path, help="write every figure here")
     args = parser.parse_args(argv)
     args.processes = args.processes or sorted({1, os.cpu_count() or 1})
@@ -257,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="ocr-bench-") as tmp:
         result = run_all(args, Path(tmp))
     result |= {"command": " ".join([Path(sys.executable).name, "-m", "bench.throughput", *(argv or sys.argv[1:])]),
-               "started": header, "load_at_end": os.getloadavg()[0]}  # fmt: skip
+               "started": header, "load_at_end": os.getloadavg()[0], "repeats": args.repeats}  # fmt: skip
     print()
     print(markdown(result))
     print(f"\nload average at the end {result['load_at_end']:.2f}")
