@@ -89,6 +89,7 @@ class Stack:
     api: subprocess.Popen[bytes] | None = None
     worker: subprocess.Popen[bytes] | None = None
     hostname: str = ""
+    queue: str = field(default_factory=lambda: f"ocr-bench-{uuid.uuid4().hex[:10]}")
 
     @property
     def env(self) -> dict[str, str]:
@@ -96,7 +97,7 @@ class Stack:
         env.update(
             OCR_DATA_DIR=str(self.data_dir),
             OCR_BROKER_URL=self.redis_url,
-            OCR_QUEUE_NAME=f"ocr-bench-{self.data_dir.name}",
+            OCR_QUEUE_NAME=self.queue,
             OCR_ENGINE=self.engine,
             OCR_RESULT_CACHE="false",  # the benchmarks send the same pages again and again
             PYTHONUNBUFFERED="1",
@@ -147,6 +148,20 @@ class Stack:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+        self._delete_queue()
+
+    def _delete_queue(self) -> None:
+        """Messages nobody will consume (the API-only stack's uploads) must not stay in a shared Redis."""
+        from kombu import Connection, Exchange, Queue
+
+        with contextlib.suppress(Exception), Connection(self.redis_url) as conn:
+            channel = conn.default_channel
+            channel.queue_purge(self.queue)
+            # Declared here so that this channel knows the binding and removes it with the queue.
+            queue = Queue(self.queue, Exchange(self.queue, "direct"), routing_key=self.queue)(channel)
+            queue.declare()
+            queue.delete()
+            queue.exchange.delete()
 
     def __enter__(self) -> Stack:
         return self.start()
