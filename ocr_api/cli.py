@@ -29,7 +29,7 @@ def _worker_command(concurrency: int | None, loglevel: str) -> list[str]:
     from workers.settings import get_worker_settings
 
     settings = get_worker_settings()
-    processes = concurrency or settings.worker_concurrency or os.cpu_count() or 1
+    processes = concurrency or settings.worker_concurrency or len(os.sched_getaffinity(0)) or 1
     return [
         sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
         "--loglevel", loglevel, "--concurrency", str(processes), "-O", "fair",

@@ -175,7 +175,7 @@ class PytesseractEngine:
         with tempfile.TemporaryDirectory(prefix="ocr-page-") as tmp:
             src = Path(tmp) / "page.png"
             dpi = options.dpi or 0
-            image.save(src, format="PNG", dpi=(dpi, dpi) if dpi else None)
+            image.save(src, format="PNG", dpi=(dpi, dpi) if dpi else None, compress_level=1)  # size is irrelevant here
             base = Path(tmp) / "out"
             config = self._config(options, "-c tessedit_create_hocr=1", "-c tessedit_create_tsv=1")
             try:

@@ -80,8 +80,13 @@ def process_page(job_id: str, page_no: int) -> bool:
         repo.note_page_attempt(session, job_id, page_no)
         options = PageOptions(lang=job.lang, psm=job.psm, dpi=job.dpi, extra=dict(job.options))
         media_type, input_key, with_pdf = job.media_type, job.input_key, "pdf" in job.format_list
-    with storage.local_path(input_key) as path:
-        output, page_pdf = _recognize(path, media_type, page_no, options, with_pdf=with_pdf)
+    try:
+        with storage.local_path(input_key) as path:
+            output, page_pdf = _recognize(path, media_type, page_no, options, with_pdf=with_pdf)
+    except Exception as exc:
+        # Kept on the page row: if the page is finally given up, the job's error says why.
+        note_page_error(job_id, page_no, f"{type(exc).__name__}: {exc}")
+        raise
     if page_pdf is not None:
         storage.put_bytes(page_pdf_key(job_id, page_no), page_pdf, formats.MEDIA_TYPES["pdf"])
     storage.put_bytes(page_key(job_id, page_no), output.to_json().encode(), "application/json")

@@ -54,10 +54,6 @@ class JobTask(Task):
             pipeline.fail_job(job_id, "timeout", f"{where} took longer than OCR_PAGE_TIME_LIMIT_S={limit}s", page_no)
             return None
 
-    def on_retry(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        if len(args) > 1:
-            pipeline.note_page_error(args[0], args[1], f"{type(exc).__name__}: {exc}")
-
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         job_id, page_no = args[0], (args[1] if len(args) > 1 else None)
         where = f"page {page_no}: " if page_no else ""
@@ -67,14 +63,23 @@ class JobTask(Task):
 
 @app.task(name="ocr.prepare_job", base=JobTask, bind=True)
 def prepare_job(self: Task, job_id: str) -> None:
-    for page_no in pipeline.prepare_job(job_id):
+    pages = pipeline.prepare_job(job_id)
+    if len(pages) == 1:
+        # One page left (most jobs are one image): do it here rather than send another message. Called
+        # directly, ocr_page keeps its own error handling; a retryable error retries this task, which is
+        # safe because every step is idempotent.
+        ocr_page(job_id, pages[0])
+        return
+    for page_no in pages:
         ocr_page.delay(job_id, page_no)
 
 
 @app.task(name="ocr.ocr_page", base=JobTask, bind=True)
 def ocr_page(self: Task, job_id: str, page_no: int) -> None:
     if pipeline.process_page(job_id, page_no):
-        finalize_job.delay(job_id)
+        # The last page assembles the results itself: one task less per job (a single line's job is
+        # mostly overhead). finalize_job is idempotent, so a retry of this task finalizes again safely.
+        pipeline.finalize_job(job_id)
 
 
 @app.task(name="ocr.finalize_job", base=JobTask, bind=True)

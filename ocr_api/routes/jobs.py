@@ -74,7 +74,7 @@ def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobOut, responses=ERRORS, summary="Job status")
-def get_job(job: ValidJob, request: Request) -> JobOut:
+async def get_job(job: ValidJob, request: Request) -> JobOut:  # no I/O here: the lookup is the dependency
     return job_out(job, request)
 
 
