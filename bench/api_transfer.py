@@ -15,17 +15,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
-from bench.stack import Sampler, Stack, free_port
+from bench.stack import Sampler, Stack
+from bench.storage_throughput import moto_server
 
 CHUNK = 1024 * 1024
 
@@ -36,30 +34,6 @@ def make_upload(path: Path, size_mb: int) -> None:
         block = os.urandom(CHUNK)
         for _ in range(size_mb):
             out.write(block)
-
-
-@contextlib.contextmanager
-def moto_server() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                httpx.get(url)
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("moto server did not start")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def mark_succeeded_with_result(stack: Stack, job_id: str, size_mb: int) -> None:
