@@ -177,3 +177,36 @@ def stored_files(data_dir: Path) -> list[Path]:
     if not root.exists():
         return []
     return sorted(p for p in root.rglob("*") if p.is_file() and ".tmp" not in p.parts and p.suffix != ".sha256")
+
+
+def insert_job(data: bytes | None, media_type: str, job_id: str | None = None, **fields: Any) -> str:
+    """A queued job as POST /v1/jobs records it, in this process's configured database and storage;
+    with `data` None its input object is missing."""
+    from storage import get_storage
+    from storage import jobs as repo
+    from storage.db import session_scope
+    from storage.keys import input_key
+    from storage.models import Job
+
+    job_id = job_id or str(uuid.uuid4())
+    size, sha256 = 0, "0" * 64
+    if data is not None:
+        stored = get_storage().put_bytes(input_key(job_id), data, media_type)
+        size, sha256 = stored.size, stored.sha256
+    job = Job(id=job_id, media_type=media_type, input_key=input_key(job_id), input_size=size, input_sha256=sha256)
+    for name, value in fields.items():
+        setattr(job, name, value)
+    with session_scope() as session:
+        repo.add_job(session, job)
+    return job_id
+
+
+def load_job(job_id: str) -> Any:
+    """The job record as the database has it now (a storage.models.Job)."""
+    from storage import jobs as repo
+    from storage.db import session_scope
+
+    with session_scope() as session:
+        job = repo.get_job(session, job_id)
+    assert job is not None, f"job {job_id} is gone"
+    return job

@@ -4,60 +4,28 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from storage import get_storage, reset_storage
+from storage import get_storage
 from storage import jobs as repo
-from storage.db import reset_engine, session_scope
+from storage.db import session_scope
 from storage.keys import page_key, result_key
-from storage.models import Job, JobStatus
-from tests.support import corpus_file
+from storage.models import JobStatus
+from tests.support import corpus_file, insert_job, load_job
 from workers import cache, pipeline
 from workers.settings import get_worker_settings
 
 SAMPLE = "tess_HelloGoogle.tif"
 
 
-def _reset() -> None:
-    get_worker_settings.cache_clear()
-    reset_storage()
-    reset_engine()
-
-
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("OCR_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("OCR_DATABASE_URL", raising=False)
-    monkeypatch.delenv("OCR_STORAGE", raising=False)
-    monkeypatch.delenv("OCR_RESULT_CACHE", raising=False)
-    _reset()
-    yield tmp_path
-    _reset()
+pytestmark = pytest.mark.usefixtures("local_env")
 
 
 def submit(*, lang: str = "eng", psm: int | None = None, formats: str = "txt,json") -> str:
     job_id = str(uuid.uuid4())
-    with corpus_file(SAMPLE).open("rb") as fh:
-        stored = get_storage().save_stream(f"jobs/{job_id}/input", fh, "image/tiff")
-    job = Job(
-        id=job_id,
-        status=JobStatus.QUEUED,
-        filename=f"{job_id}.tif",
-        media_type="image/tiff",
-        input_key=stored.key,
-        input_size=stored.size,
-        input_sha256=stored.sha256,
-        lang=lang,
-        psm=psm,
-        formats=formats,
-        options={},
-    )
-    with session_scope() as session:
-        repo.add_job(session, job)
-    return job_id
+    data = corpus_file(SAMPLE).read_bytes()
+    return insert_job(data, "image/tiff", job_id, filename=f"{job_id}.tif", lang=lang, psm=psm, formats=formats)
 
 
 def run(job_id: str) -> list[int]:
@@ -68,13 +36,6 @@ def run(job_id: str) -> list[int]:
     if todo:
         pipeline.finalize_job(job_id)
     return todo
-
-
-def load(job_id: str) -> Job:
-    with session_scope() as session:
-        job = repo.get_job(session, job_id)
-        assert job is not None
-        return job
 
 
 def test_key_changes_with_everything_that_changes_the_output() -> None:
@@ -107,7 +68,7 @@ def test_identical_job_reuses_the_files_without_ocr() -> None:
     second = submit()
     assert run(second) == [], "the second job must not be sent to OCR"
 
-    old, new = load(first), load(second)
+    old, new = load_job(first), load_job(second)
     assert new.status == JobStatus.SUCCEEDED and new.started_at and new.finished_at
     assert (new.pages_total, new.pages_done) == (1, 1)
     assert new.cache_key == old.cache_key and new.cache_key
@@ -141,7 +102,7 @@ def test_a_job_whose_files_are_gone_is_not_reused() -> None:
     get_storage().delete(result_key(first, "json"))
     second = submit()
     assert run(second) == [1]
-    assert "cache_hit_of" not in (load(second).engine_info or {})
+    assert "cache_hit_of" not in (load_job(second).engine_info or {})
     assert json.loads(get_storage().read_bytes(result_key(second, "json")))["job_id"] == second
 
 
@@ -157,4 +118,4 @@ def test_the_cache_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     get_worker_settings.cache_clear()
     second = submit()
     assert run(second) == [1]
-    assert load(second).cache_key, "the key is still recorded, for when the cache is turned on again"
+    assert load_job(second).cache_key, "the key is still recorded, for when the cache is turned on again"

@@ -5,60 +5,25 @@ The tasks run in this process, and only where they enqueue nothing; the queueing
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from storage import get_storage, reset_storage
 from storage import jobs as repo
-from storage.db import reset_engine, session_scope
-from storage.keys import input_key
-from storage.models import Job
-from tests.support import corpus_file
+from storage.db import session_scope
+from tests.support import corpus_file, insert_job, load_job
 from workers import pipeline, tasks
 from workers.settings import get_worker_settings
 
 
-@pytest.fixture
-def local_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("OCR_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("OCR_DATABASE_URL", raising=False)
-    monkeypatch.setenv("OCR_STORAGE", "local")
-    reset_storage()
-    reset_engine()
-    get_worker_settings.cache_clear()
-    yield tmp_path
-    reset_storage()
-    reset_engine()
-    get_worker_settings.cache_clear()
-
-
 def make_job(data: bytes | None, media_type: str = "image/png", lang: str = "eng") -> str:
-    job_id = str(uuid.uuid4())
-    if data is not None:
-        get_storage().put_bytes(input_key(job_id), data)
-    with session_scope() as session:
-        repo.add_job(
-            session,
-            Job(id=job_id, media_type=media_type, input_key=input_key(job_id), input_size=len(data or b""),
-                input_sha256="0" * 64, lang=lang),
-        )  # fmt: skip
-    return job_id
-
-
-def status(job_id: str) -> Job:
-    with session_scope() as session:
-        job = repo.get_job(session, job_id)
-    assert job is not None
-    return job
+    return insert_job(data, media_type, lang=lang)
 
 
 def test_missing_input_fails_the_job_with_the_reason(local_env: Path) -> None:
     job_id = make_job(None)
     tasks.prepare_job.apply(args=[job_id])
-    job = status(job_id)
+    job = load_job(job_id)
     assert job.status == "failed" and job.error_code == "input_missing"
     assert "input" in (job.error_message or "")
 
@@ -67,7 +32,7 @@ def test_missing_language_model_fails_the_job(local_env: Path) -> None:
     job_id = make_job(corpus_file("tess_HelloGoogle.tif").read_bytes(), "image/tiff", lang="eng+zzz")
     assert pipeline.prepare_job(job_id) == [1]
     tasks.ocr_page.apply(args=[job_id, 1])
-    job = status(job_id)
+    job = load_job(job_id)
     assert job.status == "failed" and job.error_code == "engine_unavailable"
     assert "zzz" in (job.error_message or "")
 
@@ -77,7 +42,7 @@ def test_too_many_pages_fails_with_the_limit(local_env: Path, monkeypatch: pytes
     get_worker_settings.cache_clear()
     job_id = make_job(corpus_file("paperless_multi-page-images.tiff").read_bytes(), "image/tiff")
     tasks.prepare_job.apply(args=[job_id])
-    job = status(job_id)
+    job = load_job(job_id)
     assert job.status == "failed" and job.error_code == "too_many_pages"
     assert "3 pages" in (job.error_message or "") and "OCR_MAX_PAGES=2" in (job.error_message or "")
 
@@ -90,7 +55,7 @@ def test_a_page_that_keeps_coming_back_fails_the_job(local_env: Path, monkeypatc
     with session_scope() as session:
         repo.note_page_attempt(session, job_id, 1)  # as if a worker died on it once already
     tasks.ocr_page.apply(args=[job_id, 1])
-    job = status(job_id)
+    job = load_job(job_id)
     assert job.status == "failed" and job.error_code == "page_failed"
     assert (job.error_message or "").startswith("page 1:")
 
@@ -127,7 +92,7 @@ def test_a_failing_page_is_retried(local_env: Path, monkeypatch: pytest.MonkeyPa
     with session_scope() as session:
         page = repo.get_page(session, job_id, 1)
         assert page is not None and page.status == "succeeded" and page.attempts == 2
-    assert status(job_id).status == "running" and status(job_id).pages_done == 1
+    assert load_job(job_id).status == "running" and load_job(job_id).pages_done == 1
 
 
 def test_a_page_that_keeps_failing_fails_the_job_with_its_number(
@@ -138,7 +103,7 @@ def test_a_page_that_keeps_failing_fails_the_job_with_its_number(
     flaky = FlakyEngine(failures=100)
     monkeypatch.setattr(pipeline, "get_engine", lambda: flaky)
     tasks.ocr_page.apply(args=[job_id, 2])
-    job = status(job_id)
+    job = load_job(job_id)
     assert job.status == "failed" and (job.error_message or "").startswith("page 2:")
     assert "RuntimeError: engine crashed" in (job.error_message or "")
     with session_scope() as session:
