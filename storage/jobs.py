@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Job, JobEvent, JobStatus, Page, PageStatus, utcnow
@@ -31,7 +31,8 @@ def add_job(session: Session, job: Job) -> Job:
 
 
 def add_event(session: Session, job_id: str, type_: str, data: dict[str, Any]) -> None:
-    session.add(JobEvent(job_id=job_id, type=type_, data=data))
+    # A plain INSERT: cheaper than the unit of work, and nothing reads the event back in this session.
+    session.execute(insert(JobEvent).values(job_id=job_id, type=type_, data=data, created_at=utcnow()))
 
 
 def events_after(session: Session, job_id: str, after_id: int, limit: int = 500) -> list[JobEvent]:
@@ -72,19 +73,28 @@ def delete_job(session: Session, job_id: str) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def start_job(session: Session, job_id: str, pages_total: int, engine_info: dict[str, Any]) -> bool:
-    """queued -> running with the page rows created; False when the job is gone or already past that."""
+def start_job(session: Session, job_id: str, pages_total: int, engine_info: dict[str, Any]) -> list[int] | None:
+    """queued -> running with the page rows created; the page numbers to do, or None when the job is gone or
+    already past that."""
     result = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
         .values(status=JobStatus.RUNNING, started_at=utcnow(), pages_total=pages_total, engine_info=engine_info)
     )
     if not result.rowcount:  # type: ignore[attr-defined]
-        return False
-    existing = set(session.scalars(select(Page.page_no).where(Page.job_id == job_id)))
-    session.add_all(Page(job_id=job_id, page_no=n) for n in range(1, pages_total + 1) if n not in existing)
+        return None
+    states = page_states(session, job_id)
+    new = [n for n in range(1, pages_total + 1) if n not in states]
+    if new:
+        session.execute(insert(Page), [{"job_id": job_id, "page_no": n} for n in new])
     add_event(session, job_id, "status", {"status": JobStatus.RUNNING, "pages_total": pages_total})
-    return True
+    return sorted(n for n in range(1, pages_total + 1) if states.get(n) != PageStatus.SUCCEEDED)
+
+
+def page_states(session: Session, job_id: str) -> dict[int, str]:
+    """Page number -> status of every page row of a job."""
+    rows = session.execute(select(Page.page_no, Page.status).where(Page.job_id == job_id))
+    return {page_no: status for page_no, status in rows}
 
 
 def pending_pages(session: Session, job_id: str) -> list[int]:
@@ -116,14 +126,19 @@ def finish_page(session: Session, job_id: str, page_no: int, info: dict[str, Any
         .where(Page.job_id == job_id, Page.page_no == page_no, Page.status != PageStatus.SUCCEEDED)
         .values(status=PageStatus.SUCCEEDED, finished_at=utcnow(), info=info, error_message=None)
     )
-    newly_done = bool(result.rowcount)  # type: ignore[attr-defined]
-    if newly_done:
-        session.execute(update(Job).where(Job.id == job_id).values(pages_done=Job.pages_done + 1))
-        add_event(session, job_id, "page", {"page": page_no, **{k: info[k] for k in ("confidence",) if k in info}})
-    remaining = session.scalar(
-        select(func.count()).select_from(Page).where(Page.job_id == job_id, Page.status != PageStatus.SUCCEEDED)
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return PageOutcome(newly_done=False, all_done=not pending_pages(session, job_id))
+    # pages_done only ever moves here, once per page, so it tells whether this was the last page.
+    counts = session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(pages_done=Job.pages_done + 1)
+        .returning(Job.pages_done, Job.pages_total)
+    ).one_or_none()
+    add_event(session, job_id, "page", {"page": page_no, **{k: info[k] for k in ("confidence",) if k in info}})
+    return PageOutcome(
+        newly_done=True, all_done=counts is not None and counts[1] is not None and counts[0] >= counts[1]
     )
-    return PageOutcome(newly_done=newly_done, all_done=remaining == 0)
 
 
 def done_pages(session: Session, job_id: str) -> list[int]:

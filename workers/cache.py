@@ -127,7 +127,7 @@ def complete_from_cache(storage: Storage, job: Job, source: CachedJob) -> bool:
     if not copy_job_files(storage, source, job, engine_info):
         return False
     with session_scope() as session:
-        if repo.start_job(session, job.id, source.pages_total, engine_info):
+        if repo.start_job(session, job.id, source.pages_total, engine_info) is not None:
             for page_no in range(1, source.pages_total + 1):
                 repo.finish_page(session, job.id, page_no, source.page_info[page_no])
             repo.succeed_job(session, job.id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from storage import ObjectNotFound, get_storage
 from storage import jobs as repo
 from storage.db import session_scope
 from storage.keys import page_key, page_pdf_key, result_key
-from storage.models import Job, JobStatus
+from storage.models import Job, JobStatus, PageStatus
 from workers import cache, formats, pages, pdfout, tesseract
 from workers.engine import get_engine
 from workers.errors import InputError
@@ -57,22 +58,29 @@ def prepare_job(job_id: str) -> list[int]:
     if total == 0:
         raise InputError("no_pages", "the document has no pages")
     with session_scope() as session:
-        repo.start_job(session, job_id, total, info)
-        return repo.pending_pages(session, job_id)
+        pending = repo.start_job(session, job_id, total, info)
+        # None: another delivery of this message started the job; what it has not finished is still to do.
+        return repo.pending_pages(session, job_id) if pending is None else pending
 
 
-def process_page(job_id: str, page_no: int) -> bool:
-    """Recognize one page and store its outputs; True when this call completed the last page."""
+@dataclass(frozen=True)
+class PageDone:
+    last: bool  # this call completed the job's last page: the job is ready to finalize
+    output: formats.PageOutput | None = None  # the page's outputs when this call recognized it
+
+
+def process_page(job_id: str, page_no: int) -> PageDone:
+    """Recognize one page and store its outputs."""
     settings = get_worker_settings()
     storage = get_storage()
     with session_scope() as session:
         job = repo.get_job(session, job_id)
         page = repo.get_page(session, job_id, page_no)
         if job is None or page is None or job.status != JobStatus.RUNNING:
-            return False
+            return PageDone(last=False)
         if page.status == "succeeded":
             # Redelivered after the page was stored: finalize again in case that message was lost.
-            return not repo.pending_pages(session, job_id)
+            return PageDone(last=not repo.pending_pages(session, job_id))
         if page.attempts >= settings.page_max_attempts:
             # Each delivery counts; a page that keeps killing its worker must not loop forever.
             last = f"; last error: {page.error_message}" if page.error_message else " (the worker was lost each time)"
@@ -92,7 +100,7 @@ def process_page(job_id: str, page_no: int) -> bool:
     storage.put_bytes(page_key(job_id, page_no), output.to_json().encode(), "application/json")
     with session_scope() as session:
         outcome = repo.finish_page(session, job_id, page_no, {"confidence": round(output.confidence, 2), **output.info})
-    return outcome.newly_done and outcome.all_done
+    return PageDone(last=outcome.newly_done and outcome.all_done, output=output)
 
 
 def _recognize(
@@ -124,26 +132,37 @@ def _recognize(
     return output, page_pdf
 
 
-def load_page_outputs(job_id: str, page_numbers: list[int]) -> list[formats.PageOutput]:
+def load_page_outputs(
+    job_id: str, page_numbers: list[int], known: dict[int, formats.PageOutput] | None = None
+) -> list[formats.PageOutput]:
+    """The stored outputs of these pages; those in `known` (just recognized here) are not read back."""
     storage = get_storage()
-    return [formats.PageOutput.from_json(storage.read_bytes(page_key(job_id, n))) for n in page_numbers]
+    known = known or {}
+    return [
+        known[n] if n in known else formats.PageOutput.from_json(storage.read_bytes(page_key(job_id, n)))
+        for n in page_numbers
+    ]
 
 
-def finalize_job(job_id: str) -> None:
-    """Assemble every requested format from the page outputs, then mark the job succeeded."""
+def finalize_job(job_id: str, known: dict[int, formats.PageOutput] | None = None) -> None:
+    """Assemble every requested format from the page outputs, then mark the job succeeded.
+
+    `known`: outputs this process has in memory (the page that completed the job), used instead of
+    reading them back from storage."""
     storage = get_storage()
     with session_scope() as session:
         job = repo.get_job(session, job_id)
         if job is None or job.status != JobStatus.RUNNING:
             return
-        if repo.pending_pages(session, job_id):
+        states = repo.page_states(session, job_id)
+        if any(status != PageStatus.SUCCEEDED for status in states.values()):
             return
-        page_numbers = repo.done_pages(session, job_id)
+        page_numbers = sorted(states)
         wanted = set(job.format_list) | {"txt"}
         info = dict(job.engine_info or {})
         meta = {"job_id": job.id, "filename": job.filename, "engine": info}
     try:
-        outputs = load_page_outputs(job_id, page_numbers)
+        outputs = load_page_outputs(job_id, page_numbers, known)
     except ObjectNotFound as exc:
         raise InputError("missing_page_output", f"a page's output is missing: {exc}") from exc
     version = str(info.get("tesseract_version", ""))

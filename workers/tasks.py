@@ -76,10 +76,12 @@ def prepare_job(self: Task, job_id: str) -> None:
 
 @app.task(name="ocr.ocr_page", base=JobTask, bind=True)
 def ocr_page(self: Task, job_id: str, page_no: int) -> None:
-    if pipeline.process_page(job_id, page_no):
-        # The last page assembles the results itself: one task less per job (a single line's job is
-        # mostly overhead). finalize_job is idempotent, so a retry of this task finalizes again safely.
-        pipeline.finalize_job(job_id)
+    done = pipeline.process_page(job_id, page_no)
+    if done.last:
+        # The last page assembles the results itself, with its own output still in memory: one task less
+        # per job (a single line's job is mostly overhead). finalize_job is idempotent, so a retry of this
+        # task finalizes again safely.
+        pipeline.finalize_job(job_id, {page_no: done.output} if done.output else None)
 
 
 @app.task(name="ocr.finalize_job", base=JobTask, bind=True)
