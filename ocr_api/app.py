@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
@@ -22,8 +23,9 @@ GZIP_LEVEL = 6  # zlib's default: level 9 costs about twice the CPU for 1-2 % sm
 
 
 @asynccontextmanager
-async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await run_in_threadpool(get_engine)  # connect and create tables before the first request
+    app.state.upload_slots = anyio.CapacityLimiter(get_api_settings().upload_concurrency)
     yield
 
 
@@ -36,6 +38,9 @@ def create_app() -> FastAPI:
         "JSON and searchable PDF.",
         lifespan=lifespan,
         root_path=settings.root_path,
+        # Off, FastAPI still asks the OpenTelemetry API on every request whether a provider is set (about
+        # 5 % of a status read); on, it reports to the globally configured providers, as by default.
+        telemetry=None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False},
     )
     add_exception_handlers(app, settings.max_upload_mb)
     app.add_middleware(

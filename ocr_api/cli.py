@@ -124,6 +124,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         worker = subprocess.Popen(_worker_command(args.concurrency, args.log_level), start_new_session=True)
         import uvicorn
 
+        from ocr_api.settings import get_api_settings
+
         print(f"OCR service on http://{args.host}:{args.port} (docs at /docs), data in {data_dir}", flush=True)
         uvicorn.run(
             "ocr_api.app:create_app",
@@ -131,6 +133,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
             host=args.host,
             port=args.port,
             log_level=args.log_level.lower(),
+            access_log=get_api_settings().access_log,
         )
     finally:
         if worker is not None:
@@ -152,6 +155,7 @@ def cmd_api(args: argparse.Namespace) -> None:
         port=args.port or settings.port,
         workers=args.workers,
         log_level=args.log_level.lower(),
+        access_log=settings.access_log,
         proxy_headers=True,
     )
 

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from fastapi import Request, Response
+from pydantic import BaseModel
 
 from ocr_api.schemas import ErrorInfo, JobLinks, JobOut
-from storage.models import Job
+from storage.job_reads import JobRecord
+
+JOBS_PATH = "/v1/jobs"  # the jobs router's prefix: links are built from it rather than looked up per request
 
 
-def job_out(job: Job, request: Request) -> JobOut:
-    base = str(request.url_for("get_job", job_id=job.id))
+def jobs_url(request: Request) -> str:
+    """Absolute URL of the job collection as this client reached it (scheme, host, root path)."""
+    return f"{str(request.base_url).rstrip('/')}{JOBS_PATH}"
+
+
+def job_out(job: JobRecord, jobs_base: str) -> JobOut:
+    base = f"{jobs_base}/{job.id}"
     formats = job.format_list
     return JobOut(
         id=job.id,
@@ -38,3 +46,9 @@ def job_out(job: Job, request: Request) -> JobOut:
             events=f"{base}/events",
         ),
     )
+
+
+def json_response(body: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """The model serialized once, by pydantic. A route returning this skips FastAPI's second validation and
+    serialization against its response_model (which stays on the route for the OpenAPI document)."""
+    return Response(body.model_dump_json(), status_code, headers, media_type="application/json")

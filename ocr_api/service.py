@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from ocr_api.errors import InvalidInput, JobNotFinished, JobNotFound, ResultNotAvailable, UploadTooLarge
+from ocr_api.settings import get_api_settings
 from ocr_api.uploads import clean_filename, sniff_media_type
 from storage import get_storage
 from storage import jobs as repo
 from storage.db import check_database, session_scope
+from storage.job_reads import JobRecord, read_job
 from storage.keys import input_key, job_prefix, result_key
 from storage.models import Job, JobStatus
 from workers import queue
@@ -54,7 +56,33 @@ def validate_lang(lang: str) -> str:
     return lang
 
 
-def submit_job(stream: BinaryIO, filename: str | None, request: JobRequest, *, max_bytes: int, max_pixels: int) -> Job:
+def submit_upload(
+    stream: BinaryIO,
+    filename: str | None,
+    *,
+    lang: str | None,
+    psm: int | None,
+    dpi: int | None,
+    formats: str | None,
+    options: dict[str, bool],
+) -> JobRecord:
+    """POST /v1/jobs after form parsing: check the fields, store the file, record and enqueue the job."""
+    settings = get_api_settings()
+    request = JobRequest(
+        lang=validate_lang(lang or settings.default_lang),
+        psm=psm,
+        dpi=dpi,
+        formats=parse_formats(formats),
+        options=options,
+    )
+    return submit_job(
+        stream, filename, request, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels_per_page
+    )
+
+
+def submit_job(
+    stream: BinaryIO, filename: str | None, request: JobRequest, *, max_bytes: int, max_pixels: int
+) -> JobRecord:
     media_type = sniff_media_type(stream, max_pixels)
     job_id = str(uuid.uuid4())
     storage = get_storage()
@@ -86,21 +114,21 @@ def submit_job(stream: BinaryIO, filename: str | None, request: JobRequest, *, m
             repo.delete_job(session, job_id)
         storage.delete_prefix(job_prefix(job_id))
         raise
-    return job
+    return JobRecord.of(job)
 
 
-def get_job(job_id: str) -> Job:
-    with session_scope() as session:
-        job = repo.get_job(session, job_id)
+def get_job(job_id: str) -> JobRecord:
+    job = read_job(job_id)
     if job is None:
         raise JobNotFound(f"no job with id '{job_id}'")
     return job
 
 
-def list_jobs(limit: int, cursor: str | None) -> tuple[list[Job], str | None]:
+def list_jobs(limit: int, cursor: str | None) -> tuple[list[JobRecord], str | None]:
     try:
         with session_scope() as session:
-            return repo.list_jobs(session, limit, cursor)
+            jobs, next_cursor = repo.list_jobs(session, limit, cursor)
+            return [JobRecord.of(j) for j in jobs], next_cursor
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput("invalid cursor; pass the next_cursor value of a previous page") from exc
 
@@ -112,7 +140,7 @@ def delete_job(job_id: str) -> None:
     get_storage().delete_prefix(job_prefix(job_id))
 
 
-def result_object_key(job: Job, fmt: str) -> str:
+def result_object_key(job: JobRecord, fmt: str) -> str:
     if job.status == JobStatus.FAILED:
         raise JobNotFinished(
             f"job {job.id} failed: {job.error_message}", {"status": job.status, "error_code": job.error_code}

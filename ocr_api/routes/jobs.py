@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any, Literal
 
+import anyio
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from ocr_api import service
 from ocr_api.deps import ValidJob
-from ocr_api.presenters import job_out
+from ocr_api.presenters import JOBS_PATH, job_out, jobs_url, json_response
 from ocr_api.schemas import ErrorResponse, JobList, JobOut
 from ocr_api.settings import get_api_settings
 from storage import get_storage
 from workers.contract import MEDIA_TYPES
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+router = APIRouter(prefix=JOBS_PATH, tags=["jobs"])
 ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": ErrorResponse} for c in (404, 409, 413, 415, 422, 503)}
 Format = Literal["txt", "hocr", "alto", "tsv", "json", "pdf"]
 
 
 @router.post("", status_code=202, response_model=JobOut, responses=ERRORS, summary="Upload a file for OCR")
-def create_job(
+async def create_job(
     request: Request,
-    response: Response,
     file: Annotated[UploadFile, File(description="Image (PNG, JPEG, TIFF, WebP, BMP, GIF) or PDF")],
     lang: Annotated[str | None, Form(description="Tesseract languages joined by '+', e.g. eng+deu")] = None,
     psm: Annotated[int | None, Form(ge=0, le=13, description="Tesseract page segmentation mode")] = None,
@@ -33,34 +34,23 @@ def create_job(
     deskew: Annotated[bool | None, Form(description="Straighten skewed scans")] = None,
     retry: Annotated[bool | None, Form(description="Retry empty or low-confidence pages with other settings")] = None,
     skip_text: Annotated[bool | None, Form(description="Reuse a PDF page's existing text layer")] = None,
-) -> JobOut:
-    settings = get_api_settings()
-    job_request = service.JobRequest(
-        lang=service.validate_lang(lang or settings.default_lang),
-        psm=psm,
-        dpi=dpi,
-        formats=service.parse_formats(formats),
-        options={
-            name: value
-            for name, value in (
-                ("orient", orient),
-                ("deskew", deskew),
-                ("retry", retry),
-                ("skip_text", skip_text),
-            )
-            if value is not None
-        },
-    )
-    job = service.submit_job(
+) -> Response:
+    switches = {"orient": orient, "deskew": deskew, "retry": retry, "skip_text": skip_text}
+    submit = partial(
+        service.submit_upload,
         file.file,
         file.filename,
-        job_request,
-        max_bytes=settings.max_upload_bytes,
-        max_pixels=settings.max_pixels_per_page,
+        lang=lang,
+        psm=psm,
+        dpi=dpi,
+        formats=formats,
+        options={name: value for name, value in switches.items() if value is not None},
     )
-    body = job_out(job, request)
-    response.headers["Location"] = body.links.self
-    return body
+    # In a thread (file, database and broker I/O), at most OCR_UPLOAD_CONCURRENCY at once: the rest wait their
+    # turn in order, instead of dozens of threads taking the GIL and SQLite's write lock from each other.
+    job = await anyio.to_thread.run_sync(submit, limiter=request.app.state.upload_slots)
+    body = job_out(job, jobs_url(request))
+    return json_response(body, 202, {"Location": body.links.self})
 
 
 @router.get("", response_model=JobList, responses=ERRORS, summary="List jobs, newest first")
@@ -70,12 +60,13 @@ def list_jobs(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> JobList:
     jobs, next_cursor = service.list_jobs(limit or get_api_settings().list_page_size, cursor)
-    return JobList(jobs=[job_out(j, request) for j in jobs], next_cursor=next_cursor)
+    base = jobs_url(request)
+    return JobList(jobs=[job_out(j, base) for j in jobs], next_cursor=next_cursor)
 
 
 @router.get("/{job_id}", response_model=JobOut, responses=ERRORS, summary="Job status")
-async def get_job(job: ValidJob, request: Request) -> JobOut:  # no I/O here: the lookup is the dependency
-    return job_out(job, request)
+async def get_job(job: ValidJob, request: Request) -> Response:  # no I/O here: the lookup is the dependency
+    return json_response(job_out(job, jobs_url(request)))
 
 
 @router.delete("/{job_id}", status_code=204, responses=ERRORS, summary="Delete a job and its files")
