@@ -1,4 +1,5 @@
-"""The API's read path for single jobs: one Core SELECT of the job's row, no ORM session.
+"""The read path for single jobs (API status reads, and the workers' steps): one Core SELECT of the job's
+row, no ORM session.
 
 A status read is the API's most frequent request. `Session.get` costs several times the query itself (session
 and transaction setup, identity map, instance loading, commit); a Core statement built once at import is
@@ -20,7 +21,7 @@ from storage.models import Job
 
 @dataclass(frozen=True, slots=True)
 class JobRecord:
-    """A job's row as read at one moment: what the API shows and checks."""
+    """A job's row as read at one moment: what the API shows and checks, and what a worker step needs."""
 
     id: str
     status: str
@@ -33,7 +34,9 @@ class JobRecord:
     error_message: str | None
     filename: str | None
     media_type: str
+    input_key: str
     input_size: int
+    input_sha256: str
     lang: str
     psm: int | None
     dpi: int | None

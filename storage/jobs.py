@@ -5,12 +5,18 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import Table, and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Job, JobEvent, JobStatus, Page, PageStatus, utcnow
+
+# The worker's per-page statements go to the tables directly (Core): the ORM's bulk UPDATE/INSERT path costs
+# about half as much again per statement, and these run several times for every page.
+_JOBS = cast(Table, Job.__table__)
+_PAGES = cast(Table, Page.__table__)
+_EVENTS = cast(Table, JobEvent.__table__)
 
 
 @dataclass(frozen=True)
@@ -32,7 +38,7 @@ def add_job(session: Session, job: Job) -> Job:
 
 def add_event(session: Session, job_id: str, type_: str, data: dict[str, Any]) -> None:
     # A plain INSERT: cheaper than the unit of work, and nothing reads the event back in this session.
-    session.execute(insert(JobEvent).values(job_id=job_id, type=type_, data=data, created_at=utcnow()))
+    session.execute(insert(_EVENTS).values(job_id=job_id, type=type_, data=data, created_at=utcnow()))
 
 
 def events_after(session: Session, job_id: str, after_id: int, limit: int = 500) -> list[JobEvent]:
@@ -73,20 +79,28 @@ def delete_job(session: Session, job_id: str) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def start_job(session: Session, job_id: str, pages_total: int, engine_info: dict[str, Any]) -> list[int] | None:
+def start_job(
+    session: Session, job_id: str, pages_total: int, engine_info: dict[str, Any], cache_key: str | None = None
+) -> list[int] | None:
     """queued -> running with the page rows created; the page numbers to do, or None when the job is gone or
     already past that."""
     result = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
-        .values(status=JobStatus.RUNNING, started_at=utcnow(), pages_total=pages_total, engine_info=engine_info)
+        update(_JOBS)
+        .where(_JOBS.c.id == job_id, _JOBS.c.status == JobStatus.QUEUED)
+        .values(
+            status=JobStatus.RUNNING,
+            started_at=utcnow(),
+            pages_total=pages_total,
+            engine_info=engine_info,
+            cache_key=cache_key,
+        )
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         return None
     states = page_states(session, job_id)
     new = [n for n in range(1, pages_total + 1) if n not in states]
     if new:
-        session.execute(insert(Page), [{"job_id": job_id, "page_no": n} for n in new])
+        session.execute(insert(_PAGES), [{"job_id": job_id, "page_no": n, "attempts": 0} for n in new])
     add_event(session, job_id, "status", {"status": JobStatus.RUNNING, "pages_total": pages_total})
     return sorted(n for n in range(1, pages_total + 1) if states.get(n) != PageStatus.SUCCEEDED)
 
@@ -106,10 +120,21 @@ def get_page(session: Session, job_id: str, page_no: int) -> Page | None:
     return session.get(Page, (job_id, page_no))
 
 
-def note_page_attempt(session: Session, job_id: str, page_no: int) -> None:
-    session.execute(
-        update(Page).where(Page.job_id == job_id, Page.page_no == page_no).values(attempts=Page.attempts + 1)
-    )
+@dataclass(frozen=True)
+class PageClaim:
+    attempts: int  # deliveries of this page so far, this one included
+    last_error: str | None
+
+
+def claim_page(session: Session, job_id: str, page_no: int) -> PageClaim | None:
+    """Count one more delivery of a page not yet done; None when the page is done (or has no row)."""
+    row = session.execute(
+        update(_PAGES)
+        .where(_PAGES.c.job_id == job_id, _PAGES.c.page_no == page_no, _PAGES.c.status != PageStatus.SUCCEEDED)
+        .values(attempts=_PAGES.c.attempts + 1)
+        .returning(_PAGES.c.attempts, _PAGES.c.error_message)
+    ).one_or_none()
+    return None if row is None else PageClaim(attempts=row[0], last_error=row[1])
 
 
 def note_page_error(session: Session, job_id: str, page_no: int, message: str) -> None:
@@ -122,18 +147,18 @@ def note_page_error(session: Session, job_id: str, page_no: int, message: str) -
 def finish_page(session: Session, job_id: str, page_no: int, info: dict[str, Any]) -> PageOutcome:
     """Mark a page done once; only the first call counts it towards pages_done."""
     result = session.execute(
-        update(Page)
-        .where(Page.job_id == job_id, Page.page_no == page_no, Page.status != PageStatus.SUCCEEDED)
+        update(_PAGES)
+        .where(_PAGES.c.job_id == job_id, _PAGES.c.page_no == page_no, _PAGES.c.status != PageStatus.SUCCEEDED)
         .values(status=PageStatus.SUCCEEDED, finished_at=utcnow(), info=info, error_message=None)
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         return PageOutcome(newly_done=False, all_done=not pending_pages(session, job_id))
     # pages_done only ever moves here, once per page, so it tells whether this was the last page.
     counts = session.execute(
-        update(Job)
-        .where(Job.id == job_id)
-        .values(pages_done=Job.pages_done + 1)
-        .returning(Job.pages_done, Job.pages_total)
+        update(_JOBS)
+        .where(_JOBS.c.id == job_id)
+        .values(pages_done=_JOBS.c.pages_done + 1)
+        .returning(_JOBS.c.pages_done, _JOBS.c.pages_total)
     ).one_or_none()
     add_event(session, job_id, "page", {"page": page_no, **{k: info[k] for k in ("confidence",) if k in info}})
     return PageOutcome(
@@ -148,8 +173,8 @@ def done_pages(session: Session, job_id: str) -> list[int]:
 
 def succeed_job(session: Session, job_id: str) -> bool:
     result = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.RUNNING)
+        update(_JOBS)
+        .where(_JOBS.c.id == job_id, _JOBS.c.status == JobStatus.RUNNING)
         .values(status=JobStatus.SUCCEEDED, finished_at=utcnow())
     )
     if result.rowcount:  # type: ignore[attr-defined]

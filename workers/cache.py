@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from storage import ObjectNotFound, Storage, StorageError
 from storage import jobs as repo
 from storage.db import session_scope
+from storage.job_reads import JobRecord
 from storage.keys import input_key, job_prefix, result_key
 from storage.models import Job, JobStatus, Page, PageStatus
 from workers.contract import MEDIA_TYPES
@@ -89,7 +90,7 @@ def _media_type(key: str) -> str | None:
     return MEDIA_TYPES.get(key.rsplit(".", 1)[-1])
 
 
-def _rewrite_json_meta(data: bytes, job: Job, engine_info: dict[str, Any]) -> bytes:
+def _rewrite_json_meta(data: bytes, job: JobRecord, engine_info: dict[str, Any]) -> bytes:
     """result.json names its job: point it at the new one."""
     document = json.loads(data)
     for name, value in (("job_id", job.id), ("filename", job.filename), ("engine", engine_info)):
@@ -98,7 +99,7 @@ def _rewrite_json_meta(data: bytes, job: Job, engine_info: dict[str, Any]) -> by
     return json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
 
 
-def copy_job_files(storage: Storage, source: CachedJob, job: Job, engine_info: dict[str, Any]) -> bool:
+def copy_job_files(storage: Storage, source: CachedJob, job: JobRecord, engine_info: dict[str, Any]) -> bool:
     """Copy every result and page object of `source` to `job`; False when one of them is gone."""
     wanted = set(job.format_list) | {"txt"}
     try:
@@ -121,13 +122,13 @@ def copy_job_files(storage: Storage, source: CachedJob, job: Job, engine_info: d
     return True
 
 
-def complete_from_cache(storage: Storage, job: Job, source: CachedJob) -> bool:
+def complete_from_cache(storage: Storage, job: JobRecord, source: CachedJob, key: str) -> bool:
     """Finish a queued job with a copy of `source`'s results; False when they cannot be reused."""
     engine_info = {**source.engine_info, "cache_hit_of": source.id}
     if not copy_job_files(storage, source, job, engine_info):
         return False
     with session_scope() as session:
-        if repo.start_job(session, job.id, source.pages_total, engine_info) is not None:
+        if repo.start_job(session, job.id, source.pages_total, engine_info, key) is not None:
             for page_no in range(1, source.pages_total + 1):
                 repo.finish_page(session, job.id, page_no, source.page_info[page_no])
             repo.succeed_job(session, job.id)

@@ -15,8 +15,9 @@ from typing import Any
 from storage import ObjectNotFound, get_storage
 from storage import jobs as repo
 from storage.db import session_scope
+from storage.job_reads import JobRecord, read_job
 from storage.keys import page_key, page_pdf_key, result_key
-from storage.models import Job, JobStatus, PageStatus
+from storage.models import JobStatus, PageStatus
 from workers import cache, formats, pages, pdfout, tesseract
 from workers.engine import get_engine
 from workers.errors import InputError
@@ -26,13 +27,14 @@ from workers.settings import get_worker_settings
 log = logging.getLogger(__name__)
 
 
-def engine_info(job: Job) -> dict[str, Any]:
+def engine_info(job: JobRecord) -> dict[str, Any]:
     engine = get_engine()
+    options = {"lang": job.lang, "psm": job.psm, "dpi": job.dpi, "formats": job.format_list, **(job.options or {})}
     return {
         "engine": engine.name,
         "tesseract_version": engine.version(),
         "models": tesseract.model_info(job.lang),
-        "options": {"lang": job.lang, "psm": job.psm, "dpi": job.dpi, "formats": job.format_list, **job.options},
+        "options": options,
     }
 
 
@@ -40,17 +42,19 @@ def prepare_job(job_id: str) -> list[int]:
     """Reuse an identical earlier job's results (workers/cache.py), or count the pages, create their rows
     and return the page numbers still to do."""
     settings = get_worker_settings()
-    with session_scope() as session:
-        job = repo.get_job(session, job_id)
-        if job is None or job.status in JobStatus.FINISHED:
-            return []
-        if job.status == JobStatus.RUNNING:  # a redelivered prepare: resend what is not done yet
-            return repo.pending_pages(session, job_id)
-        info = engine_info(job)
-        job.cache_key = cache.cache_key(job.input_sha256, info)
-        source = cache.find_cached_job(session, job.cache_key, job_id) if settings.result_cache else None
-    if source is not None and cache.complete_from_cache(get_storage(), job, source):
+    job = read_job(job_id)
+    if job is None or job.status in JobStatus.FINISHED:
         return []
+    if job.status == JobStatus.RUNNING:  # a redelivered prepare: resend what is not done yet
+        with session_scope() as session:
+            return repo.pending_pages(session, job_id)
+    info = engine_info(job)
+    key = cache.cache_key(job.input_sha256, info)
+    if settings.result_cache:
+        with session_scope() as session:
+            source = cache.find_cached_job(session, key, job_id)
+        if source is not None and cache.complete_from_cache(get_storage(), job, source, key):
+            return []
     with get_storage().local_path(job.input_key) as path:
         total = pages.count_pages(path, job.media_type, settings.max_pixels_per_page)
     if total > settings.max_pages:
@@ -58,7 +62,7 @@ def prepare_job(job_id: str) -> list[int]:
     if total == 0:
         raise InputError("no_pages", "the document has no pages")
     with session_scope() as session:
-        pending = repo.start_job(session, job_id, total, info)
+        pending = repo.start_job(session, job_id, total, info, key)
         # None: another delivery of this message started the job; what it has not finished is still to do.
         return repo.pending_pages(session, job_id) if pending is None else pending
 
@@ -67,30 +71,29 @@ def prepare_job(job_id: str) -> list[int]:
 class PageDone:
     last: bool  # this call completed the job's last page: the job is ready to finalize
     output: formats.PageOutput | None = None  # the page's outputs when this call recognized it
+    job: JobRecord | None = None  # the job as this call read it
 
 
 def process_page(job_id: str, page_no: int) -> PageDone:
     """Recognize one page and store its outputs."""
     settings = get_worker_settings()
     storage = get_storage()
+    job = read_job(job_id)
+    if job is None or job.status != JobStatus.RUNNING:
+        return PageDone(last=False)
     with session_scope() as session:
-        job = repo.get_job(session, job_id)
-        page = repo.get_page(session, job_id, page_no)
-        if job is None or page is None or job.status != JobStatus.RUNNING:
-            return PageDone(last=False)
-        if page.status == "succeeded":
+        claim = repo.claim_page(session, job_id, page_no)
+        if claim is None:
             # Redelivered after the page was stored: finalize again in case that message was lost.
             return PageDone(last=not repo.pending_pages(session, job_id))
-        if page.attempts >= settings.page_max_attempts:
+        if claim.attempts > settings.page_max_attempts:
             # Each delivery counts; a page that keeps killing its worker must not loop forever.
-            last = f"; last error: {page.error_message}" if page.error_message else " (the worker was lost each time)"
-            raise InputError("page_failed", f"gave up after {page.attempts} attempts{last}")
-        repo.note_page_attempt(session, job_id, page_no)
-        options = PageOptions(lang=job.lang, psm=job.psm, dpi=job.dpi, extra=dict(job.options))
-        media_type, input_key, with_pdf = job.media_type, job.input_key, "pdf" in job.format_list
+            last = f"; last error: {claim.last_error}" if claim.last_error else " (the worker was lost each time)"
+            raise InputError("page_failed", f"gave up after {claim.attempts - 1} attempts{last}")
+    options = PageOptions(lang=job.lang, psm=job.psm, dpi=job.dpi, extra=dict(job.options or {}))
     try:
-        with storage.local_path(input_key) as path:
-            output, page_pdf = _recognize(path, media_type, page_no, options, with_pdf=with_pdf)
+        with storage.local_path(job.input_key) as path:
+            output, page_pdf = _recognize(path, job.media_type, page_no, options, with_pdf="pdf" in job.format_list)
     except Exception as exc:
         # Kept on the page row: if the page is finally given up, the job's error says why.
         note_page_error(job_id, page_no, f"{type(exc).__name__}: {exc}")
@@ -100,7 +103,7 @@ def process_page(job_id: str, page_no: int) -> PageDone:
     storage.put_bytes(page_key(job_id, page_no), output.to_json().encode(), "application/json")
     with session_scope() as session:
         outcome = repo.finish_page(session, job_id, page_no, {"confidence": round(output.confidence, 2), **output.info})
-    return PageDone(last=outcome.newly_done and outcome.all_done, output=output)
+    return PageDone(last=outcome.newly_done and outcome.all_done, output=output, job=job)
 
 
 def _recognize(
@@ -144,23 +147,27 @@ def load_page_outputs(
     ]
 
 
-def finalize_job(job_id: str, known: dict[int, formats.PageOutput] | None = None) -> None:
+def finalize_job(job_id: str, done: PageDone | None = None, page_no: int | None = None) -> None:
     """Assemble every requested format from the page outputs, then mark the job succeeded.
 
-    `known`: outputs this process has in memory (the page that completed the job), used instead of
-    reading them back from storage."""
+    `done`: what process_page returned for `page_no` when that call completed the job's last page; its
+    output is used instead of being read back, and for a one-page job nothing needs reading at all."""
     storage = get_storage()
-    with session_scope() as session:
-        job = repo.get_job(session, job_id)
-        if job is None or job.status != JobStatus.RUNNING:
-            return
-        states = repo.page_states(session, job_id)
+    job = done.job if done is not None and done.job is not None else read_job(job_id)
+    if job is None or job.status != JobStatus.RUNNING:
+        return
+    known = {page_no: done.output} if done is not None and done.output is not None and page_no is not None else {}
+    if job.pages_total is not None and sorted(known) == list(range(1, job.pages_total + 1)):
+        page_numbers = sorted(known)
+    else:
+        with session_scope() as session:
+            states = repo.page_states(session, job_id)
         if any(status != PageStatus.SUCCEEDED for status in states.values()):
             return
         page_numbers = sorted(states)
-        wanted = set(job.format_list) | {"txt"}
-        info = dict(job.engine_info or {})
-        meta = {"job_id": job.id, "filename": job.filename, "engine": info}
+    wanted = set(job.format_list) | {"txt"}
+    info = dict(job.engine_info or {})
+    meta = {"job_id": job.id, "filename": job.filename, "engine": info}
     try:
         outputs = load_page_outputs(job_id, page_numbers, known)
     except ObjectNotFound as exc:

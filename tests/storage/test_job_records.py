@@ -44,9 +44,12 @@ def new_job(session: Session) -> Job:
 
 def test_start_and_finish_pages_count_once(session: Session) -> None:
     job = new_job(session)
-    assert repo.start_job(session, job.id, 3, {"engine": "x"})
-    assert not repo.start_job(session, job.id, 3, {"engine": "x"}), "a second start is a no-op"
+    assert repo.start_job(session, job.id, 3, {"engine": "x"}, "k" * 64) == [1, 2, 3]
+    assert repo.start_job(session, job.id, 3, {"engine": "x"}) is None, "a second start is a no-op"
     session.commit()
+    session.expire_all()
+    started = repo.get_job(session, job.id)
+    assert started is not None and started.status == "running" and started.cache_key == "k" * 64
     assert repo.pending_pages(session, job.id) == [1, 2, 3]
     first = repo.finish_page(session, job.id, 2, {"confidence": 90})
     again = repo.finish_page(session, job.id, 2, {"confidence": 90})
@@ -65,6 +68,20 @@ def test_start_and_finish_pages_count_once(session: Session) -> None:
     assert [e.type for e in events] == ["status", "status", "page", "page", "page", "status"]
     assert [e.id for e in events] == sorted(e.id for e in events)
     assert repo.events_after(session, job.id, events[2].id)[0].id == events[3].id
+
+
+def test_claims_count_deliveries_until_the_page_is_done(session: Session) -> None:
+    job = new_job(session)
+    repo.start_job(session, job.id, 2, {})
+    assert repo.claim_page(session, job.id, 1) == repo.PageClaim(attempts=1, last_error=None)
+    repo.note_page_error(session, job.id, 1, "RuntimeError: engine crashed")
+    assert repo.claim_page(session, job.id, 1) == repo.PageClaim(attempts=2, last_error="RuntimeError: engine crashed")
+    repo.finish_page(session, job.id, 1, {})
+    assert repo.claim_page(session, job.id, 1) is None, "a done page is not claimed again"
+    assert repo.claim_page(session, job.id, 9) is None, "nor a page the job does not have"
+    session.commit()
+    page = repo.get_page(session, job.id, 1)
+    assert page is not None and page.attempts == 2 and page.error_message is None
 
 
 def test_first_failure_reason_wins(session: Session) -> None:

@@ -53,11 +53,12 @@ def test_a_page_that_keeps_coming_back_fails_the_job(local_env: Path, monkeypatc
     job_id = make_job(corpus_file("tess_HelloGoogle.tif").read_bytes(), "image/tiff")
     assert pipeline.prepare_job(job_id) == [1]
     with session_scope() as session:
-        repo.note_page_attempt(session, job_id, 1)  # as if a worker died on it once already
+        assert repo.claim_page(session, job_id, 1) == repo.PageClaim(attempts=1, last_error=None)
+        # as if a worker died on it once already
     tasks.ocr_page.apply(args=[job_id, 1])
     job = load_job(job_id)
     assert job.status == "failed" and job.error_code == "page_failed"
-    assert (job.error_message or "").startswith("page 1:")
+    assert (job.error_message or "").startswith("page 1: gave up after 1 attempts (the worker was lost each time)")
 
 
 class FlakyEngine:
