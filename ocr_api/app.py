@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 import anyio
@@ -12,21 +13,28 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 
 from ocr_api.errors import add_exception_handlers
 from ocr_api.limits import BodySizeLimit
+from ocr_api.lookups import JobLookups
 from ocr_api.routes import jobs, stream, system
 from ocr_api.settings import get_api_settings
 from storage.db import get_engine
+from storage.job_reads import read_jobs
 
 MULTIPART_OVERHEAD = 1024 * 1024  # form fields and part headers around the file
 # Text results and job lists shrink 3-10x; a body that fits one TCP segment gains nothing from it.
 GZIP_MINIMUM_BYTES = 1400
-GZIP_LEVEL = 6  # zlib's default: level 9 costs about twice the CPU for 1-2 % smaller text
+GZIP_LEVEL = 6
+LOOKUP_THREADS = 4  # zlib's default: level 9 costs about twice the CPU for 1-2 % smaller text
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await run_in_threadpool(get_engine)  # connect and create tables before the first request
     app.state.upload_slots = anyio.CapacityLimiter(get_api_settings().upload_concurrency)
-    yield
+    # Job lookups get threads of their own, fewer than the database pool holds: more concurrent lookups
+    # than pooled connections would open and close a connection each time.
+    with ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="job-lookups") as lookup_threads:
+        app.state.job_lookups = JobLookups(lookup_threads, read_jobs)
+        yield
 
 
 def create_app() -> FastAPI:

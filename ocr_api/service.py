@@ -13,7 +13,7 @@ from ocr_api.uploads import clean_filename, sniff_media_type
 from storage import get_storage
 from storage import jobs as repo
 from storage.db import check_database, session_scope
-from storage.job_reads import JobRecord, read_job
+from storage.job_reads import JobRecord
 from storage.keys import input_key, job_prefix, result_key
 from storage.models import Job, JobStatus
 from workers import queue
@@ -115,13 +115,6 @@ def submit_job(
         storage.delete_prefix(job_prefix(job_id))
         raise
     return JobRecord.of(job)
-
-
-def get_job(job_id: str) -> JobRecord:
-    job = read_job(job_id)
-    if job is None:
-        raise JobNotFound(f"no job with id '{job_id}'")
-    return job
 
 
 def list_jobs(limit: int, cursor: str | None) -> tuple[list[JobRecord], str | None]:

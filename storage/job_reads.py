@@ -9,6 +9,7 @@ runs it and turns the row into a frozen `JobRecord`.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -64,3 +65,17 @@ def read_job(job_id: str, engine: Engine | None = None) -> JobRecord | None:
     with (engine or get_engine()).connect() as conn:
         row = conn.execute(_BY_ID, {"job_id": job_id}).first()
     return None if row is None else JobRecord(*row)
+
+
+_BY_IDS = select(*(_TABLE.c[f.name] for f in fields(JobRecord))).where(
+    _TABLE.c.id.in_(bindparam("job_ids", expanding=True))
+)
+
+
+def read_jobs(job_ids: Collection[str], engine: Engine | None = None) -> dict[str, JobRecord]:
+    """The current rows of these jobs, by id; ids without a job are left out. Blocking: call it from a thread."""
+    if not job_ids:
+        return {}
+    with (engine or get_engine()).connect() as conn:
+        rows = conn.execute(_BY_IDS, {"job_ids": list(job_ids)})
+        return {record.id: record for record in (JobRecord(*row) for row in rows)}

@@ -1,0 +1,60 @@
+"""Job lookups for the routes, batched per turn of the event loop.
+
+Every route that names a job reads its row first, and a thread hop costs more than the query (the thread
+has to win the GIL back from a busy event loop). Lookups that arrive in the same turn of the loop therefore
+share one hop and one `SELECT ... WHERE id IN (...)`: under load a batch holds about as many lookups as
+there are requests in flight; alone, a lookup is a batch of one and costs what it did before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Collection
+from concurrent.futures import Executor
+from functools import partial
+
+from storage.job_reads import JobRecord
+
+BATCH_LIMIT = 500  # ids per query: far below SQLite's and PostgreSQL's bound-parameter limits
+
+ReadMany = Callable[[Collection[str]], dict[str, JobRecord]]
+Waiters = dict[str, list[asyncio.Future[JobRecord | None]]]
+
+
+class JobLookups:
+    def __init__(self, executor: Executor, read_many: ReadMany) -> None:
+        self._executor = executor
+        self._read_many = read_many
+        self._waiting: Waiters = {}
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        """The job's current row, or None when there is no such job."""
+        loop = asyncio.get_running_loop()
+        if not self._waiting:
+            loop.call_soon(self._flush, loop)
+        future: asyncio.Future[JobRecord | None] = loop.create_future()
+        self._waiting.setdefault(job_id, []).append(future)
+        return await future
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        waiting, self._waiting = self._waiting, {}
+        ids = list(waiting)
+        for start in range(0, len(ids), BATCH_LIMIT):
+            batch = {job_id: waiting[job_id] for job_id in ids[start : start + BATCH_LIMIT]}
+            read = loop.run_in_executor(self._executor, self._read_many, list(batch))
+            read.add_done_callback(partial(_deliver, batch))
+
+
+def _deliver(
+    batch: dict[str, list[asyncio.Future[JobRecord | None]]], read: asyncio.Future[dict[str, JobRecord]]
+) -> None:
+    error = read.exception()
+    found = {} if error is not None else read.result()
+    for job_id, futures in batch.items():
+        for future in futures:
+            if future.done():  # the request went away
+                continue
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(found.get(job_id))
