@@ -24,7 +24,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -33,7 +32,7 @@ from typing import Any
 import httpx
 
 from bench import workload
-from bench.stack import Sampler, Stack
+from bench.stack import Sampler, Stack, scratch_dir
 from bench.throughput import machine, percentile
 
 GIB = 1024**3
@@ -159,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="concurrent upload clients, comma-separated (default: 1,10,50)")  # fmt: skip
     parser.add_argument("--upload-gib", type=float, help="size of the big upload (default 1, 0.25 with --quick)")
     parser.add_argument("--json", type=Path, help="write every figure here")
+    parser.add_argument("--work-dir", type=Path, help="where the data dir and the big upload go (default: .bench/)")
     args = parser.parse_args(argv)
     seconds = args.seconds or (3.0 if args.quick else 10.0)
     size = int((args.upload_gib or (0.25 if args.quick else 1.0)) * GIB)
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     print(header, flush=True)
     small = workload.corpus_file(workload.SMALL_IMAGE)
     result: dict[str, Any] = {"started": header, "status_reads": [], "uploads": []}
-    with tempfile.TemporaryDirectory(prefix="ocr-bench-api-") as tmp:
+    with scratch_dir(args.work_dir, "ocr-bench-api-") as tmp:
         upload_mb = str(int(size / 2**20) + 100)
         limit = {"OCR_MAX_UPLOAD_MB": upload_mb}
         with Stack(Path(tmp) / "api", args.redis_url, workers=0, extra_env=limit) as stack:
