@@ -75,6 +75,12 @@ class Storage(Protocol):
 
     def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> StoredObject: ...
 
+    def copy(self, source: str, target: str) -> StoredObject:
+        """Copy an object, checksum included, without passing its bytes through this process where the
+        backend allows (a server-side copy on S3, a hard link on local disk); later writes to either key
+        leave the other as it was. Raises ObjectNotFound when `source` is missing."""
+        ...
+
     def read_bytes(self, key: str) -> bytes:
         """The whole object, checked against its stored sha256."""
         ...

@@ -65,6 +65,32 @@ class LocalStorage:
     def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> StoredObject:
         return self.save_stream(key, io.BytesIO(data), content_type)
 
+    def copy(self, source: str, target: str) -> StoredObject:
+        # A hard link shares the file: safe, because every write here makes a new file and renames it
+        # over the key, and a delete only removes a name. Where links are not possible, a plain copy.
+        src, dst = self._path(source), self._path(target)
+        if not src.is_file():
+            raise ObjectNotFound(source)
+        sha256 = self._expected_sum(src)
+        if sha256 is None:  # an object without its checksum file: store it afresh, which computes one
+            with src.open("rb") as stream:
+                return self.save_stream(target, stream)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._tmp / uuid.uuid4().hex
+        try:
+            try:
+                os.link(src, tmp)
+            except OSError:
+                shutil.copyfile(src, tmp)
+            self._write_sum(dst, sha256)
+            os.replace(tmp, dst)
+        except FileNotFoundError:
+            raise ObjectNotFound(source) from None
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        return StoredObject(key=target, size=dst.stat().st_size, sha256=sha256)
+
     # -- reads -----------------------------------------------------------------------------------
     def _expected_sum(self, path: Path) -> str | None:
         try:

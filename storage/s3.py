@@ -233,6 +233,22 @@ class S3Storage:
             self.client.put_object(Bucket=self.bucket, Key=full_key, Body=data, **_put_args(sha256, content_type))
         return StoredObject(key=key, size=len(data), sha256=sha256)
 
+    def copy(self, source: str, target: str) -> StoredObject:
+        # Server-side: the bytes never leave the store. A copy in parts (above CopyObject's 5 GiB) does
+        # not carry the metadata over, so it is given the checksum and type the HEAD reported.
+        copy_source = {"Bucket": self.bucket, "Key": self._key(source)}
+        with self._errors(source):
+            head = self.client.head_object(**copy_source)
+            size, sha256 = int(head["ContentLength"]), head.get("Metadata", {}).get(SHA256_META, "")
+            if size <= MAX_SINGLE_COPY:
+                self.client.copy_object(
+                    CopySource=copy_source, Bucket=self.bucket, Key=self._key(target), MetadataDirective="COPY"
+                )
+            else:
+                extra = _put_args(sha256 or None, head.get("ContentType"))
+                self.client.copy(copy_source, self.bucket, self._key(target), ExtraArgs=extra, Config=self._transfer)
+        return StoredObject(key=target, size=size, sha256=sha256)
+
     # -- reads -----------------------------------------------------------------------------------
     def iter_chunks(self, key: str, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
         # Not a generator itself: a missing object raises here, before a response has started.

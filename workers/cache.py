@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,25 +66,6 @@ def find_cached_job(session: Session, key: str, exclude_id: str) -> CachedJob | 
     )
 
 
-class _ChunkReader:
-    """A readable stream over `Storage.iter_chunks`, so a copy never holds a whole object in memory."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._buffer = b""
-
-    def read(self, n: int = -1) -> bytes:
-        while n < 0 or len(self._buffer) < n:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                break
-            self._buffer += chunk
-        if n < 0:
-            n = len(self._buffer)
-        data, self._buffer = self._buffer[:n], self._buffer[n:]
-        return data
-
-
 def _media_type(key: str) -> str | None:
     return MEDIA_TYPES.get(key.rsplit(".", 1)[-1])
 
@@ -114,7 +94,7 @@ def copy_job_files(storage: Storage, source: CachedJob, job: JobRecord, engine_i
                 data = _rewrite_json_meta(storage.read_bytes(key), job, engine_info)
                 storage.put_bytes(target, data, _media_type(key))
             else:
-                storage.save_stream(target, _ChunkReader(storage.iter_chunks(key)), _media_type(key))  # type: ignore[arg-type]
+                storage.copy(key, target)
     except (ObjectNotFound, StorageError, ValueError) as exc:
         # Deleted or damaged while we copied: run OCR instead. The half-made copies are overwritten then.
         log.info("result cache: cannot reuse job %s for %s: %s", source.id, job.id, exc)

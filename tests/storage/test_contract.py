@@ -152,6 +152,32 @@ def test_delete_prefix_beyond_one_batch(storage: Storage) -> None:
     assert storage.list_keys("jobs/big") == []
 
 
+def test_copy_is_independent_of_its_source(storage: Storage) -> None:
+    data = b"result text \n" * 1000
+    storage.put_bytes("jobs/a/result.txt", data, "text/plain; charset=utf-8")
+    copied = storage.copy("jobs/a/result.txt", "jobs/b/result.txt")
+    assert copied == StoredObject(key="jobs/b/result.txt", size=len(data), sha256=sha(data))
+    assert storage.stat("jobs/b/result.txt") == copied
+    assert storage.read_bytes("jobs/b/result.txt") == data
+    storage.put_bytes("jobs/a/result.txt", b"rewritten")  # a later write to the source ...
+    assert storage.read_bytes("jobs/b/result.txt") == data  # ... leaves the copy as it was
+    storage.copy("jobs/a/result.txt", "jobs/b/result.txt")  # copying over an existing object replaces it
+    assert storage.read_bytes("jobs/b/result.txt") == b"rewritten"
+    storage.delete_prefix("jobs/a")
+    assert storage.read_bytes("jobs/b/result.txt") == b"rewritten"
+    with pytest.raises(ObjectNotFound) as info:
+        storage.copy("jobs/a/result.txt", "jobs/c/result.txt")
+    assert info.value.key == "jobs/a/result.txt" and not storage.exists("jobs/c/result.txt")
+
+
+def test_a_copy_of_a_tampered_object_fails_its_checksum(storage: Storage, tamper: Callable[[str, bytes], None]) -> None:
+    storage.put_bytes("jobs/t/result.txt", b"the original text")
+    tamper("jobs/t/result.txt", b"the altered text!")
+    storage.copy("jobs/t/result.txt", "jobs/u/result.txt")
+    with pytest.raises(ChecksumMismatch):
+        storage.read_bytes("jobs/u/result.txt")
+
+
 def test_missing_object(storage: Storage) -> None:
     key = "jobs/missing/input"
     with pytest.raises(ObjectNotFound) as info:

@@ -85,6 +85,23 @@ def test_unseekable_upload_leaves_no_temporary_object(make_s3_storage: MakeS3, s
     assert [o["Key"] for o in listed["Contents"]] == [f"{storage.prefix}jobs/t1/input"]
 
 
+def test_copy_in_parts_keeps_checksum_and_type(
+    make_s3_storage: MakeS3, s3_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Above CopyObject's limit (lowered here from 5 GiB) the copy goes in parts, which do not carry the
+    # source's metadata over by themselves.
+    monkeypatch.setattr("storage.s3.MAX_SINGLE_COPY", 1 * MB)
+    storage = make_s3_storage(s3_multipart_threshold_mb=5)
+    data = os.urandom(11 * MB)
+    stored = storage.put_bytes("jobs/c1/result.pdf", data, "application/pdf")
+    assert storage.copy("jobs/c1/result.pdf", "jobs/c2/result.pdf") == stored.__class__(
+        key="jobs/c2/result.pdf", size=stored.size, sha256=stored.sha256
+    )
+    head = s3_client.head_object(Bucket=BUCKET, Key=f"{storage.prefix}jobs/c2/result.pdf")
+    assert head["ContentType"] == "application/pdf" and "-" in head["ETag"], "copied in parts"
+    assert storage.read_bytes("jobs/c2/result.pdf") == data
+
+
 def test_failed_upload_leaves_nothing_behind(make_s3_storage: MakeS3, s3_client: Any) -> None:
     storage = make_s3_storage()
 
