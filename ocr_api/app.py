@@ -22,8 +22,8 @@ from storage.job_reads import read_jobs
 MULTIPART_OVERHEAD = 1024 * 1024  # form fields and part headers around the file
 # Text results and job lists shrink 3-10x; a body that fits one TCP segment gains nothing from it.
 GZIP_MINIMUM_BYTES = 1400
-GZIP_LEVEL = 6
-LOOKUP_THREADS = 4  # zlib's default: level 9 costs about twice the CPU for 1-2 % smaller text
+GZIP_LEVEL = 6  # zlib's default: level 9 costs about twice the CPU for 1-2 % smaller text
+LOOKUP_THREADS = 4
 
 
 @asynccontextmanager

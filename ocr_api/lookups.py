@@ -45,10 +45,8 @@ class JobLookups:
             read.add_done_callback(partial(_deliver, batch))
 
 
-def _deliver(
-    batch: dict[str, list[asyncio.Future[JobRecord | None]]], read: asyncio.Future[dict[str, JobRecord]]
-) -> None:
-    error = read.exception()
+def _deliver(batch: Waiters, read: asyncio.Future[dict[str, JobRecord]]) -> None:
+    error = asyncio.CancelledError() if read.cancelled() else read.exception()
     found = {} if error is not None else read.result()
     for job_id, futures in batch.items():
         for future in futures:

@@ -56,7 +56,9 @@ class JobRecord:
 
 
 _TABLE = Job.__table__
-_BY_ID = select(*(_TABLE.c[f.name] for f in fields(JobRecord))).where(_TABLE.c.id == bindparam("job_id"))
+_COLUMNS = select(*(_TABLE.c[f.name] for f in fields(JobRecord)))
+_BY_ID = _COLUMNS.where(_TABLE.c.id == bindparam("job_id"))
+_BY_IDS = _COLUMNS.where(_TABLE.c.id.in_(bindparam("job_ids", expanding=True)))
 
 
 def read_job(job_id: str, engine: Engine | None = None) -> JobRecord | None:
@@ -65,11 +67,6 @@ def read_job(job_id: str, engine: Engine | None = None) -> JobRecord | None:
     with (engine or get_engine()).connect() as conn:
         row = conn.execute(_BY_ID, {"job_id": job_id}).first()
     return None if row is None else JobRecord(*row)
-
-
-_BY_IDS = select(*(_TABLE.c[f.name] for f in fields(JobRecord))).where(
-    _TABLE.c.id.in_(bindparam("job_ids", expanding=True))
-)
 
 
 def read_jobs(job_ids: Collection[str], engine: Engine | None = None) -> dict[str, JobRecord]:

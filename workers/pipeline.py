@@ -147,16 +147,16 @@ def load_page_outputs(
     ]
 
 
-def finalize_job(job_id: str, done: PageDone | None = None, page_no: int | None = None) -> None:
+def finalize_job(job_id: str, done: PageDone | None = None) -> None:
     """Assemble every requested format from the page outputs, then mark the job succeeded.
 
-    `done`: what process_page returned for `page_no` when that call completed the job's last page; its
-    output is used instead of being read back, and for a one-page job nothing needs reading at all."""
+    `done`: what process_page returned when that call completed the job's last page; its page's output is
+    used instead of being read back, and for a one-page job nothing needs reading at all."""
     storage = get_storage()
     job = done.job if done is not None and done.job is not None else read_job(job_id)
     if job is None or job.status != JobStatus.RUNNING:
         return
-    known = {page_no: done.output} if done is not None and done.output is not None and page_no is not None else {}
+    known = {done.output.page: done.output} if done is not None and done.output is not None else {}
     if job.pages_total is not None and sorted(known) == list(range(1, job.pages_total + 1)):
         page_numbers = sorted(known)
     else:

@@ -81,7 +81,7 @@ def ocr_page(self: Task, job_id: str, page_no: int) -> None:
         # The last page assembles the results itself, with its own output still in memory: one task less
         # per job (a single line's job is mostly overhead). finalize_job is idempotent, so a retry of this
         # task finalizes again safely.
-        pipeline.finalize_job(job_id, done, page_no)
+        pipeline.finalize_job(job_id, done)
 
 
 @app.task(name="ocr.finalize_job", base=JobTask, bind=True)
