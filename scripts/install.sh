@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything the service needs on Debian/Ubuntu: system packages (Tesseract with the eng, osd,
-# deu and fra models, redis-server for the all-in-one mode) and the Python package in ./.venv.
+# deu, fra and Fraktur (frk, script/Fraktur) models, redis-server for the all-in-one mode) and the Python package in ./.venv.
 #   scripts/install.sh           the service
 #   scripts/install.sh --test    the service plus what the test suite needs
 set -euo pipefail
@@ -10,9 +10,9 @@ want_test=0
 [[ "${1:-}" == "--test" ]] && want_test=1
 
 packages=(python3 python3-venv python3-dev tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd
-          tesseract-ocr-deu tesseract-ocr-fra redis-server)
+          tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-frk tesseract-ocr-script-frak redis-server)
 if ((want_test)); then
-  packages+=(poppler-utils procps)
+  packages+=(poppler-utils procps fonts-dejavu-core fonts-liberation2)
 fi
 
 missing=()

@@ -100,7 +100,9 @@ class TesserocrEngine:
         if api is None:
             tesseract.require_models(lang, Path(self._path))
             try:
-                api = self._tesserocr.PyTessBaseAPI(path=self._path, lang=lang)
+                api = self._tesserocr.PyTessBaseAPI(
+                    path=self._path, lang=tesseract.resolve_lang(lang, Path(self._path))
+                )
             except RuntimeError as exc:
                 raise EngineUnavailable(f"could not load tesseract models for '{lang}': {exc}") from exc
             while len(self._apis) >= self._max_cached:
@@ -183,7 +185,7 @@ class PytesseractEngine:
                     str(src),
                     str(base),
                     extension="txt",
-                    lang=options.lang,
+                    lang=tesseract.resolve_lang(options.lang, self._tessdata),
                     config=config,
                     timeout=get_worker_settings().page_time_limit_s,
                 )

@@ -17,7 +17,9 @@ def tesseract_cmd() -> str:
     return get_worker_settings().tesseract_cmd
 
 
-_LANG_RE = re.compile(r"^[A-Za-z0-9_]+$")
+# A model name: a language code (eng, frk) or a script model (Fraktur, script/Fraktur).
+_LANG_RE = re.compile(r"^(script/)?[A-Za-z0-9_]+$")
+SCRIPT_PREFIX = "script/"
 
 
 def _run(args: list[str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -55,9 +57,32 @@ def tessdata_dir() -> Path:
 
 
 def installed_languages() -> list[str]:
-    """Installed recognition models (osd is orientation detection, not a language)."""
+    """Installed recognition models (osd is orientation detection, not a language).
+
+    Script models are listed as `script/NAME` too: upstream keeps them in tessdata/script/, Debian's
+    tesseract-ocr-script-* packages put them beside the languages (Fraktur.traineddata)."""
     directory = tessdata_dir()
-    return sorted(p.stem for p in directory.glob("*.traineddata") if p.stem != "osd")
+    names = {p.stem for p in directory.glob("*.traineddata") if p.stem != "osd"}
+    names |= {SCRIPT_PREFIX + p.stem for p in directory.glob("script/*.traineddata")}
+    names |= {SCRIPT_PREFIX + name for name in names if name[:1].isupper() and "/" not in name}
+    return sorted(names)
+
+
+def resolve_lang(spec: str, directory: Path | None = None) -> str:
+    """The spec as the engine loads it: `script/NAME` becomes `NAME` where the model lies beside the others."""
+    directory = directory or tessdata_dir()
+    parts = []
+    for name in spec.split("+"):
+        if name.startswith(SCRIPT_PREFIX) and not (directory / f"{name}.traineddata").exists():
+            name = name[len(SCRIPT_PREFIX) :]
+        parts.append(name)
+    return "+".join(parts)
+
+
+@lru_cache
+def installed_models() -> frozenset[str]:
+    """The installed models, read once per process (a worker restarts to see a newly installed one)."""
+    return frozenset(installed_languages())
 
 
 def valid_lang_spec(spec: str) -> bool:
@@ -76,19 +101,25 @@ def _model_sha256(path: Path, mtime: float) -> str:
 def model_info(lang: str) -> list[dict[str, str]]:
     """Name and sha256 of each model a language spec uses, recorded with every result."""
     models = []
-    for name in lang.split("+"):
+    for name in resolve_lang(lang).split("+"):
         path = tessdata_dir() / f"{name}.traineddata"
         if path.exists():
             models.append({"name": name, "sha256": _model_sha256(path, path.stat().st_mtime)})
     return models
 
 
+def debian_package(model: str) -> str:
+    """The Debian/Ubuntu package of a model: tesseract-ocr-frk, or tesseract-ocr-script-frak for Fraktur."""
+    return f"tesseract-ocr-script-{model[:4].lower()}" if model[:1].isupper() else f"tesseract-ocr-{model}"
+
+
 def require_models(lang: str, directory: Path | None = None) -> None:
     """Tesseract silently drops a missing secondary language; refuse instead of giving worse text."""
     directory = directory or tessdata_dir()
+    lang = resolve_lang(lang, directory)
     missing = [name for name in lang.split("+") if not (directory / f"{name}.traineddata").exists()]
     if missing:
         raise EngineUnavailable(
             f"language model(s) {', '.join(missing)} not installed on this worker in {directory} "
-            f"(apt-get install tesseract-ocr-{missing[0]})"
+            f"(apt-get install {debian_package(missing[0])})"
         )
