@@ -90,7 +90,7 @@ def page_structure(page: PageOutput) -> dict[str, Any]:
         for line in block["lines"]:
             line["text"] = " ".join(w["text"] for w in line["words"])
             line["confidence"] = round(sum(w["confidence"] for w in line["words"]) / len(line["words"]), 2)
-    return {
+    result: dict[str, Any] = {
         "page": page.page,
         "width": page.width,
         "height": page.height,
@@ -101,6 +101,14 @@ def page_structure(page: PageOutput) -> dict[str, Any]:
         "text": page_text(page),
         "blocks": [b for b in blocks.values() if b["lines"]],
     }
+    if "steps" in page.info:  # how the page was read, so that the reading can be reproduced
+        info = page.info
+        result["preprocessing"] = {
+            "model": info.get("lang"),
+            "steps": list(info["steps"]),
+            "passes": info.get("passes", 1),
+        }
+    return result
 
 
 def page_output_from_text_layer(

@@ -21,19 +21,25 @@ from storage.models import JobStatus, PageStatus
 from workers import cache, formats, pages, pdfout, tesseract
 from workers.engine import get_engine
 from workers.errors import InputError
-from workers.preprocess import PageOptions, read_page
+from workers.preprocess import PageOptions, alternate_lang, read_page, switches
 from workers.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
 
 
 def engine_info(job: JobRecord) -> dict[str, Any]:
+    """The engine, its version and every model a page of this job may be read with (the job's languages,
+    and the alternate models auto_model may choose), each with its sha256, so results can be reproduced."""
     engine = get_engine()
     options = {"lang": job.lang, "psm": job.psm, "dpi": job.dpi, "formats": job.format_list, **(job.options or {})}
+    models = tesseract.model_info(job.lang)
+    alternate = alternate_lang(job.lang, tesseract.installed_models()) if switches(options)["auto_model"] else None
+    if alternate:
+        models += [m for m in tesseract.model_info(alternate) if m not in models]
     return {
         "engine": engine.name,
         "tesseract_version": engine.version(),
-        "models": tesseract.model_info(job.lang),
+        "models": models,
         "options": options,
     }
 

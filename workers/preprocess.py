@@ -1,17 +1,35 @@
-"""Page preprocessing around recognition: deskew, orientation and a second try for pages that read poorly.
+"""Page preprocessing around recognition: small inputs, deskew, language model, orientation and retries.
 
-EXIF orientation is applied when the page is loaded. Every choice here is made from the image or from the
-engine's own word confidences, never from the file name or type:
+EXIF orientation is applied when the page is loaded. Every choice here is made from general signals of the
+image (its size, the height of its text in pixels, the angle of its lines) or of the engine's own output
+(word confidences over comparable amounts of text, OSD's orientation and its confidence), never from the
+file's name or type, and never tuned to particular files (docs/accuracy.md says how the thresholds were
+checked: leave-one-source-out over the corpus, and a synthetic set made by bench/synthetic.py).
 
-- deskew: the text lines' angle from the ink's projection profile; pages skewed by more than
-  MIN_SKEW_DEGREES are turned straight (same size, white brought in at the corners).
-- orient: a page whose first reading is poor (mean word confidence under POOR_CONFIDENCE) gets Tesseract's
-  orientation detection (OSD); a confident quarter turn is read again and kept if it reads better. Where OSD
-  has too little text to answer (a word, a line), the other three quarter turns are tried instead.
-- retry: a page still poor or empty is read again as one uniform block (--psm 6, unless the request
-  fixed the psm), with and without dark scanner borders whitened, and the most confident reading is kept.
+- normalize: a small input (a word or a line cut from a page: either side under `small_side` px) whose
+  text is lower than `min_text_height` px is scaled up to about `target_text_height` px, and gets a white
+  border where its ink comes close to an edge, before the first read (Tesseract reads text 20-40 px high
+  best and needs white space around it). A larger page with small text that reads poorly is read
+  enlarged too.
+- deskew: a page whose lines have a clear angle of a degree or more (projection profile) is read
+  straightened; when that reading is poor, the page is read as it is too and the more confident reading
+  kept (the angle is verified, not trusted). Smaller angles, and small inputs, are straightened only as
+  such a second reading, when the first reads poorly.
+- auto_model: a German reading less confident than `model_confidence` is read with the Fraktur model (`frk`)
+  when it is installed, and that reading kept by a clear margin (19th-century books).
+- orient: a page that still reads poorly gets OSD; a confident quarter turn is read and kept by a clear
+  margin. Where OSD has too little text (a word, a line), the upside-down turn is tried, and the quarter
+  turns only when the ink runs vertically.
+- retry: a page still poor or empty is read again as one uniform block (--psm 6, unless the request fixed
+  the psm), with dark scanner borders whitened where there are any.
 
-Clean upright pages read well the first time and cost one recognition plus the skew estimate.
+Every step after the first read runs only when the reading so far is poor (mean word confidence under
+`poor_confidence`, or empty), except the Fraktur check, which also runs for German readings that are
+merely mediocre: a clean page, receipt or line costs one recognition.
+
+A candidate reading replaces the kept one only when it is clearly more confident over a comparable amount
+of text (`Tuning.replaces`): a longer reading of garbage cannot win by length, and a re-segmented or turned
+reading of noise cannot win by a point or two of confidence.
 """
 
 from __future__ import annotations
@@ -22,32 +40,85 @@ from typing import Any
 
 from PIL import Image
 
-from workers import imageops
+from workers import imageops, tesseract
 from workers.engine import OcrEngine, Recognition, RecognizeOptions
 from workers.formats import PageOutput
 from workers.pages import PageImage
 
 # Per-request switches (the job's `options`); a missing key takes its default here.
 PREPROCESS_DEFAULTS: dict[str, bool] = {
+    "normalize": True,  # white border and upscaling for small inputs and small text
     "orient": True,  # find and undo quarter turns of pages that read poorly
-    "deskew": True,  # straighten skewed text lines
-    "retry": True,  # read poor or empty pages again with other settings, keep the best
+    "deskew": True,  # straighten skewed text lines, when the straight reading is better
+    "auto_model": True,  # German pages that read poorly: try the Fraktur model
+    "retry": True,  # read poor or empty pages again with other settings, keep a clearly better reading
 }
 
-# Mean word confidence (0-100) under which a reading counts as poor. Upright text reads at 78-97 on the
-# corpus's clean pages and good receipts; the same pages turned the wrong way read at 22-49.
-POOR_CONFIDENCE = 70.0
-# Tesseract OSD's orientation confidence needed to try its quarter turn (the turn is kept only when the
-# page then reads better, so a modest value suffices; rotated pages score 9 and more).
-OSD_MIN_CONFIDENCE = 2.0
-# Skew below this is left alone: Tesseract's line finding copes, and resampling the page costs time.
-MIN_SKEW_DEGREES = 0.4
-MAX_SKEW_DEGREES = 10.0
-# The best angle's profile sharpness over the straight one's: below this the angle is noise (a single
-# short line measures 1.7 at a made-up angle; skewed pages measure 2.5 to 30).
-MIN_SKEW_STRENGTH = 2.0
+# Upscaling never makes a page larger than this (pixels).
+MAX_UPSCALED_PIXELS = 36_000_000
 UNIFORM_BLOCK_PSM = 6
 DEFAULT_PSM = 3
+MAX_SKEW_DEGREES = 10.0
+# Models to try instead of a language of the request when its reading is poor (installed ones only).
+ALTERNATE_MODELS: dict[str, str] = {"deu": "frk"}
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """The pipeline's thresholds. The defaults were chosen by leave-one-source-out over the corpus and
+    checked on the synthetic set (bench/accuracy.py --loso); see docs/accuracy.md."""
+
+    # Mean word confidence (0-100) under which a reading counts as poor and gets further passes.
+    poor_confidence: float = 70.0
+    # A candidate must beat the kept reading's confidence by this many points ...
+    margin: float = 8.0
+    # ... and have at most this many times its characters (plus a few, for readings of a word or two).
+    max_length_ratio: float = 1.5
+    length_slack: int = 4
+    # An empty first reading is replaced only by a reading at least this confident.
+    min_confidence_for_empty: float = 50.0
+    # A German reading less confident than this is read with the Fraktur model too (auto_model).
+    model_confidence: float = 85.0
+    # OSD's own orientation confidence needed to try its turn (kept only by the margin above).
+    osd_min_confidence: float = 2.0
+    # Deskewed readings need only be this much more confident: same text, straighter lines.
+    deskew_margin: float = 0.0
+    min_skew_degrees: float = 0.4
+    min_skew_strength: float = 2.0
+    # From this angle on, a page is read straightened first (Tesseract copes with less; the straightened
+    # reading is checked against the page as it is when it reads poorly).
+    straighten_first_degrees: float = 1.0
+    # Text lower than this (px) is scaled up to target_text_height before the first read.
+    min_text_height: int = 20
+    target_text_height: int = 36
+    max_upscale: float = 4.0
+    # Images smaller than small_side (px, either side) with less white space than `border` around their
+    # ink get a white border of that width.
+    small_side: int = 400
+    border: int = 16
+
+    def replaces(self, candidate: Reading, kept: Reading) -> bool:
+        """Whether a candidate reading is clearly better than the kept one: more confident by the margin,
+        over a comparable amount of text (never by length alone)."""
+        if candidate.characters == 0:
+            return False
+        if kept.characters == 0:
+            return candidate.quality >= self.min_confidence_for_empty
+        if candidate.characters > kept.characters * self.max_length_ratio + self.length_slack:
+            return False
+        return candidate.quality >= kept.quality + self.margin
+
+    def same_text_replaces(self, candidate: Reading, kept: Reading) -> bool:
+        """Readings of the same image straightened or not: the same text, so more of it at no less
+        confidence wins (by deskew_margin)."""
+        if candidate.characters == 0:
+            return False
+        if kept.characters == 0:
+            return candidate.quality >= self.min_confidence_for_empty
+        return candidate.quality >= kept.quality + self.deskew_margin
+
+
+DEFAULT_TUNING = Tuning()
 
 
 @dataclass(frozen=True)
@@ -60,10 +131,11 @@ class PageOptions:
 
 @dataclass(frozen=True)
 class Variant:
-    """How a page image is prepared: a quarter turn (degrees clockwise), then dark borders whitened."""
+    """How a page image is prepared: a quarter turn (degrees clockwise), dark borders whitened, deskewed."""
 
     rotation: int = 0
     clear_borders: bool = False
+    deskew: bool = False
 
 
 @dataclass
@@ -74,18 +146,15 @@ class Reading:
     image: Image.Image
     recognition: Recognition
     psm: int
+    lang: str
     quality: float = field(init=False)
     characters: int = field(init=False)
 
     def __post_init__(self) -> None:
         self.quality, self.characters = word_quality(self.recognition.tsv)
 
-    @property
-    def poor(self) -> bool:
-        return self.characters == 0 or self.quality < POOR_CONFIDENCE
-
-    def better_than(self, other: Reading) -> bool:
-        return (self.quality, self.characters) > (other.quality, other.characters)
+    def poor(self, tuning: Tuning) -> bool:
+        return self.characters == 0 or self.quality < tuning.poor_confidence
 
 
 def word_quality(tsv: str) -> tuple[float, int]:
@@ -123,113 +192,203 @@ def switches(extra: dict[str, Any]) -> dict[str, bool]:
     return result
 
 
+def alternate_lang(lang: str, installed: frozenset[str]) -> str | None:
+    """The request's language spec with each language that has an installed alternate model swapped."""
+    parts = lang.split("+")
+    swapped = [ALTERNATE_MODELS.get(p, p) if ALTERNATE_MODELS.get(p) in installed else p for p in parts]
+    return "+".join(swapped) if swapped != parts else None
+
+
 class _Page:
     """One page's candidate readings; each prepared image is made once and reused."""
 
-    def __init__(self, engine: OcrEngine, page: PageImage, options: PageOptions, deskew: bool) -> None:
+    def __init__(
+        self, engine: OcrEngine, base: Image.Image, dpi: int | None, tuning: Tuning, ink: imageops.Ink | None = None
+    ) -> None:
         self.engine = engine
-        self.page = page
-        self.options = options
-        self.deskew = deskew
-        self.skew: dict[Variant, float] = {}
+        self.base = base
+        self.ink = ink  # the base image's ink mask, when already made
+        self.dpi = dpi
+        self.tuning = tuning
         self.border_fraction: dict[Variant, float] = {}
+        self._skew: dict[int, float] = {}
         self._images: dict[Variant, Image.Image] = {}
         self.passes = 0
 
+    def skew(self, rotation: int) -> float:
+        """The angle that straightens the lines of this quarter turn, 0 when none is clear."""
+        if rotation not in self._skew:
+            ink = self.ink if rotation == 0 else None
+            angle, strength = imageops.skew_angle(self.image(Variant(rotation)), MAX_SKEW_DEGREES, ink=ink)
+            clear = abs(angle) >= self.tuning.min_skew_degrees and strength >= self.tuning.min_skew_strength
+            self._skew[rotation] = angle if clear else 0.0
+        return self._skew[rotation]
+
     def image(self, variant: Variant) -> Image.Image:
         if variant not in self._images:
-            image = imageops.turn_clockwise(self.page.image, variant.rotation)
+            image = imageops.turn_clockwise(self.base, variant.rotation)
             if variant.clear_borders:
                 image, self.border_fraction[variant] = imageops.clear_dark_borders(image)
-            self.skew[variant] = 0.0
-            if self.deskew:
-                angle, strength = imageops.skew_angle(image, MAX_SKEW_DEGREES)
-                if abs(angle) >= MIN_SKEW_DEGREES and strength >= MIN_SKEW_STRENGTH:
-                    image = imageops.rotate_degrees(image, angle)
-                    self.skew[variant] = angle
+            if variant.deskew and self.skew(variant.rotation):
+                image = imageops.rotate_degrees(image, self.skew(variant.rotation))
             self._images[variant] = image
         return self._images[variant]
 
-    def has_dark_borders(self, rotation: int) -> bool:
-        self.image(Variant(rotation, clear_borders=True))
-        return self.border_fraction[Variant(rotation, clear_borders=True)] > 0
+    def has_dark_borders(self, variant: Variant) -> bool:
+        cleared = replace(variant, clear_borders=True)
+        self.image(cleared)
+        return self.border_fraction[cleared] > 0
 
-    def read(self, variant: Variant, psm: int) -> Reading:
+    def read(self, variant: Variant, psm: int, lang: str) -> Reading:
         image = self.image(variant)
         self.passes += 1
-        recognition = self.engine.recognize(image, RecognizeOptions(lang=self.options.lang, psm=psm, dpi=self.page.dpi))
-        return Reading(variant=variant, image=image, recognition=recognition, psm=psm)
+        recognition = self.engine.recognize(image, RecognizeOptions(lang=lang, psm=psm, dpi=self.dpi))
+        return Reading(variant=variant, image=image, recognition=recognition, psm=psm, lang=lang)
 
 
-def _reorient(page: _Page, best: Reading, info: dict[str, Any]) -> Reading:
-    """Try the quarter turn OSD is confident of, or every turn where OSD has too little text to answer."""
-    upright = replace(best.variant, rotation=0)
-    osd = page.engine.detect_orientation(page.image(upright), page.page.dpi)
+def _upscale_factor(image: Image.Image, metrics: imageops.TextMetrics, tuning: Tuning) -> float:
+    """How much to enlarge an image whose text is lower than min_text_height (1.0: not at all)."""
+    if metrics.text_height >= tuning.min_text_height:
+        return 1.0
+    factor = min(tuning.target_text_height / max(metrics.text_height, 1.0), tuning.max_upscale)
+    budget = (MAX_UPSCALED_PIXELS / (image.width * image.height)) ** 0.5
+    return max(1.0, min(factor, budget))
+
+
+def _normalize_small(
+    page: PageImage, metrics: imageops.TextMetrics, tuning: Tuning, info: dict[str, Any]
+) -> tuple[Image.Image, float]:
+    """A small input (a word or a line cut from a page): text scaled up to a working height and a white
+    border where the ink comes close to an edge; the image and the scale."""
+    image = page.image
+    scale = _upscale_factor(image, metrics, tuning)
+    if scale > 1.0:
+        image = imageops.rescale(image, scale)
+    if metrics.margin * scale < tuning.border:
+        image = imageops.add_border(image, tuning.border)
+        info["border"] = tuning.border
+    return image, scale
+
+
+def _scaled_dpi(dpi: int | None, scale: float) -> int | None:
+    return round(dpi * scale) if dpi else None
+
+
+def _reorient(page: _Page, best: Reading, info: dict[str, Any], tuning: Tuning) -> Reading:
+    """Try the quarter turn OSD is confident of; where OSD has too little text, the plausible turns."""
+    osd = page.engine.detect_orientation(page.image(replace(best.variant, rotation=0)), page.dpi)
     if osd is not None:
         info["osd"] = {"rotate": osd.rotate, "confidence": round(osd.confidence, 2)}
-        if osd.rotate % 360 == 0 or osd.confidence < OSD_MIN_CONFIDENCE:
+        if osd.rotate % 360 == 0 or osd.confidence < tuning.osd_min_confidence:
             return best
         turns = [osd.rotate % 360]
     else:
         info["osd"] = None
-        turns = [90, 180, 270]
-    for rotation in turns:
-        reading = page.read(replace(best.variant, rotation=rotation), best.psm)
-        if reading.better_than(best):
-            best = reading
-    return best
+        turns = [180, 90, 270] if imageops.ink_runs_vertically(page.base) else [180]
+    return _pick(best, [page.read(replace(best.variant, rotation=r), best.psm, best.lang) for r in turns], tuning)
 
 
-def _retry(page: _Page, best: Reading, psm_fixed: bool) -> Reading:
-    """Read again as one uniform block, with and without dark borders; keep the most confident reading."""
-    plain = replace(best.variant, clear_borders=False)
-    cleared = replace(best.variant, clear_borders=True)
+def _retry(page: _Page, best: Reading, psm_fixed: bool, tuning: Tuning) -> Reading:
+    """Read again as one uniform block, with and without dark borders; keep a clearly better reading."""
     psm = best.psm if psm_fixed else UNIFORM_BLOCK_PSM
-    candidates = [(plain, psm)]
-    if page.has_dark_borders(best.variant.rotation):
-        candidates.append((cleared, psm))
-    for variant, mode in candidates:
-        if (variant, mode) == (best.variant, best.psm):
-            continue
-        reading = page.read(variant, mode)
-        if reading.better_than(best):
-            best = reading
-    return best
+    candidates = [replace(best.variant, clear_borders=False)]
+    if page.has_dark_borders(best.variant):
+        candidates.append(replace(best.variant, clear_borders=True))
+    readings = [page.read(v, psm, best.lang) for v in candidates if (v, psm) != (best.variant, best.psm)]
+    return _pick(best, readings, tuning)
 
 
-def recognize_page(engine: OcrEngine, page_no: int, page: PageImage, options: PageOptions) -> PageOutput:
-    return read_page(engine, page_no, page, options)[0]
+def _pick(kept: Reading, candidates: list[Reading], tuning: Tuning) -> Reading:
+    """The most confident candidate that clearly beats the kept reading (each judged against it), or it."""
+    passing = [c for c in candidates if tuning.replaces(c, kept)]
+    return max(passing, key=lambda c: c.quality) if passing else kept
 
 
-def read_page(engine: OcrEngine, page_no: int, page: PageImage, options: PageOptions) -> tuple[PageOutput, Image.Image]:
-    """The page's outputs, and the image as the engine read it (turned, deskewed): the word boxes refer to it."""
+def recognize_page(
+    engine: OcrEngine, page_no: int, page: PageImage, options: PageOptions, tuning: Tuning = DEFAULT_TUNING
+) -> PageOutput:
+    return read_page(engine, page_no, page, options, tuning)[0]
+
+
+def read_page(
+    engine: OcrEngine,
+    page_no: int,
+    page: PageImage,
+    options: PageOptions,
+    tuning: Tuning = DEFAULT_TUNING,
+    installed: frozenset[str] | None = None,
+) -> tuple[PageOutput, Image.Image]:
+    """The page's outputs, and the image as the engine read it (scaled, turned, deskewed): the word boxes
+    refer to it. `installed`: the models the auto_model step may use (default: those installed)."""
     started = time.perf_counter()
     on = switches(options.extra)
-    candidates = _Page(engine, page, options, deskew=on["deskew"])
     info: dict[str, Any] = {"exif_rotated": page.exif_rotated}
-    best = candidates.read(Variant(), options.psm or DEFAULT_PSM)
+    small = min(page.image.size) < tuning.small_side
+    ink: imageops.Ink | None = None  # the page's ink mask, made once when a step needs it
+    metrics: imageops.TextMetrics | None = None
+    base, scale = page.image, 1.0
+    if on["normalize"] and small:  # before the first read: a small input costs little more enlarged
+        ink = imageops.ink_mask(page.image, imageops.SKEW_WORK_SIZE)
+        metrics = imageops.text_metrics(page.image, ink)
+        if metrics is not None:
+            base, scale = _normalize_small(page, metrics, tuning, info)
+    candidates = _Page(engine, base, _scaled_dpi(page.dpi, scale), tuning, ink if base is page.image else None)
+    first_psm = options.psm or DEFAULT_PSM
+    # A page whose lines have a clear angle is read straightened first (the estimate costs little next to a
+    # page's read); a small input's angle is measured only when it reads poorly.
+    straighten_first = on["deskew"] and not small and abs(candidates.skew(0)) >= tuning.straighten_first_degrees
+    best = candidates.read(Variant(deskew=straighten_first), first_psm, options.lang)
+    # Every further step runs only when the reading so far is poor: clean inputs cost one read.
+    if on["deskew"] and best.poor(tuning) and (straighten_first or candidates.skew(0)):
+        other = candidates.read(Variant(deskew=not straighten_first), first_psm, options.lang)
+        if tuning.same_text_replaces(other, best):  # the angle is verified, not trusted
+            best = other
+    if on["normalize"] and not small and best.poor(tuning):  # a page with small text: read it enlarged too
+        ink = ink or imageops.ink_mask(page.image, imageops.SKEW_WORK_SIZE)
+        metrics = imageops.text_metrics(page.image, ink)
+        factor = _upscale_factor(page.image, metrics, tuning) if metrics is not None else 1.0
+        if factor > 1.0:
+            enlarged = _Page(engine, imageops.rescale(page.image, factor), _scaled_dpi(page.dpi, factor), tuning)
+            enlarged.passes = candidates.passes
+            reading = enlarged.read(Variant(deskew=best.variant.deskew), best.psm, best.lang)
+            if tuning.replaces(reading, best):
+                best, candidates, scale = reading, enlarged, factor
+            else:
+                candidates.passes = enlarged.passes
+    if metrics is not None:
+        info["text_height"] = round(metrics.text_height, 1)
+    if on["auto_model"] and best.quality < tuning.model_confidence:
+        alternate = alternate_lang(options.lang, tesseract.installed_models() if installed is None else installed)
+        if alternate:
+            reading = candidates.read(best.variant, best.psm, alternate)
+            info["model_tried"] = alternate
+            if tuning.replaces(reading, best):
+                best = reading
     # A turned page still yields about as much text, only read badly; a page with no text at all is more
     # likely hidden by a dark border or an odd layout, so retry before turning it.
     order = ["orient", "retry"] if best.characters else ["retry", "orient"]
     for step in order:
-        if not best.poor or not on[step]:
-            continue
-        if step == "orient":
-            best = _reorient(candidates, best, info)
-        else:
-            best = _retry(candidates, best, psm_fixed=options.psm is not None)
-    skew = candidates.skew.get(best.variant, 0.0)
+        if best.poor(tuning) and on[step]:
+            if step == "orient":
+                best = _reorient(candidates, best, info, tuning)
+            else:
+                best = _retry(candidates, best, psm_fixed=options.psm is not None, tuning=tuning)
+    skew = candidates.skew(best.variant.rotation) if best.variant.deskew else 0.0
     steps = [
+        *([f"scale{scale:.2f}"] if scale > 1 else []),
+        *([f"border{info['border']}"] if "border" in info else []),
         *([f"turn{best.variant.rotation}"] if best.variant.rotation else []),
         *(["borders"] if best.variant.clear_borders else []),
         *([f"deskew{skew:+.1f}"] if skew else []),
-        *([f"psm{best.psm}"] if best.psm != (options.psm or DEFAULT_PSM) else []),
+        *([f"psm{best.psm}"] if best.psm != first_psm else []),
+        *([f"lang={best.lang}"] if best.lang != options.lang else []),
     ]
     info.update(
         {
             "rotation": best.variant.rotation,
             "deskew_angle": skew,
             "psm": best.psm,
+            "lang": best.lang,
             "steps": steps,
             "passes": candidates.passes,
             "page_ms": round((time.perf_counter() - started) * 1000),
@@ -240,7 +399,7 @@ def read_page(engine: OcrEngine, page_no: int, page: PageImage, options: PageOpt
         page=page_no,
         width=best.image.width,
         height=best.image.height,
-        dpi=page.dpi,
+        dpi=_scaled_dpi(page.dpi, scale),
         text=recognition.text,
         hocr_page=recognition.hocr_page,
         tsv=recognition.tsv,

@@ -30,12 +30,25 @@ async def create_job(
     psm: Annotated[int | None, Form(ge=0, le=13, description="Tesseract page segmentation mode")] = None,
     dpi: Annotated[int | None, Form(ge=50, le=2400, description="Resolution override")] = None,
     formats: Annotated[str | None, Form(description="Comma-separated: txt,hocr,alto,tsv,json,pdf")] = None,
+    normalize: Annotated[
+        bool | None, Form(description="Scale small text up and give small crops a white border")
+    ] = None,
     orient: Annotated[bool | None, Form(description="Detect page orientation (OSD) and rotate")] = None,
     deskew: Annotated[bool | None, Form(description="Straighten skewed scans")] = None,
     retry: Annotated[bool | None, Form(description="Retry empty or low-confidence pages with other settings")] = None,
+    auto_model: Annotated[
+        bool | None, Form(description="Read German pages that read poorly with the Fraktur model (frk) too")
+    ] = None,
     skip_text: Annotated[bool | None, Form(description="Reuse a PDF page's existing text layer")] = None,
 ) -> Response:
-    switches = {"orient": orient, "deskew": deskew, "retry": retry, "skip_text": skip_text}
+    switches = {
+        "normalize": normalize,
+        "orient": orient,
+        "deskew": deskew,
+        "retry": retry,
+        "auto_model": auto_model,
+        "skip_text": skip_text,
+    }
     submit = partial(
         service.submit_upload,
         file.file,

@@ -171,9 +171,10 @@ def test_phone_photo_is_readable(engine: OcrEngine) -> None:
 
 # -- switches ----------------------------------------------------------------------------------------
 def test_switch_defaults_and_parsing() -> None:
-    assert PREPROCESS_DEFAULTS == {"orient": True, "deskew": True, "retry": True}
+    assert dict.fromkeys(("normalize", "orient", "deskew", "auto_model", "retry"), True) == PREPROCESS_DEFAULTS
     assert switches({}) == PREPROCESS_DEFAULTS
-    assert switches({"orient": False, "deskew": "false", "retry": "0", "other": True}) == OFF
+    parsed = switches({"orient": False, "deskew": "false", "retry": "0", "other": True})
+    assert parsed == {**PREPROCESS_DEFAULTS, **OFF}
     assert switches({"deskew": "maybe"})["deskew"] is True
 
 
@@ -186,3 +187,59 @@ def test_turn_clockwise_matches_pil() -> None:
     assert imageops.turn_clockwise(image, 0) is image
     with pytest.raises(ValueError):
         imageops.turn_clockwise(image, 45)
+
+
+# -- choosing between readings -----------------------------------------------------------------------
+class ScriptedEngine:
+    """A fake engine: the first recognition returns `first`, every later one `later` (word, confidence)."""
+
+    name = "scripted"
+
+    def __init__(self, first: list[tuple[str, float]], later: list[tuple[str, float]]) -> None:
+        self.first, self.later, self.calls = first, later, 0
+
+    def version(self) -> str:
+        return "0"
+
+    def recognize(self, image: Image.Image, options: Any) -> Any:
+        from workers.engine import Recognition
+
+        words = self.first if self.calls == 0 else self.later
+        self.calls += 1
+        rows = [f"5\t1\t1\t1\t1\t{n}\t{10 * n}\t5\t9\t20\t{conf}\t{word}" for n, (word, conf) in enumerate(words, 1)]
+        text = " ".join(word for word, _ in words)
+        return Recognition(text=text, hocr_page="", tsv="\n".join(rows), mean_confidence=0.0)
+
+    def detect_orientation(self, image: Image.Image, dpi: int | None) -> None:
+        return None  # too little text for OSD: the pipeline tries turns and retries by confidence alone
+
+
+def _word_image() -> pages.PageImage:
+    image = Image.new("L", (240, 60), 255)
+    ImageDraw.Draw(image).rectangle((20, 15, 200, 45), fill=0)
+    return pages.PageImage(image=image, dpi=300)
+
+
+SANE = [("Invoice", 62.0), ("136", 60.0)]  # poor (under 70), so every extra pass runs
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        [("lI1|", 80.0), ("ii:", 85.0), ("%#1l", 90.0), ("ill1", 88.0), ("|Il!", 90.0), ("1ll", 84.0)],  # longer
+        [("Inv0ice", 64.0), ("1E6", 63.0)],  # as long, only a little more confident
+    ],
+)
+def test_a_garbage_candidate_never_replaces_a_sane_first_reading(garbage: list[tuple[str, float]]) -> None:
+    engine = ScriptedEngine(SANE, garbage)
+    output = recognize_page(engine, 1, _word_image(), PageOptions())  # type: ignore[arg-type]
+    assert engine.calls > 1  # candidates were read ...
+    assert output.text == "Invoice 136"  # ... and none was kept
+    assert output.rotation == 0 and output.info["psm"] == 3
+
+
+def test_a_clearly_better_candidate_replaces_a_poor_first_reading() -> None:
+    engine = ScriptedEngine(SANE, [("Invoice", 93.0), ("136", 95.0)])
+    output = recognize_page(engine, 1, _word_image(), PageOptions())  # type: ignore[arg-type]
+    assert output.info["passes"] > 1
+    assert output.info["steps"] != []  # the kept reading is a candidate's: turned or re-segmented
