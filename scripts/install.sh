@@ -12,7 +12,9 @@ want_test=0
 packages=(python3 python3-venv python3-dev tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd
           tesseract-ocr-deu tesseract-ocr-fra redis-server)
 if ((want_test)); then
-  packages+=(poppler-utils procps)
+  # chromium and its driver: the browser form's end-to-end tests (nothing downloads a browser); curl and jq:
+  # the README's curl recipes, run as written
+  packages+=(poppler-utils procps chromium chromium-driver curl jq)
 fi
 
 missing=()
