@@ -18,6 +18,7 @@ from ocr_client.client import DEFAULT_SERVER, AsyncClient, Client
 from ocr_client.discover import WalkCounts, discover
 from ocr_client.errors import ApiError, OcrClientError
 from ocr_client.progress import PlainReporter, RichReporter
+from ocr_client.retry import RetryPolicy
 
 FORMATS = ("txt", "hocr", "alto", "tsv", "json", "pdf")
 EXIT_FAILED, EXIT_INTERRUPTED = 1, 130
@@ -54,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--server", default=os.environ.get("OCR_SERVER", DEFAULT_SERVER), help="default: %(default)s")
     common.add_argument("--api-key", default=os.environ.get("OCR_API_KEY"), help="sent as Authorization: Bearer")
+    common.add_argument(
+        "--retries", type=int, default=5, help="tries again after refused connections, 429 and 503 (default: 5)"
+    )
     parser = argparse.ArgumentParser(
         prog="ocr-client",
         description="OCR images and PDFs with an OCR service: whole folders at once, or single jobs.",
@@ -103,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _client_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {"api_key": args.api_key, "retry": RetryPolicy(attempts=max(args.retries, 0) + 1)}
+
+
 def cmd_submit(args: argparse.Namespace) -> int:
     if args.concurrency < 1:
         raise SystemExit("ocr-client: --concurrency must be at least 1")
@@ -122,7 +130,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
     async def run() -> list[Outcome]:
         # Connections: one per worker for its upload or download, plus its event stream.
-        async with AsyncClient(args.server, api_key=args.api_key, max_connections=args.concurrency * 2) as client:
+        async with AsyncClient(args.server, **_client_options(args), max_connections=args.concurrency * 2) as client:
             batch = Batch(client, outdir, options, reporter, args.concurrency, stream_events=not args.poll)
             return await batch.run(inputs)
 
@@ -177,13 +185,13 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    with Client(args.server, api_key=args.api_key) as client:
+    with Client(args.server, **_client_options(args)) as client:
         print(json.dumps(client.job(args.job_id).raw, indent=2))
     return 0
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    with Client(args.server, api_key=args.api_key) as client:
+    with Client(args.server, **_client_options(args)) as client:
         if args.wait:
             client.wait(args.job_id, raise_on_failure=True)
         if args.output:
@@ -195,7 +203,7 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 
 def cmd_languages(args: argparse.Namespace) -> int:
-    with Client(args.server, api_key=args.api_key) as client:
+    with Client(args.server, **_client_options(args)) as client:
         body = client.languages()
     if args.json:
         print(json.dumps(body))
