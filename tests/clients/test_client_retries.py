@@ -56,14 +56,11 @@ def test_errors_that_will_not_heal_are_not_retried() -> None:
     handler, seen = scripted(
         [httpx.Response(415, json={"error": {"code": "unsupported_media_type", "message": "not an image"}})]
     )
-    with Client("http://ocr.test", retry=FAST, transport=httpx.MockTransport(handler)) as client:
-        with pytest.raises(ApiError) as caught:
-            client.submit(b"text", filename="a.txt")
-    assert (caught.value.status, caught.value.code, caught.value.message) == (
-        415,
-        "unsupported_media_type",
-        "not an image",
-    )
+    client = Client("http://ocr.test", retry=FAST, transport=httpx.MockTransport(handler))
+    with client, pytest.raises(ApiError) as caught:
+        client.submit(b"text", filename="a.txt")
+    error = caught.value
+    assert (error.status, error.code, error.message) == (415, "unsupported_media_type", "not an image")
     assert len(seen) == 1
 
 
