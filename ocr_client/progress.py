@@ -82,7 +82,9 @@ class RichReporter:
     def finished(self, outcome: Outcome) -> None:
         self.counts.finished += 1
         if outcome.status == "failed":
-            self.progress.console.print(f"[red]failed[/red] {escape(outcome.rel)}: {escape(outcome.reason)}")
+            self.progress.console.print(
+                f"[red]failed[/red] {escape(outcome.rel)}: {escape(outcome.reason)}", highlight=False
+            )
         self.progress.update(self.task, advance=1, rate=self.counts.rate())
 
     def close(self) -> None:

@@ -109,3 +109,23 @@ def test_the_walk_is_lazy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     first = next(found)
     assert first.rel.as_posix() == "a/x.png" and len(calls) == 2, calls
     assert [i.rel.as_posix() for i in found] == ["b/x.png", "c/x.png"]
+
+
+def test_the_terminal_display_shows_files_pages_rate_and_eta() -> None:
+    import io
+
+    from rich.console import Console
+
+    from ocr_client.batch import Outcome
+    from ocr_client.progress import RichReporter
+
+    screen = io.StringIO()
+    reporter = RichReporter(Console(file=screen, force_terminal=True, width=120))
+    reporter.discovered(2, complete=True)
+    reporter.page_done()
+    reporter.finished(Outcome("a/b.tif", "done", "j1", 1))
+    reporter.finished(Outcome("c[1].png", "failed", reason="415 unsupported_media_type: not an image"))
+    reporter.close()
+    shown = screen.getvalue()
+    for text in ("2/2", "1 pages", "files/s", "ETA", "failed", "c[1].png", "not an image"):
+        assert text in shown, (text, shown)
