@@ -17,6 +17,7 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from bench.scoring import cer
@@ -171,3 +172,40 @@ def test_the_assets_ship_in_the_package() -> None:
         text = path.read_text()
         assert "http://" not in text and "https://" not in text, f"{path.name} loads nothing from elsewhere"
     assert shutil.which("chromium") or Path(CHROMIUM).exists()
+
+
+def _submit_file(browser: WebDriver, path: Path) -> WebElement:
+    """Chooses one file, submits, and returns its entry once it has failed or succeeded."""
+    before = len(browser.find_elements(By.CSS_SELECTOR, "#uploads .job"))
+    browser.find_element(By.ID, "files").send_keys(str(path))
+    browser.find_element(By.ID, "submit").click()
+    wait(browser, 60).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#uploads .job")) == before + 1)
+    item = browser.find_element(By.CSS_SELECTOR, "#uploads .job")  # the newest comes first
+    wait(browser, 60).until(lambda _: item.get_attribute("data-state") in ("failed", "succeeded"))
+    return item
+
+
+def test_413_and_422_show_the_service_message(browser: WebDriver, tmp_path: Path) -> None:
+    from tests.support import api_process, base_env
+
+    with api_process(base_env(tmp_path, OCR_MAX_UPLOAD_MB="1")) as client:
+        browser.get(str(client.base_url))  # httpx keeps it with its trailing slash: the page at /
+        big = tmp_path / "big.png"
+        big.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(2 * 1024 * 1024))
+        error = _submit_file(browser, big).find_element(By.CLASS_NAME, "error").text
+        assert error.startswith("413: upload larger than the limit of 1 MiB"), error
+
+        browser.execute_script("document.getElementById('lang-eng').value = 'xyz'")  # uninstalled since
+        error = _submit_file(browser, corpus_file("tess_HelloGoogle.tif")).find_element(By.CLASS_NAME, "error").text
+        assert error.startswith("422: ") and "xyz" in error, error
+
+
+def test_a_failed_job_shows_its_reason(browser: WebDriver, served: Served, tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged.png"  # a whole PNG header, then the picture cut off
+    damaged.write_bytes(corpus_file("pyt_test.png").read_bytes()[:300])
+    browser.get(f"{served.url}/")
+    item = _submit_file(browser, damaged)
+    error = item.find_element(By.CLASS_NAME, "error").text
+    assert item.get_attribute("data-state") == "failed" and error.startswith("The job failed: "), error
+    job = httpx.get(f"{served.url}/v1/jobs/{item.get_attribute('data-job-id')}").json()
+    assert job["error"]["message"] in error
