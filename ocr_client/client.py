@@ -227,6 +227,7 @@ class Client:
             job = self.job(job_id)
             if job.finished:
                 return _finished_or_raise(job) if raise_on_failure else job
+            time.sleep(POLL_FIRST_S)  # the stream ended early (a proxy's timeout?): reconnect, not at once
         interval = POLL_FIRST_S
         while not (job := self.job(job_id)).finished:
             time.sleep(interval)
@@ -382,6 +383,7 @@ class AsyncClient:
             job = await self.job(job_id)
             if job.finished:
                 return _finished_or_raise(job) if raise_on_failure else job
+            await asyncio.sleep(POLL_FIRST_S)  # the stream ended early (a proxy's timeout?): reconnect, not at once
         interval = POLL_FIRST_S
         while not (job := await self.job(job_id)).finished:
             await asyncio.sleep(interval)
