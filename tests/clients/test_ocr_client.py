@@ -107,14 +107,14 @@ def test_an_interrupted_run_resumes_without_uploading_twice(served: Served, tmp_
 def test_status_get_and_languages(served: Served, tmp_path: Path) -> None:
     with Client(served.url) as client:
         job = client.submit(corpus_file("tess_HelloGoogle.tif"), formats=["txt", "json"], orient=False)
-        done = client.wait(job.id, raise_on_failure=True)
+        done = client.wait(job.id, stream=False, raise_on_failure=True)  # polling; the CLI's get --wait streams
         assert done.status == "succeeded" and done.formats == ["txt", "json"]
         assert client.result(job.id, "txt").decode().strip() == "Hello Google"
 
     status = ocr_client("status", job.id, "--server", served.url)
     assert status.returncode == 0 and json.loads(status.stdout)["status"] == "succeeded"
     target = tmp_path / "hello.json"
-    got = ocr_client("get", job.id, "--format", "json", "-o", str(target), "--server", served.url)
+    got = ocr_client("get", job.id, "--format", "json", "-o", str(target), "--wait", "--server", served.url)
     assert got.returncode == 0 and json.loads(target.read_text())
     assert ocr_client("get", job.id, "--server", served.url).stdout.strip() == "Hello Google"
     languages = ocr_client("languages", "--server", served.url)
