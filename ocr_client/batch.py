@@ -72,7 +72,7 @@ class Batch:
     concurrency: int = 8
     stream_events: bool = True
     outcomes: list[Outcome] = field(default_factory=list)
-    _unreachable: str | None = None
+    _unreachable: str | None = field(default=None, init=False)  # set once the server stays away
 
     async def run(self, inputs: Iterator[Input]) -> list[Outcome]:
         state = StateFile(self.outdir)

@@ -44,7 +44,8 @@ class PlainReporter:
         if outcome.status == "failed":
             print(f"failed  {outcome.rel}: {outcome.reason}", file=self.out, flush=True)
         elif not self.quiet:
-            detail = f" ({outcome.pages} pages, job {outcome.job_id})" if outcome.status == "done" else ""
+            resumed = ", resumed" if outcome.resumed else ""
+            detail = f" ({outcome.pages} pages, job {outcome.job_id}{resumed})" if outcome.status == "done" else ""
             print(f"{outcome.status:7} {outcome.rel}{detail}", file=self.out, flush=True)
 
     def close(self) -> None:
