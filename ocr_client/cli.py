@@ -140,6 +140,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
         reporter.close()
         print("ocr-client: interrupted; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BaseException:
+        reporter.close()  # give the terminal its cursor back before the error is printed
+        raise
     reporter.close()
     summary = _summary(outcomes, counts, time.monotonic() - started, args)
     if args.json:

@@ -7,12 +7,15 @@ The last line for a path wins; close() rewrites the file with one line a path.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
+
+from ocr_client.errors import OcrClientError
 
 STATE_NAME = ".ocr-client-state.jsonl"
 HASH_CHUNK = 1024 * 1024
@@ -24,6 +27,10 @@ def file_sha256(path: Path) -> str:
         while chunk := fh.read(HASH_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+class StateInUse(OcrClientError):
+    """Another run holds the state file of this OUTDIR."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,11 @@ class StateFile:
                     self.entries[entry.path] = entry
         outdir.mkdir(parents=True, exist_ok=True)
         self._out: IO[str] = self.path.open("a", encoding="utf-8")
+        try:  # two runs appending to one state file would each compact away the other's lines
+            fcntl.flock(self._out, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._out.close()
+            raise StateInUse(f"another ocr-client run is writing to {outdir}") from None
 
     def get(self, rel: str) -> Entry | None:
         return self.entries.get(rel)

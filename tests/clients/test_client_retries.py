@@ -129,3 +129,13 @@ def test_the_terminal_display_shows_files_pages_rate_and_eta() -> None:
     shown = screen.getvalue()
     for text in ("2/2", "1 pages", "files/s", "ETA", "failed", "c[1].png", "not an image"):
         assert text in shown, (text, shown)
+
+
+def test_one_run_at_a_time_per_output_folder(tmp_path: Path) -> None:
+    from ocr_client.state import StateFile, StateInUse
+
+    first = StateFile(tmp_path)
+    with pytest.raises(StateInUse):
+        StateFile(tmp_path)
+    first.close()
+    StateFile(tmp_path).close()
