@@ -100,6 +100,9 @@ def test_dropped_files_are_read_and_downloadable(browser: WebDriver, served: Ser
         for item in items:
             name = item.find_element(By.CLASS_NAME, "job-name").text
             assert item.get_attribute("data-state") == "succeeded", item.text
+            upload_bar, pages_bar = item.find_elements(By.TAG_NAME, "progress")
+            assert upload_bar.get_attribute("value") == "100"
+            assert pages_bar.get_attribute("value") == pages_bar.get_attribute("max") == "1", "pages from /events"
             preview = item.find_element(By.CLASS_NAME, "text").text
             assert cer(ground_truth(name), preview) < 0.05, (name, preview)
             links = item.find_elements(By.CSS_SELECTOR, ".links a")
