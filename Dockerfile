@@ -20,6 +20,7 @@ COPY pyproject.toml README.md ./
 COPY ocr_api ./ocr_api
 COPY workers ./workers
 COPY storage ./storage
+COPY ocr_client ./ocr_client
 RUN pip install .
 
 RUN useradd --create-home --uid 1000 ocr && mkdir -p /data && chown ocr:ocr /data

@@ -8,13 +8,14 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from ocr_api.errors import add_exception_handlers
 from ocr_api.limits import BodySizeLimit
 from ocr_api.lookups import JobLookups
-from ocr_api.routes import jobs, stream, system
+from ocr_api.routes import jobs, stream, system, ui
 from ocr_api.settings import get_api_settings
 from storage.db import get_engine
 from storage.job_reads import read_jobs
@@ -66,4 +67,6 @@ def create_app() -> FastAPI:
     app.include_router(system.router)
     app.include_router(jobs.router)
     app.include_router(stream.router)
+    app.include_router(ui.router)
+    app.mount("/static", StaticFiles(directory=ui.STATIC_DIR), name="static")
     return app

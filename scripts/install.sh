@@ -12,7 +12,9 @@ want_test=0
 packages=(python3 python3-venv python3-dev tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd
           tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-frk tesseract-ocr-script-frak redis-server)
 if ((want_test)); then
-  packages+=(poppler-utils procps fonts-dejavu-core fonts-liberation2)
+  # chromium and its driver: the browser form's end-to-end tests (nothing downloads a browser); curl and jq:
+  # the README's curl recipes, run as written; fonts: the synthetic pages of bench/synthetic.py
+  packages+=(poppler-utils procps chromium chromium-driver curl jq fonts-dejavu-core fonts-liberation2)
 fi
 
 missing=()

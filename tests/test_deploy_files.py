@@ -90,7 +90,7 @@ def test_image_installs_the_same_system_packages_as_the_install_script() -> None
         "redis-server",
     ):
         assert package in script and package in DOCKERFILE
-    for package_dir in ("ocr_api", "workers", "storage"):
+    for package_dir in ("ocr_api", "workers", "storage", "ocr_client"):
         assert f"COPY {package_dir} " in DOCKERFILE
         assert (REPO / package_dir / "__init__.py").exists()
     assert Path(REPO / "pyproject.toml").exists()

@@ -1,0 +1,140 @@
+"""`ocr-client submit` against the README's plain shell loop of curl uploads and polls, on the same files.
+
+Starts `ocr-service serve` (one worker process per core, its private broker, result cache off so every file is
+really read), makes N small single-line scans from ../shared/corpus (default 200), then times, one after the
+other on the same service:
+
+- `curl loop`: the README's folder recipe (the `sh curl-recipe` block with `for f in scans/*`), run as
+  written: upload, poll every 0.5 s, download, one file at a time;
+- `ocr-client -j C`: `ocr-client submit scans --out DIR --concurrency C` for each C of --concurrency.
+
+Wall time, files a second and the CPU seconds the client side used (curl, jq and bash; or the ocr-client
+process) are printed as a Markdown table and written to --json.
+
+    .venv/bin/python -m bench.client_batch                      # about 5 minutes on 2 cores
+    .venv/bin/python -m bench.client_batch --files 40 --concurrency 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.stack import REPO, free_port, scratch_dir
+from bench.throughput import machine
+
+CORPUS = REPO.parent / "shared" / "corpus" / "files"
+SMALL = ("tess_HelloGoogle.tif", "tess_trainingtimes.tif", "tess_trainingital.tif", "pyt_test_la.png",
+         "paperless_simple.png")  # fmt: skip
+RECIPE = re.compile(r"^```sh curl-recipe\n(.*?)^```", re.S | re.M)
+
+
+def readme_folder_loop() -> str:
+    blocks = RECIPE.findall((REPO / "README.md").read_text(encoding="utf-8"))
+    return next(b for b in blocks if "for f in scans/*" in b)
+
+
+def make_inputs(folder: Path, count: int) -> None:
+    folder.mkdir(parents=True)
+    for i in range(count):
+        name = SMALL[i % len(SMALL)]
+        shutil.copy(CORPUS / name, folder / f"{i:04d}_{name}")
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=200)
+    parser.add_argument("--concurrency", default="1,8", help="ocr-client --concurrency values (default: %(default)s)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="serve --concurrency")
+    parser.add_argument("--json", type=Path, default=REPO / ".bench" / "client_batch.json")
+    args = parser.parse_args(argv)
+
+    scratch = scratch_dir(None, "client-batch-")
+    work = Path(scratch.name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OCR_")}
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    serve_env = {**env, "OCR_RESULT_CACHE": "false", "PYTHONUNBUFFERED": "1"}
+    serve_cmd = [sys.executable, "-m", "ocr_api.cli", "serve", "--data-dir", str(work / "data"), "--port", str(port),
+                 "--concurrency", str(args.workers), "--log-level", "WARNING"]  # fmt: skip
+    log = (work / "serve.log").open("wb")
+    serve = subprocess.Popen(serve_cmd, env=serve_env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    results: list[dict[str, Any]] = []
+    info = {"machine": machine(), "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "files": args.files, "serve_workers": args.workers, "inputs": list(SMALL)}  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("serve did not become ready; see " + str(work / "serve.log"))
+            time.sleep(0.2)
+        make_inputs(work / "scans", args.files)
+
+        loop_dir = work / "curl"
+        loop_dir.mkdir()
+        (loop_dir / "scans").symlink_to(work / "scans")
+        script = "set -uo pipefail\n" + readme_folder_loop()
+        wall, cpu, out = timed(["bash", "-c", script], loop_dir, {**env, "OCR": url})
+        done = len(list((loop_dir / "out").glob("*.txt")))
+        results.append({"client": "curl loop (README)", "wall_s": wall, "client_cpu_s": cpu, "done": done})
+        print(f"curl loop: {done} files in {wall:.1f} s", file=sys.stderr)
+
+        for concurrency in (int(c) for c in args.concurrency.split(",")):
+            outdir = work / f"out-j{concurrency}"
+            cmd = [sys.executable, "-m", "ocr_client.cli", "submit", "scans", "--out", str(outdir), "--server", url,
+                   "--concurrency", str(concurrency), "--json"]  # fmt: skip
+            wall, cpu, out = timed(cmd, work, env)
+            summary = json.loads(out.stdout)
+            results.append({"client": f"ocr-client -j {concurrency}", "wall_s": wall, "client_cpu_s": cpu,
+                            "done": summary["done"], "failed": summary["failed"]})  # fmt: skip
+            print(f"ocr-client -j {concurrency}: {summary['done']} files in {wall:.1f} s", file=sys.stderr)
+    finally:
+        serve.send_signal(signal.SIGINT)
+        try:
+            serve.wait(60)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+        log.close()
+        scratch.cleanup()
+
+    info["load_average_end"] = round(os.getloadavg()[0], 2)
+    print(f"\n{info['machine']}; {args.files} files; serve with {args.workers} worker processes, result cache off\n")
+    print("| client | files done | wall (s) | files/s | client CPU (s) |")
+    print("|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['client']} | {r['done']} | {r['wall_s']:.1f} | {r['done'] / r['wall_s']:.2f} | "
+              f"{r['client_cpu_s']:.1f} |")  # fmt: skip
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({**info, "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
