@@ -25,15 +25,18 @@ PACKAGE = Path(__file__).resolve().parents[1]
 STATIC_DIR = PACKAGE / "static"
 DEFAULT_FORMATS = ("txt",)
 SWITCHES = (  # name, label, checked: the service's defaults
+    ("normalize", "Enlarge small text and small crops", True),
     ("orient", "Detect and fix page orientation", True),
     ("deskew", "Straighten skewed pages", True),
+    ("auto_model", "Try the Fraktur model on German pages that read poorly", True),
     ("retry", "Read poor pages again with other settings", True),
     ("skip_text", "Reuse a PDF page's own text layer", False),
 )
 FORMAT_LABELS = {"txt": "Plain text", "hocr": "hOCR", "alto": "ALTO XML", "tsv": "TSV", "json": "JSON",
                  "pdf": "Searchable PDF"}  # fmt: skip
 LANGUAGE_NAMES = {"eng": "English", "deu": "German", "fra": "French", "frk": "German Fraktur",
-                  "Fraktur": "Fraktur script", "spa": "Spanish", "ita": "Italian", "nld": "Dutch"}  # fmt: skip
+                  "Fraktur": "Fraktur script", "script/Fraktur": "Fraktur script", "spa": "Spanish",
+                  "ita": "Italian", "nld": "Dutch"}  # fmt: skip
 
 
 @lru_cache
