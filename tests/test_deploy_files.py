@@ -12,15 +12,15 @@ import yaml
 
 from ocr_api.app import create_app
 from ocr_api.settings import ApiSettings
+from ocr_telemetry.settings import TelemetrySettings
 from storage.settings import StorageSettings
 from tests.support import REPO
 from workers.settings import WorkerSettings
 
 DOCKERFILE = (REPO / "Dockerfile").read_text()
 COMPOSE: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text())
-SETTINGS_FIELDS = {
-    f"OCR_{name.upper()}" for cls in (ApiSettings, StorageSettings, WorkerSettings) for name in cls.model_fields
-}
+SETTINGS_CLASSES = (ApiSettings, StorageSettings, WorkerSettings, TelemetrySettings)
+SETTINGS_FIELDS = {f"OCR_{name.upper()}" for cls in SETTINGS_CLASSES for name in cls.model_fields}
 
 
 def cli_help(*args: str) -> subprocess.CompletedProcess[str]:
