@@ -25,6 +25,7 @@ from storage.models import Job, JobStatus
 from workers import queue
 
 log = logging.getLogger(__name__)
+QUEUE_MESSAGES, JOBS = "ocr_queue_messages", "ocr_jobs"  # gauges read at scrape time
 STATE_TTL_S = 1.0  # several Prometheus servers (or tabs) scraping at once share one read
 
 HTTP_REQUESTS = Counter(
@@ -61,7 +62,7 @@ class ServiceState(Collector):
 
     @staticmethod
     def _queue_depth() -> GaugeMetricFamily | None:
-        family = GaugeMetricFamily("ocr_queue_messages", "Messages waiting in the broker, per queue.", labels=["queue"])
+        family = GaugeMetricFamily(QUEUE_MESSAGES, "Messages waiting in the broker, per queue.", labels=["queue"])
         try:
             for name, waiting in queue.queue_depths().items():
                 family.add_metric([name], waiting)
@@ -72,7 +73,7 @@ class ServiceState(Collector):
 
     @staticmethod
     def _jobs_by_status() -> GaugeMetricFamily | None:
-        family = GaugeMetricFamily("ocr_jobs", "Jobs in the database by status.", labels=["status"])
+        family = GaugeMetricFamily(JOBS, "Jobs in the database by status.", labels=["status"])
         try:
             with get_engine().connect() as conn:
                 counts = dict(conn.execute(select(Job.status, func.count()).group_by(Job.status)).all())
