@@ -35,9 +35,9 @@ def _worker_command(concurrency: int | None, loglevel: str) -> list[str]:
     processes = concurrency or settings.worker_concurrency or len(os.sched_getaffinity(0)) or 1
     quiet = ["--quiet"] if effective_format() == "json" else []  # no start banner between the JSON lines
     return [
-        sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
+        sys.executable, "-m", "celery", *quiet, "-A", "workers.celery_app", "worker",
         "--loglevel", loglevel, "--concurrency", str(processes), "-O", "fair",
-        "-Q", settings.queue_name, "--without-gossip", "--without-mingle", *quiet,
+        "-Q", settings.queue_name, "--without-gossip", "--without-mingle",
     ]  # fmt: skip
 
 
@@ -249,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    os.environ["OCR_LOG_LEVEL"] = args.log_level  # the same level in every process this one starts
     args.func(args)
 
 

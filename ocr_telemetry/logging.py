@@ -85,4 +85,6 @@ def configure_logging(level: str | None = None, fmt: str | None = None) -> None:
         logger.handlers.clear()
         logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # the API logs requests itself (OCR_ACCESS_LOG)
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # Libraries that say at INFO what is routine (credentials found, connections made, plugins loaded).
+    for name in ("alembic.runtime.plugins", "botocore", "boto3", "s3transfer", "urllib3"):
+        logging.getLogger(name).setLevel(logging.WARNING)
