@@ -29,8 +29,12 @@ class Observe:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        given = next((v for k, v in scope["headers"] if k == REQUEST_ID_HEADER), None)
-        request_id = context.clean_request_id(given.decode("latin-1") if given else None)
+        given = None
+        for name, value in scope["headers"]:
+            if name == REQUEST_ID_HEADER:
+                given = value.decode("latin-1")
+                break
+        request_id = context.clean_request_id(given)
         context.request_id.set(request_id)
         context.job_id.set(None)
         timings = timing.Timings()
@@ -68,10 +72,23 @@ def _route(scope: Scope) -> str:
     return str(getattr(route, "path", None) or "unmatched")
 
 
+# (method, route, status) -> the counter and histogram children: `labels()` costs more than the update.
+_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def _record(scope: Scope, status: int, elapsed: float) -> None:
-    route = _route(scope)
-    HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
-    HTTP_SECONDS.labels(scope["method"], route).observe(elapsed)
+    # Labels only from bounded sets: a client choosing methods or paths must not grow the metrics.
+    method = scope["method"] if scope["method"] in METHODS else "OTHER"
+    key = (method, _route(scope), status)
+    children = _children.get(key)
+    if children is None:
+        children = (HTTP_REQUESTS.labels(key[0], key[1], str(status)), HTTP_SECONDS.labels(key[0], key[1]))
+        _children[key] = children
+    children[0].inc()
+    children[1].observe(elapsed)
 
 
 def _ms(started: float) -> float:

@@ -134,3 +134,38 @@ def test_concurrent_migrate_commands_do_not_race(database_url: str, tmp_path: Pa
     assert all(f"job database at revision {head_revision()}" in out for out in outputs), outputs
     assert sum("migrated from empty" in out for out in outputs) == 1, outputs
     assert schema_differences(database_url) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_api_commands_with_two_workers_each_start_together_on_a_fresh_database(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The race of the issue: `ocr-service api --workers 2` twice at once on an empty PostgreSQL database."""
+    import httpx
+
+    from tests.support import free_port, wait_for
+
+    env = base_env(tmp_path, OCR_DATABASE_URL=database_url, OCR_LOG_FORMAT="json")
+    ports = [free_port(), free_port()]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "ocr_api.cli", "api", "--port", str(port), "--workers", "2"],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for port in ports
+    ]
+    try:
+        for port in ports:
+            wait_for(lambda p=port: httpx.get(f"http://127.0.0.1:{p}/v1/jobs").status_code == 200, 60, "the API")
+    finally:
+        for proc in procs:
+            proc.terminate()
+        outputs = [proc.communicate(timeout=30)[0] for proc in procs]
+    assert sum("migrated from empty" in out for out in outputs) == 1, outputs
+    assert not any('"level": "error"' in out for out in outputs), outputs
+    assert schema_differences(database_url) == []
