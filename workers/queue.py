@@ -42,4 +42,9 @@ def queue_depths(timeout: float = 2.0) -> dict[str, int]:
         channel = conn.default_channel
         if conn.transport.driver_type == "redis":
             return {name: int(channel._size(name))}  # kombu's own count: every priority's list
-        return {name: int(channel.queue_declare(queue=name, passive=True).message_count)}
+        try:
+            return {name: int(channel.queue_declare(queue=name, passive=True).message_count)}
+        except Exception as exc:
+            if getattr(exc, "reply_code", None) == 404:  # not declared yet: no worker has started, none waiting
+                return {name: 0}
+            raise
