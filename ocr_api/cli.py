@@ -19,6 +19,7 @@ Examples:
   ocr-service serve                                # API on 127.0.0.1:8000, workers, private broker, SQLite
   OCR_BROKER_URL=redis://redis:6379/0 OCR_DATABASE_URL=postgresql+psycopg://ocr@db/ocr ocr-service api
   OCR_BROKER_URL=amqp://guest:guest@rabbit:5672// ocr-service worker --concurrency 4
+  OCR_DATABASE_URL=postgresql+psycopg://ocr@db/ocr ocr-service migrate   # once per upgrade
 """
 
 
