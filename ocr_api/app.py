@@ -12,11 +12,16 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
+from ocr_api import metrics
 from ocr_api.errors import add_exception_handlers
 from ocr_api.limits import BodySizeLimit
 from ocr_api.lookups import JobLookups
+from ocr_api.observe import Observe, time_database
 from ocr_api.routes import jobs, stream, system, ui
 from ocr_api.settings import get_api_settings
+from ocr_telemetry.logging import configure_logging
+from ocr_telemetry.metrics import use_shared_dir
+from ocr_telemetry.settings import get_telemetry_settings
 from storage.db import get_engine
 from storage.job_reads import read_jobs
 
@@ -29,7 +34,10 @@ LOOKUP_THREADS = 4
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    await run_in_threadpool(get_engine)  # connect and create tables before the first request
+    # Before the first request touches a metric: this process's metrics go to the shared directory.
+    use_shared_dir(get_telemetry_settings().effective_metrics_dir)
+    # The schema comes from `ocr-service migrate` (storage/migrate.py), not from here.
+    time_database(await run_in_threadpool(get_engine))
     app.state.upload_slots = anyio.CapacityLimiter(get_api_settings().upload_concurrency)
     # Job lookups get threads of their own, fewer than the database pool holds: more concurrent lookups
     # than pooled connections would open and close a connection each time.
@@ -40,6 +48,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app() -> FastAPI:
     settings = get_api_settings()
+    configure_logging()  # here: `api --workers N` starts each process afresh
     app = FastAPI(
         title="OCR service",
         version="0.1.0",
@@ -64,7 +73,9 @@ def create_app() -> FastAPI:
         # Progress streams (text/event-stream) are excluded by default; PDFs are compressed already.
         exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/pdf"),
     )
+    app.add_middleware(Observe, access_log=settings.access_log)  # outermost: sees every response
     app.include_router(system.router)
+    app.include_router(metrics.router)
     app.include_router(jobs.router)
     app.include_router(stream.router)
     app.include_router(ui.router)

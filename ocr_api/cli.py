@@ -11,12 +11,15 @@ import sys
 import time
 from pathlib import Path
 
+from ocr_telemetry.logging import configure_logging
+
 EPILOG = """\
 Every setting can also come from an OCR_-prefixed environment variable (see README.md, "Configuration").
 Examples:
   ocr-service serve                                # API on 127.0.0.1:8000, workers, private broker, SQLite
   OCR_BROKER_URL=redis://redis:6379/0 OCR_DATABASE_URL=postgresql+psycopg://ocr@db/ocr ocr-service api
   OCR_BROKER_URL=amqp://guest:guest@rabbit:5672// ocr-service worker --concurrency 4
+  OCR_DATABASE_URL=postgresql+psycopg://ocr@db/ocr ocr-service migrate   # once per upgrade
 """
 
 
@@ -26,12 +29,14 @@ def _fail(message: str) -> None:
 
 
 def _worker_command(concurrency: int | None, loglevel: str) -> list[str]:
+    from ocr_telemetry.logging import effective_format
     from workers.settings import get_worker_settings
 
     settings = get_worker_settings()
     processes = concurrency or settings.worker_concurrency or len(os.sched_getaffinity(0)) or 1
+    quiet = ["--quiet"] if effective_format() == "json" else []  # no start banner between the JSON lines
     return [
-        sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
+        sys.executable, "-m", "celery", *quiet, "-A", "workers.celery_app", "worker",
         "--loglevel", loglevel, "--concurrency", str(processes), "-O", "fair",
         "-Q", settings.queue_name, "--without-gossip", "--without-mingle",
     ]  # fmt: skip
@@ -109,10 +114,39 @@ def _check_storage() -> None:
         _fail(f"storage is not usable: {exc}")
 
 
+def _auto_migrate() -> None:
+    """Apply the migrations once, in this process, before any server or worker process starts."""
+    from storage.settings import get_storage_settings
+
+    if get_storage_settings().auto_migrate:
+        _migrate()
+
+
+def _migrate() -> str:
+    from storage.migrate import migrate
+
+    try:
+        return migrate()
+    except Exception as exc:
+        _fail(f"the job database could not be migrated: {exc}")
+        raise  # unreachable: _fail exits
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    configure_logging(args.log_level)
+    print(f"job database at revision {_migrate()}", flush=True)
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     os.environ["OCR_DATA_DIR"] = str(data_dir)
+    configure_logging(args.log_level)
+    from ocr_telemetry.metrics import clear_shared_dir
+    from ocr_telemetry.settings import get_telemetry_settings
+
+    # serve owns every process that writes metrics here: start the counts from zero.
+    clear_shared_dir(get_telemetry_settings().effective_metrics_dir)
     redis = None
     if not os.environ.get("OCR_BROKER_URL"):
         redis = PrivateRedis(data_dir / "run")
@@ -121,10 +155,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     worker = None
     try:
         _check_storage()
+        _auto_migrate()
         worker = subprocess.Popen(_worker_command(args.concurrency, args.log_level), start_new_session=True)
         import uvicorn
-
-        from ocr_api.settings import get_api_settings
 
         print(f"OCR service on http://{args.host}:{args.port} (docs at /docs), data in {data_dir}", flush=True)
         uvicorn.run(
@@ -133,7 +166,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
             host=args.host,
             port=args.port,
             log_level=args.log_level.lower(),
-            access_log=get_api_settings().access_log,
+            log_config=None,  # the app configures logging (ocr_telemetry.logging)
+            access_log=False,  # the app logs requests itself when OCR_ACCESS_LOG=true
         )
     finally:
         if worker is not None:
@@ -148,6 +182,8 @@ def cmd_api(args: argparse.Namespace) -> None:
     from ocr_api.settings import get_api_settings
 
     settings = get_api_settings()
+    configure_logging(args.log_level)
+    _auto_migrate()
     uvicorn.run(
         "ocr_api.app:create_app",
         factory=True,
@@ -155,7 +191,8 @@ def cmd_api(args: argparse.Namespace) -> None:
         port=args.port or settings.port,
         workers=args.workers,
         log_level=args.log_level.lower(),
-        access_log=settings.access_log,
+        log_config=None,  # each process configures logging in create_app (ocr_telemetry.logging)
+        access_log=False,  # the app logs requests itself when OCR_ACCESS_LOG=true
         proxy_headers=True,
     )
 
@@ -194,13 +231,26 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--concurrency", type=int, help="processes (default: OCR_WORKER_CONCURRENCY or one per core)")
     worker.set_defaults(func=cmd_worker)
 
-    for p in (serve, api, worker):
-        p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    migrate = sub.add_parser(
+        "migrate", help="bring the job database's schema up to date (once, under a lock), then exit",
+        description="Apply the Alembic migrations in storage/migrations to OCR_DATABASE_URL. Safe to run from "
+        "several machines at once; a database made before migrations existed is stamped and upgraded.",
+    )  # fmt: skip
+    migrate.set_defaults(func=cmd_migrate)
+
+    for p in (serve, api, worker, migrate):
+        p.add_argument(
+            "--log-level",
+            default=os.environ.get("OCR_LOG_LEVEL", "INFO").upper(),
+            choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+            help="default: OCR_LOG_LEVEL or INFO",
+        )
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    os.environ["OCR_LOG_LEVEL"] = args.log_level  # the same level in every process this one starts
     args.func(args)
 
 

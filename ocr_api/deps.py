@@ -8,6 +8,8 @@ from fastapi import Depends, Path, Request
 
 from ocr_api.errors import JobNotFound
 from ocr_api.lookups import JobLookups
+from ocr_telemetry import context
+from ocr_telemetry.timing import timed
 from storage.job_reads import JobRecord
 
 JOB_ID = Path(description="Job id as returned by POST /v1/jobs", max_length=64)
@@ -16,7 +18,9 @@ JOB_ID = Path(description="Job id as returned by POST /v1/jobs", max_length=64)
 async def valid_job(job_id: Annotated[str, JOB_ID], request: Request) -> JobRecord:
     # The query runs in a thread (ocr_api/lookups.py): the event loop never waits on the database.
     lookups: JobLookups = request.app.state.job_lookups
-    job = await lookups.get(job_id)
+    context.job_id.set(job_id)
+    with timed("db"):
+        job = await lookups.get(job_id)
     if job is None:
         raise JobNotFound(f"no job with id '{job_id}'")
     return job

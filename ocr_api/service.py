@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from ocr_api.errors import InvalidInput, JobNotFinished, JobNotFound, ResultNotAvailable, UploadTooLarge
+from ocr_api.metrics import UPLOAD_BYTES
 from ocr_api.settings import get_api_settings
 from ocr_api.uploads import clean_filename, sniff_media_type
+from ocr_telemetry import context
+from ocr_telemetry.timing import timed
 from storage import get_storage
 from storage import jobs as repo
 from storage.db import check_database, session_scope
@@ -85,8 +88,10 @@ def submit_job(
 ) -> JobRecord:
     media_type = sniff_media_type(stream, max_pixels)
     job_id = str(uuid.uuid4())
+    context.job_id.set(job_id)  # for this thread's log lines and the task message's headers
     storage = get_storage()
-    stored = storage.save_stream(input_key(job_id), stream, media_type)
+    with timed("storage"):
+        stored = storage.save_stream(input_key(job_id), stream, media_type)
     if stored.size > max_bytes:
         storage.delete_prefix(job_prefix(job_id))
         raise UploadTooLarge(f"upload larger than the limit of {max_bytes // (1024 * 1024)} MiB (OCR_MAX_UPLOAD_MB)")
@@ -107,13 +112,16 @@ def submit_job(
     try:
         with session_scope() as session:
             repo.add_job(session, job)
-        queue.enqueue_job(job_id)
+        with timed("broker"):
+            queue.enqueue_job(job_id)
     except BaseException:
         # Nothing half-made stays behind: no row without a message, no file without a row.
         with session_scope() as session:
             repo.delete_job(session, job_id)
         storage.delete_prefix(job_prefix(job_id))
         raise
+    UPLOAD_BYTES.labels(media_type).observe(stored.size)
+    log.info("job accepted", extra={"media_type": media_type, "size": stored.size, "lang": request.lang})
     return JobRecord.of(job)
 
 

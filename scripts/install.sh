@@ -35,5 +35,6 @@ fi
 extra=""
 ((want_test)) && extra="[test]"
 .venv/bin/python -m pip install -q --upgrade pip 2>/dev/null || true
-.venv/bin/python -m pip install -q -e ".${extra}"
+# The versions the image ships (requirements.lock, made by scripts/lock.sh) are the versions tested.
+.venv/bin/python -m pip install -q --constraint requirements.lock -e ".${extra}"
 echo "installed: $(.venv/bin/ocr-service --help | head -1)"

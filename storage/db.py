@@ -12,7 +12,6 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.models import Base
 from storage.settings import get_storage_settings
 
 
@@ -39,9 +38,8 @@ def make_engine(url: str) -> Engine:
 
 @lru_cache
 def get_engine() -> Engine:
-    engine = make_engine(get_storage_settings().effective_database_url)
-    Base.metadata.create_all(engine)
-    return engine
+    # No create_all here: the schema is made and changed by storage.migrate (`ocr-service migrate`), once.
+    return make_engine(get_storage_settings().effective_database_url)
 
 
 @lru_cache

@@ -100,7 +100,10 @@ class JobEvent(Base):
     __tablename__ = "ocr_job_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    job_id: Mapped[str] = mapped_column(String(36), ForeignKey("ocr_jobs.id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[str] = mapped_column(String(36), ForeignKey("ocr_jobs.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(32))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # events_after: a job's events after an id, in id order (storage/migrations/versions/0002_event_index.py)
+    __table_args__ = (Index("ix_ocr_job_events_job_id_id", "job_id", "id"),)

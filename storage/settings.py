@@ -18,6 +18,11 @@ class StorageSettings(BaseSettings):
         description="SQLAlchemy URL of the job database; default sqlite:///<data_dir>/jobs.sqlite3. "
         "Use postgresql+psycopg://user@host/db for several machines.",
     )
+    auto_migrate: bool = Field(
+        True,
+        description="Apply the job database's migrations (under a lock) when `serve` or `api` starts; "
+        "false where a one-shot `ocr-service migrate` runs first.",
+    )
     s3_bucket: str | None = Field(None, description="Bucket for OCR_STORAGE=s3.")
     s3_prefix: str = Field("", description="Key prefix inside the bucket, e.g. 'ocr/'.")
     s3_endpoint_url: str | None = Field(None, description="Endpoint for MinIO and other S3-compatible stores.")

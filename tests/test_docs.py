@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ocr_api.settings import ApiSettings
+from ocr_telemetry.settings import TelemetrySettings
 from storage.settings import StorageSettings
 from tests.support import REPO
 from workers.settings import WorkerSettings
@@ -11,7 +12,7 @@ README = (REPO / "README.md").read_text()
 
 
 def test_every_setting_is_in_the_readme_configuration_table() -> None:
-    for cls in (ApiSettings, StorageSettings, WorkerSettings):
+    for cls in (ApiSettings, StorageSettings, WorkerSettings, TelemetrySettings):
         for name in cls.model_fields:
             assert f"| `OCR_{name.upper()}` |" in README, f"OCR_{name.upper()} is not documented"
 
@@ -21,5 +22,12 @@ def test_readme_commands_exist() -> None:
     assert "scripts/test.sh" in README
     assert (REPO / "scripts" / "install.sh").exists() and (REPO / "scripts" / "test.sh").exists()
     assert "scripts/test.sh" in (REPO / ".ci" / "run").read_text()
-    for doc in ("docs/clients.md", "docs/formats.md", "docs/storage.md", "docs/accuracy.md", "docs/performance.md"):
+    for doc in (
+        "docs/clients.md",
+        "docs/formats.md",
+        "docs/storage.md",
+        "docs/accuracy.md",
+        "docs/performance.md",
+        "docs/operations.md",
+    ):
         assert doc in README

@@ -23,6 +23,7 @@ from storage.db import session_scope
 from storage.job_reads import JobRecord
 from storage.keys import input_key, job_prefix, result_key
 from storage.models import Job, JobStatus, Page, PageStatus
+from workers import metrics
 from workers.contract import MEDIA_TYPES
 
 log = logging.getLogger(__name__)
@@ -113,5 +114,6 @@ def complete_from_cache(storage: Storage, job: JobRecord, source: CachedJob, key
                 repo.finish_page(session, job.id, page_no, source.page_info[page_no])
             repo.succeed_job(session, job.id)
             log.info("job %s: results reused from job %s (same input and settings)", job.id, source.id)
+            metrics.cache_hit()
     # When start_job found the job no longer queued, another delivery of it is already on its way.
     return True

@@ -30,3 +30,5 @@ def create_celery() -> Celery:
 
 
 app = create_celery()
+
+from workers import signals  # noqa: E402, F401 - logging, ids and metrics hooks (connected on import)

@@ -31,3 +31,20 @@ def check_broker(timeout: float = 2.0) -> None:
             conn.ensure_connection(max_retries=1, timeout=timeout)
     except Exception as exc:
         raise QueueUnavailable(f"{broker_label()} broker not reachable: {exc}") from exc
+
+
+def queue_depths(timeout: float = 2.0) -> dict[str, int]:
+    """Messages waiting per queue: on Redis the lengths of the queue's lists (no list: none waiting), on
+    RabbitMQ the count a passive declare answers."""
+    name = str(app.conf.task_default_queue)
+    with app.connection_for_read() as conn:
+        conn.ensure_connection(max_retries=1, timeout=timeout)
+        channel = conn.default_channel
+        if conn.transport.driver_type == "redis":
+            return {name: int(channel._size(name))}  # kombu's own count: every priority's list
+        try:
+            return {name: int(channel.queue_declare(queue=name, passive=True).message_count)}
+        except Exception as exc:
+            if getattr(exc, "reply_code", None) == 404:  # not declared yet: no worker has started, none waiting
+                return {name: 0}
+            raise

@@ -9,7 +9,7 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from storage.errors import ObjectNotFound, StorageUnavailable
-from workers import pipeline
+from workers import metrics, pipeline
 from workers.celery_app import app
 from workers.errors import EngineUnavailable, InputError
 from workers.settings import get_worker_settings
@@ -77,6 +77,7 @@ def prepare_job(self: Task, job_id: str) -> None:
 @app.task(name="ocr.ocr_page", base=JobTask, bind=True)
 def ocr_page(self: Task, job_id: str, page_no: int) -> None:
     done = pipeline.process_page(job_id, page_no)
+    metrics.page_done(done)
     if done.last:
         # The last page assembles the results itself, with its own output still in memory: one task less
         # per job (a single line's job is mostly overhead). finalize_job is idempotent, so a retry of this

@@ -14,6 +14,7 @@ from ocr_api.deps import ValidJob
 from ocr_api.presenters import JOBS_PATH, job_out, jobs_url, json_response
 from ocr_api.schemas import ErrorResponse, JobList, JobOut
 from ocr_api.settings import get_api_settings
+from ocr_telemetry.timing import timed
 from storage import get_storage
 from workers.contract import MEDIA_TYPES
 
@@ -98,10 +99,11 @@ def get_result(job: ValidJob, fmt: Format) -> Response:
     key = service.result_object_key(job, fmt)
     storage = get_storage()
     download_name = f"{(job.filename or 'document').rsplit('.', 1)[0]}.{fmt}"
-    url = storage.presigned_url(key, filename=download_name, content_type=MEDIA_TYPES[fmt])
-    if url:
-        return RedirectResponse(url, status_code=307)
-    size = storage.stat(key).size
+    with timed("storage"):
+        url = storage.presigned_url(key, filename=download_name, content_type=MEDIA_TYPES[fmt])
+        if url:
+            return RedirectResponse(url, status_code=307)
+        size = storage.stat(key).size
     headers = {
         "Content-Length": str(size),
         "Content-Disposition": content_disposition(download_name, inline=fmt != "pdf"),

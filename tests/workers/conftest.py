@@ -9,6 +9,7 @@ import pytest
 
 from storage import reset_storage
 from storage.db import reset_engine
+from storage.migrate import migrate
 from workers.settings import get_worker_settings
 
 
@@ -25,5 +26,6 @@ def local_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     for name in ("OCR_DATABASE_URL", "OCR_STORAGE", "OCR_RESULT_CACHE"):
         monkeypatch.delenv(name, raising=False)
     _forget_settings()
+    migrate()
     yield tmp_path
     _forget_settings()

@@ -1,0 +1,107 @@
+"""Celery signal handlers for operations: logging, request and job ids across processes, metrics.
+
+Connected when workers.celery_app is imported, so they hold in the API (publishing) and in the worker.
+No database access here: a handler costs a few microseconds per task.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from celery import signals
+
+from ocr_telemetry import context
+from ocr_telemetry.logging import configure_logging
+from ocr_telemetry.settings import get_telemetry_settings
+
+log = logging.getLogger(__name__)
+PAGE_TASKS = ("ocr.ocr_page", "ocr.prepare_job")
+_tokens: dict[str, Any] = {}
+
+
+@signals.setup_logging.connect
+def _setup_logging(loglevel: Any = None, **_: Any) -> None:
+    # Connected, this replaces Celery's own logging setup in the worker.
+    level = logging.getLevelName(loglevel) if isinstance(loglevel, int) else loglevel
+    configure_logging(level if isinstance(level, str) else None)
+
+
+@signals.before_task_publish.connect
+def _carry_ids(headers: dict[str, Any] | None = None, body: Any = None, **_: Any) -> None:
+    """The request id (and job id) of the API request or the task that enqueues, into the message."""
+    if headers is None:
+        return
+    request_id = context.request_id.get()
+    if request_id:
+        headers[context.REQUEST_ID_HEADER] = request_id
+    job_id = context.job_id.get()
+    if job_id:
+        headers[context.JOB_ID_HEADER] = job_id
+
+
+@signals.task_prerun.connect
+def _enter_task(task_id: str = "", task: Any = None, args: Any = None, **_: Any) -> None:
+    request = getattr(task, "request", None)
+    request_id = getattr(request, context.REQUEST_ID_HEADER, None) or context.new_request_id()
+    job_id = getattr(request, context.JOB_ID_HEADER, None) or (args[0] if args else None)
+    _tokens[task_id] = (context.request_id.set(request_id), context.job_id.set(job_id), time.perf_counter())
+
+
+@signals.task_postrun.connect
+def _leave_task(task_id: str = "", task: Any = None, args: Any = None, state: Any = None, **_: Any) -> None:
+    tokens = _tokens.pop(task_id, None)
+    if tokens is None:
+        return
+    page = args[1] if args and len(args) > 1 else None
+    log.info(
+        "task %s %s",
+        getattr(task, "name", "?"),
+        str(state or "").lower(),
+        extra={"task": getattr(task, "name", None), "page": page, "duration_ms": _ms(tokens[2])},
+    )
+    context.request_id.reset(tokens[0])
+    context.job_id.reset(tokens[1])
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+@signals.task_retry.connect
+def _count_retry(sender: Any = None, **_: Any) -> None:
+    if getattr(sender, "name", None) in PAGE_TASKS:
+        from workers.metrics import PAGES
+
+        PAGES.labels("retried").inc()
+
+
+@signals.task_failure.connect
+def _count_failure(sender: Any = None, **_: Any) -> None:
+    if getattr(sender, "name", None) in PAGE_TASKS:
+        from workers.metrics import PAGES
+
+        PAGES.labels("failed").inc()
+
+
+@signals.worker_init.connect
+def _worker_metrics(**_: Any) -> None:
+    """In the pool's parent, before it forks: the shared metrics dir, and the metrics port if configured."""
+    from ocr_telemetry.metrics import collecting_registry, use_shared_dir
+
+    settings = get_telemetry_settings()
+    use_shared_dir(settings.effective_metrics_dir)
+    if settings.worker_metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.worker_metrics_port, registry=collecting_registry())
+        log.info("worker metrics on port %d", settings.worker_metrics_port)
+
+
+@signals.worker_process_init.connect
+def _count_process_start(**_: Any) -> None:
+    from workers.metrics import PROCESS_STARTS
+    from workers.settings import get_worker_settings
+
+    PROCESS_STARTS.labels(get_worker_settings().queue_name).inc()
