@@ -83,11 +83,17 @@ def test_a_refused_file_is_listed_with_the_service_reason(served: Served, tmp_pa
 
 def test_an_interrupted_run_resumes_without_uploading_twice(served: Served, tmp_path: Path) -> None:
     scans, out = tmp_path / "scans", tmp_path / "out"
-    # Two dense pages (seconds each), with bytes of their own so no earlier job's cached result can answer
-    # at once: the job is still running when the interrupt comes.
-    copy("doctor_image-pdf.pdf", scans / "doc.pdf")
-    with (scans / "doc.pdf").open("ab") as fh:
-        fh.write(f"\n% {uuid.uuid4()}\n".encode())
+    # Six dense pages (seconds each on two workers), in a file of its own so no earlier job's cached result
+    # can answer at once: the job is still running when the interrupt comes.
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for _ in range(3):
+        writer.append(PdfReader(corpus_file("doctor_image-pdf.pdf")))
+    writer.add_metadata({"/Title": str(uuid.uuid4())})
+    scans.mkdir(parents=True)
+    with (scans / "doc.pdf").open("wb") as fh:
+        writer.write(fh)
     jobs = served.job_count()
     cmd = [sys.executable, "-m", "ocr_client.cli", "submit", str(scans), "--out", str(out), "--server", served.url]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -106,7 +112,7 @@ def test_an_interrupted_run_resumes_without_uploading_twice(served: Served, tmp_
     assert served.job_count() == jobs + 1, "the file was uploaded once"
     if interrupted_before_done:
         assert summary["resumed"] == 1 and summary["done"] == 1, summary
-    assert cer(ground_truth("doctor_image-pdf.pdf"), (out / "doc.txt").read_text()) < 0.1
+    assert cer("\n".join([ground_truth("doctor_image-pdf.pdf")] * 3), (out / "doc.txt").read_text()) < 0.1
 
 
 def test_status_get_and_languages(served: Served, tmp_path: Path) -> None:
