@@ -96,7 +96,16 @@ def test_an_interrupted_run_resumes_without_uploading_twice(served: Served, tmp_
         writer.write(fh)
     jobs = served.job_count()
     cmd = [sys.executable, "-m", "ocr_client.cli", "submit", str(scans), "--out", str(out), "--server", served.url]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C's default action, even when this suite runs in the background (a shell starts background
+    # commands with SIGINT ignored, and children inherit that).
+    proc = subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     state = out / STATE_NAME
     wait_for(lambda: state.exists() and '"job_id"' in state.read_text(), 60, "the job id in the state file")
     proc.send_signal(signal.SIGINT)
