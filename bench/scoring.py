@@ -29,3 +29,18 @@ def cer(ground_truth: str, ocr: str, *, ignore_case: bool = False) -> float:
     if not gt:
         return 0.0 if not hyp else 1.0
     return Levenshtein.distance(gt, hyp) / len(gt)
+
+
+def word_bag_error(ground_truth: str, ocr: str, *, ignore_case: bool = True) -> float:
+    """For ground truth whose words are all there but not in reading order (receipts): the ground-truth
+    words the OCR missed plus the words it added, over the ground truth's word count, at most 1."""
+    from collections import Counter
+
+    gt, hyp = normalise(ground_truth), normalise(ocr)
+    if ignore_case:
+        gt, hyp = gt.lower(), hyp.lower()
+    truth, read = Counter(gt.split()), Counter(hyp.split())
+    if not truth:
+        return 0.0 if not read else 1.0
+    wrong = sum((truth - read).values()) + sum((read - truth).values())
+    return min(1.0, wrong / sum(truth.values()))

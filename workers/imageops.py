@@ -14,7 +14,7 @@ WHITE = 255
 # The skew search works on a copy whose longer side is at most this many pixels (enough for 0.1 degree
 # steps), and on at most SKEW_MAX_POINTS of its ink pixels, picked at random with a fixed seed.
 SKEW_WORK_SIZE = 1600
-SKEW_MAX_POINTS = 40_000
+SKEW_MAX_POINTS = 20_000
 
 _TRANSPOSE = {
     90: Image.Transpose.ROTATE_270,  # PIL's ROTATE_n turns counter-clockwise; 90 clockwise is ROTATE_270
@@ -55,8 +55,12 @@ def otsu_threshold(gray: np.ndarray) -> int:
 
 def ink_mask(image: Image.Image, max_side: int | None = None) -> tuple[np.ndarray, float]:
     """Dark pixels (text) as a boolean array, of a copy scaled to at most `max_side`, and that scale."""
-    if image.mode == "1" and not (max_side and max(image.size) > max_side):
-        return ~np.asarray(image, dtype=bool), 1.0  # bilevel: black is ink, nothing to threshold
+    if image.mode == "1":  # bilevel: black is ink, nothing to threshold
+        if max_side and max(image.size) > max_side:
+            factor = -(-max(image.size) // max_side)
+            small = image.resize((image.width // factor, image.height // factor), Image.Resampling.NEAREST)
+            return ~np.asarray(small, dtype=bool), small.width / image.width
+        return ~np.asarray(image, dtype=bool), 1.0
     gray = grayscale(image)
     scale = 1.0
     if max_side and max(gray.size) > max_side:
