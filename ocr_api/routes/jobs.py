@@ -69,7 +69,14 @@ async def get_job(job: ValidJob, request: Request) -> Response:  # no I/O here: 
     return json_response(job_out(job, jobs_url(request)))
 
 
-@router.delete("/{job_id}", status_code=204, responses=ERRORS, summary="Delete a job and its files")
+@router.post("/{job_id}/cancel", response_model=JobOut, responses=ERRORS, summary="Cancel a queued or running job")
+def cancel_job(job: ValidJob, request: Request) -> Response:
+    return json_response(job_out(service.cancel_job(job.id), jobs_url(request)))
+
+
+@router.delete(
+    "/{job_id}", status_code=204, responses=ERRORS, summary="Delete a job and its files (cancelling it if it runs)"
+)
 def delete_job(job: ValidJob) -> Response:
     service.delete_job(job.id)
     return Response(status_code=204)
