@@ -21,5 +21,5 @@ def test_readme_commands_exist() -> None:
     assert "scripts/test.sh" in README
     assert (REPO / "scripts" / "install.sh").exists() and (REPO / "scripts" / "test.sh").exists()
     assert "scripts/test.sh" in (REPO / ".ci" / "run").read_text()
-    for doc in ("docs/formats.md", "docs/storage.md", "docs/accuracy.md", "docs/performance.md"):
+    for doc in ("docs/formats.md", "docs/storage.md", "docs/accuracy.md", "docs/performance.md", "docs/reliability.md"):
         assert doc in README

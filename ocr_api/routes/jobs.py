@@ -106,6 +106,7 @@ def get_result(job: ValidJob, fmt: Format) -> Response:
 def content_disposition(filename: str, inline: bool) -> str:
     from urllib.parse import quote
 
-    ascii_name = filename.encode("ascii", "ignore").decode().replace('"', "") or "result"
+    # The plain fallback: printable ASCII only, no quote or backslash (a control character would split the header)
+    ascii_name = "".join(c for c in filename if " " <= c <= "~" and c not in '"\\').strip() or "result"
     kind = "inline" if inline else "attachment"
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
