@@ -3,15 +3,17 @@ The end-to-end case (a broker restarted empty) is in tests/e2e/test_recovery.py.
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from celery import Celery
 
 from storage import jobs as repo
 from storage.db import session_scope
 from storage.models import utcnow
-from tests.support import corpus_file, insert_job, load_job
+from tests.support import RABBIT_URL, REDIS_URL, corpus_file, insert_job, load_job
 from workers import pipeline, queue, recovery
 from workers.settings import get_worker_settings
 
@@ -96,3 +98,27 @@ def test_a_job_with_every_page_done_but_never_finalized_is_finalized(sent: list[
     assert load_job(job_id).status == "running"
     assert pipeline.prepare_job(job_id) == []
     assert load_job(job_id).status == "succeeded"
+
+
+@pytest.mark.parametrize("broker", [REDIS_URL, RABBIT_URL], ids=["redis", "rabbitmq"])
+def test_queue_depth_on_each_broker(broker: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the sweep reads before it resends anything: messages waiting, 0 for a queue never declared."""
+    from kombu import Connection, Queue
+
+    name = f"ocr-depth-{uuid.uuid4().hex[:8]}"
+    probe = Celery("probe", broker=broker)
+    monkeypatch.setattr(queue, "app", probe)
+    monkeypatch.setenv("OCR_QUEUE_NAME", name)
+    get_worker_settings.cache_clear()
+    try:
+        assert queue.queue_depth() == 0
+        with Connection(broker) as conn:
+            Queue(name, channel=conn.default_channel).declare()
+            producer = conn.Producer()
+            for n in range(3):
+                producer.publish({"n": n}, routing_key=name)
+        assert queue.queue_depth() == 3
+    finally:
+        with Connection(broker) as conn:
+            conn.default_channel.queue_delete(name)
+        get_worker_settings.cache_clear()
