@@ -96,3 +96,19 @@ def test_cancel_of_a_queued_job(api_only_stack: Stack) -> None:
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
     events = api_only_stack.client.get(f"/v1/jobs/{job_id}/events", headers={"accept": "text/event-stream"})
     assert '"cancelled"' in events.text
+
+
+def test_a_text_stream_ends_when_its_job_is_cancelled(api_only_stack: Stack) -> None:
+    import httpx
+
+    job_id = api_only_stack.submit_ok(corpus_file("tess_HelloGoogle.tif"))["id"]
+    with (
+        httpx.Client(base_url=api_only_stack.base_url, timeout=30) as reader,
+        reader.stream("GET", f"/v1/jobs/{job_id}/text") as response,
+    ):
+        assert response.status_code == 200
+        assert api_only_stack.client.post(f"/v1/jobs/{job_id}/cancel").status_code == 200
+        body = response.read().decode()
+    assert body == "ERROR cancelled: the job was cancelled\n"
+    again = api_only_stack.client.get(f"/v1/jobs/{job_id}/text")
+    assert again.status_code == 409 and again.json()["error"]["details"] == {"status": "cancelled"}
