@@ -11,9 +11,9 @@ from bench.chaos import Chaos
 def test_jobs_survive_killed_workers_and_a_wiped_broker(tmp_path: Path) -> None:
     chaos = Chaos(tmp_path)
     try:
-        result = chaos.run(jobs=9, rounds=4, pause_s=1.5, timeout_s=180)
+        result = chaos.run(jobs=15, rounds=4, pause_s=1.0, timeout_s=180)
     finally:
         chaos.stop()
-    assert result["succeeded"] == 9, result
+    assert result["succeeded"] == 15, result
     assert result["wrong_text"] == [] and result["finished_twice"] == [], result
     assert result["disturbances"].get("kill_worker") and result["disturbances"].get("restart_broker"), result
