@@ -46,9 +46,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # The schema comes from `ocr-service migrate` (storage/migrate.py), not from here.
     time_database(await run_in_threadpool(get_engine))
     app.state.upload_slots = anyio.CapacityLimiter(get_api_settings().upload_concurrency)
+    sweeping = asyncio.create_task(recovery_loop(get_worker_settings().recovery_interval_s))
     # Job lookups get threads of their own, fewer than the database pool holds: more concurrent lookups
     # than pooled connections would open and close a connection each time.
-    sweeping = asyncio.create_task(recovery_loop(get_worker_settings().recovery_interval_s))
     with ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="job-lookups") as lookup_threads:
         app.state.job_lookups = JobLookups(lookup_threads, read_jobs)
         try:

@@ -14,9 +14,8 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
-from workers.lifeline import die_with_parent
-
 from ocr_telemetry.logging import configure_logging
+from workers.lifeline import die_with_parent
 
 EPILOG = """\
 Every setting can also come from an OCR_-prefixed environment variable (see README.md, "Configuration").
