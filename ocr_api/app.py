@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -24,6 +27,10 @@ from ocr_telemetry.metrics import use_shared_dir
 from ocr_telemetry.settings import get_telemetry_settings
 from storage.db import get_engine
 from storage.job_reads import read_jobs
+from workers import recovery
+from workers.settings import get_worker_settings
+
+log = logging.getLogger(__name__)
 
 MULTIPART_OVERHEAD = 1024 * 1024  # form fields and part headers around the file
 # Text results and job lists shrink 3-10x; a body that fits one TCP segment gains nothing from it.
@@ -39,11 +46,29 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # The schema comes from `ocr-service migrate` (storage/migrate.py), not from here.
     time_database(await run_in_threadpool(get_engine))
     app.state.upload_slots = anyio.CapacityLimiter(get_api_settings().upload_concurrency)
+    sweeping = asyncio.create_task(recovery_loop(get_worker_settings().recovery_interval_s))
     # Job lookups get threads of their own, fewer than the database pool holds: more concurrent lookups
     # than pooled connections would open and close a connection each time.
     with ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="job-lookups") as lookup_threads:
         app.state.job_lookups = JobLookups(lookup_threads, read_jobs)
-        yield
+        try:
+            yield
+        finally:
+            sweeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeping
+
+
+async def recovery_loop(interval_s: int) -> None:
+    """The recovery sweep (workers/recovery.py) every interval, for as long as the app runs."""
+    if interval_s <= 0:
+        return
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await run_in_threadpool(recovery.sweep)
+        except Exception:
+            log.exception("recovery sweep failed; trying again in %s s", interval_s)
 
 
 def create_app() -> FastAPI:

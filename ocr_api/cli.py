@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import shutil
 import signal
@@ -10,8 +11,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import FrameType
+from typing import IO
 
 from ocr_telemetry.logging import configure_logging
+from workers.lifeline import die_with_parent
 
 EPILOG = """\
 Every setting can also come from an OCR_-prefixed environment variable (see README.md, "Configuration").
@@ -79,6 +83,7 @@ class PrivateRedis:
                 str(self.run_dir / "redis.log"),
             ],
             start_new_session=True,
+            preexec_fn=die_with_parent(signal.SIGTERM),  # a SIGKILLed serve takes its broker with it
         )
         deadline = time.monotonic() + 15
         while not self.socket.exists():
@@ -103,6 +108,41 @@ def _stop(proc: subprocess.Popen[bytes], grace: float) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+class StopServe(Exception):
+    """SIGTERM or SIGHUP asked `serve` to stop: unwind so that everything it started is stopped."""
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _on_stop_signal(signum: int, frame: FrameType | None) -> None:
+    current = signal.getsignal(signal.SIGTERM)
+    if signum == signal.SIGHUP and callable(current) and current is not _on_stop_signal:
+        # uvicorn is running and handles SIGTERM (a graceful shutdown, after which it raises SIGTERM again
+        # and lands here); it does not handle SIGHUP, so hand that over as a SIGTERM.
+        current(signal.SIGTERM, frame)
+        return
+    raise StopServe(signal.Signals(signum).name)
+
+
+def lock_data_dir(data_dir: Path) -> IO[str]:
+    """Hold an exclusive lock on the data dir for as long as the returned file stays open: two `serve` on one
+    data dir would share a SQLite file and fight over one broker socket."""
+    handle = (data_dir / "serve.lock").open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "unknown"
+        handle.close()
+        _fail(f"another `ocr-service serve` (pid {owner}) is running on the data dir {data_dir}; stop it first")
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
 
 
 def _check_storage() -> None:
@@ -140,6 +180,7 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    lock = lock_data_dir(data_dir)
     os.environ["OCR_DATA_DIR"] = str(data_dir)
     configure_logging(args.log_level)
     from ocr_telemetry.metrics import clear_shared_dir
@@ -147,16 +188,25 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     # serve owns every process that writes metrics here: start the counts from zero.
     clear_shared_dir(get_telemetry_settings().effective_metrics_dir)
+
+    # SIGINT arrives as KeyboardInterrupt; SIGTERM and SIGHUP unwind the same way instead of killing this
+    # process on the spot and leaving its broker and workers running.
+    signal.signal(signal.SIGTERM, _on_stop_signal)
+    signal.signal(signal.SIGHUP, _on_stop_signal)
     redis = None
-    if not os.environ.get("OCR_BROKER_URL"):
-        redis = PrivateRedis(data_dir / "run")
-        redis.start()
-        os.environ["OCR_BROKER_URL"] = redis.url
     worker = None
     try:
+        if not os.environ.get("OCR_BROKER_URL"):
+            redis = PrivateRedis(data_dir / "run")
+            redis.start()
+            os.environ["OCR_BROKER_URL"] = redis.url
         _check_storage()
         _auto_migrate()
-        worker = subprocess.Popen(_worker_command(args.concurrency, args.log_level), start_new_session=True)
+        worker = subprocess.Popen(
+            _worker_command(args.concurrency, args.log_level),
+            start_new_session=True,
+            preexec_fn=die_with_parent(signal.SIGTERM),  # a SIGKILLed serve takes its workers with it
+        )
         import uvicorn
 
         print(f"OCR service on http://{args.host}:{args.port} (docs at /docs), data in {data_dir}", flush=True)
@@ -169,11 +219,16 @@ def cmd_serve(args: argparse.Namespace) -> None:
             log_config=None,  # the app configures logging (ocr_telemetry.logging)
             access_log=False,  # the app logs requests itself when OCR_ACCESS_LOG=true
         )
+    except (StopServe, KeyboardInterrupt):
+        pass
     finally:
+        for signum in STOP_SIGNALS:  # a second Ctrl-C must not cut the clean-up short
+            signal.signal(signum, signal.SIG_IGN)
         if worker is not None:
             _stop(worker, grace=30)
         if redis is not None:
             redis.stop()
+        lock.close()
 
 
 def cmd_api(args: argparse.Namespace) -> None:

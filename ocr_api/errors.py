@@ -39,6 +39,11 @@ class JobNotFinished(ApiError):
     code = "job_not_finished"
 
 
+class JobAlreadyFinished(ApiError):
+    status_code = 409
+    code = "job_finished"
+
+
 class ResultNotAvailable(ApiError):
     status_code = 404
     code = "result_not_available"

@@ -27,7 +27,7 @@ class JobLinks(BaseModel):
 
 class JobOut(BaseModel):
     id: str
-    status: str = Field(description="queued, running, succeeded or failed")
+    status: str = Field(description="queued, running, succeeded, failed or cancelled")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

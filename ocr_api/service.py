@@ -7,7 +7,14 @@ import uuid
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ocr_api.errors import InvalidInput, JobNotFinished, JobNotFound, ResultNotAvailable, UploadTooLarge
+from ocr_api.errors import (
+    InvalidInput,
+    JobAlreadyFinished,
+    JobNotFinished,
+    JobNotFound,
+    ResultNotAvailable,
+    UploadTooLarge,
+)
 from ocr_api.metrics import UPLOAD_BYTES
 from ocr_api.settings import get_api_settings
 from ocr_api.uploads import clean_filename, sniff_media_type
@@ -16,7 +23,7 @@ from ocr_telemetry.timing import timed
 from storage import get_storage
 from storage import jobs as repo
 from storage.db import check_database, session_scope
-from storage.job_reads import JobRecord
+from storage.job_reads import JobRecord, read_job
 from storage.keys import input_key, job_prefix, result_key
 from storage.models import Job, JobStatus
 from workers import queue
@@ -134,10 +141,31 @@ def list_jobs(limit: int, cursor: str | None) -> tuple[list[JobRecord], str | No
         raise InvalidInput("invalid cursor; pass the next_cursor value of a previous page") from exc
 
 
-def delete_job(job_id: str) -> None:
+def cancel_job(job_id: str) -> JobRecord:
+    """Stop a queued or running job: its pages stop (the one being recognized is killed), it ends cancelled."""
     with session_scope() as session:
+        outcome = repo.cancel_job(session, job_id)
+    if outcome.status is None:
+        raise JobNotFound(f"no job with id '{job_id}'")
+    if not outcome.cancelled:
+        raise JobAlreadyFinished(
+            f"job {job_id} is {outcome.status} already; only queued or running jobs can be cancelled",
+            {"status": outcome.status},
+        )
+    queue.stop_tasks(outcome.running_tasks)
+    job = read_job(job_id)
+    if job is None:  # deleted meanwhile
+        raise JobNotFound(f"no job with id '{job_id}'")
+    return job
+
+
+def delete_job(job_id: str) -> None:
+    """Delete a job and its files; a job still queued or running is cancelled first (its pages stopped)."""
+    with session_scope() as session:
+        outcome = repo.cancel_job(session, job_id)
         if not repo.delete_job(session, job_id):
             raise JobNotFound(f"no job with id '{job_id}'")
+    queue.stop_tasks(outcome.running_tasks)
     get_storage().delete_prefix(job_prefix(job_id))
 
 

@@ -56,7 +56,9 @@ def sniff_media_type(stream: BinaryIO, max_pixels: int) -> str:
     return ACCEPTED[fmt]
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls, and the bidirectional overrides, embeddings, isolates and marks that make a name read
+# differently from what it is ("invoice\u202efdp.exe" shows as "invoiceexe.pdf").
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def clean_filename(raw: str | None, max_len: int = 200) -> str | None:

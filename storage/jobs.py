@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Job, JobEvent, JobStatus, Page, PageStatus, utcnow
@@ -23,6 +23,12 @@ _EVENTS = cast(Table, JobEvent.__table__)
 class PageOutcome:
     newly_done: bool
     all_done: bool
+    live: bool = True  # False: the job was cancelled, failed or deleted meanwhile; the page must leave nothing
+
+
+def _job_is_running(job_id: str) -> ColumnElement[bool]:
+    """Part of a page's conditional UPDATE: nothing is recorded for a job cancelled or deleted meanwhile."""
+    return exists().where(_JOBS.c.id == job_id, _JOBS.c.status == JobStatus.RUNNING)
 
 
 def get_job(session: Session, job_id: str) -> Job | None:
@@ -126,12 +132,18 @@ class PageClaim:
     last_error: str | None
 
 
-def claim_page(session: Session, job_id: str, page_no: int) -> PageClaim | None:
-    """Count one more delivery of a page not yet done; None when the page is done (or has no row)."""
+def claim_page(session: Session, job_id: str, page_no: int, task_id: str | None = None) -> PageClaim | None:
+    """Count one more delivery of a page not yet done, and note which task runs it; None when the page is
+    done (or has no row) or its job is no longer running."""
     row = session.execute(
         update(_PAGES)
-        .where(_PAGES.c.job_id == job_id, _PAGES.c.page_no == page_no, _PAGES.c.status != PageStatus.SUCCEEDED)
-        .values(attempts=_PAGES.c.attempts + 1)
+        .where(
+            _PAGES.c.job_id == job_id,
+            _PAGES.c.page_no == page_no,
+            _PAGES.c.status != PageStatus.SUCCEEDED,
+            _job_is_running(job_id),
+        )
+        .values(attempts=_PAGES.c.attempts + 1, task_id=task_id, claimed_at=utcnow())
         .returning(_PAGES.c.attempts, _PAGES.c.error_message)
     ).one_or_none()
     return None if row is None else PageClaim(attempts=row[0], last_error=row[1])
@@ -145,13 +157,21 @@ def note_page_error(session: Session, job_id: str, page_no: int, message: str) -
 
 
 def finish_page(session: Session, job_id: str, page_no: int, info: dict[str, Any]) -> PageOutcome:
-    """Mark a page done once; only the first call counts it towards pages_done."""
+    """Mark a page done once, while its job runs; only the first call counts it towards pages_done."""
     result = session.execute(
         update(_PAGES)
-        .where(_PAGES.c.job_id == job_id, _PAGES.c.page_no == page_no, _PAGES.c.status != PageStatus.SUCCEEDED)
+        .where(
+            _PAGES.c.job_id == job_id,
+            _PAGES.c.page_no == page_no,
+            _PAGES.c.status != PageStatus.SUCCEEDED,
+            _job_is_running(job_id),
+        )
         .values(status=PageStatus.SUCCEEDED, finished_at=utcnow(), info=info, error_message=None)
     )
     if not result.rowcount:  # type: ignore[attr-defined]
+        status = session.execute(select(_JOBS.c.status).where(_JOBS.c.id == job_id)).scalar_one_or_none()
+        if status != JobStatus.RUNNING:
+            return PageOutcome(newly_done=False, all_done=False, live=False)
         return PageOutcome(newly_done=False, all_done=not pending_pages(session, job_id))
     # pages_done only ever moves here, once per page, so it tells whether this was the last page.
     counts = session.execute(
@@ -183,6 +203,30 @@ def succeed_job(session: Session, job_id: str) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class Cancelled:
+    cancelled: bool  # False: the job had finished already (or is gone)
+    status: str | None  # the job's status after the call; None when there is no such job
+    running_tasks: list[str]  # Celery tasks that may be recognizing one of its pages right now
+
+
+def cancel_job(session: Session, job_id: str) -> Cancelled:
+    """queued/running -> cancelled, and the tasks that may still be working on its pages."""
+    result = session.execute(
+        update(_JOBS)
+        .where(_JOBS.c.id == job_id, _JOBS.c.status.in_(JobStatus.LIVE))
+        .values(status=JobStatus.CANCELLED, finished_at=utcnow())
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        status = session.execute(select(_JOBS.c.status).where(_JOBS.c.id == job_id)).scalar_one_or_none()
+        return Cancelled(cancelled=False, status=status, running_tasks=[])
+    add_event(session, job_id, "status", {"status": JobStatus.CANCELLED})
+    tasks = session.scalars(
+        select(Page.task_id).where(Page.job_id == job_id, Page.status == PageStatus.PENDING, Page.task_id.is_not(None))
+    )
+    return Cancelled(cancelled=True, status=JobStatus.CANCELLED, running_tasks=sorted({t for t in tasks if t}))
+
+
 def fail_job(session: Session, job_id: str, code: str, message: str, page_no: int | None = None) -> bool:
     """Fail a job that has not finished; the first reason wins."""
     if page_no is not None:
@@ -205,3 +249,51 @@ def fail_job(session: Session, job_id: str, code: str, message: str, page_no: in
         )
         return True
     return False
+
+
+@dataclass(frozen=True)
+class StuckJob:
+    id: str
+    status: str
+    exhausted: list[tuple[int, int, str | None]]  # pending pages out of attempts: (page, attempts, last error)
+
+
+def claim_stuck_jobs(session: Session, cutoff: datetime, max_attempts: int, limit: int = 500) -> list[StuckJob]:
+    """Queued or running jobs in which nothing has started or finished since `cutoff` (nor been sent again
+    by a sweep), each marked as sent again now. The mark is a conditional UPDATE, so of two sweeps racing
+    only one gets a job; on PostgreSQL an advisory lock also keeps the second from doing the work at all."""
+    if session.get_bind().dialect.name == "postgresql":
+        got = session.execute(select(func.pg_try_advisory_xact_lock(_SWEEP_LOCK_KEY))).scalar()
+        if not got:
+            return []
+    last_sent = func.coalesce(_JOBS.c.enqueued_at, _JOBS.c.created_at)
+    recent_page = exists().where(
+        _PAGES.c.job_id == _JOBS.c.id, or_(_PAGES.c.claimed_at >= cutoff, _PAGES.c.finished_at >= cutoff)
+    )
+    stale = and_(
+        _JOBS.c.status.in_(JobStatus.LIVE),
+        last_sent < cutoff,
+        func.coalesce(_JOBS.c.started_at, _JOBS.c.created_at) < cutoff,
+        ~recent_page,
+    )
+    rows = session.execute(select(_JOBS.c.id, _JOBS.c.status).where(stale).limit(limit)).all()
+    stuck = []
+    now = utcnow()
+    for job_id, status in rows:
+        marked = session.execute(update(_JOBS).where(_JOBS.c.id == job_id, stale).values(enqueued_at=now))
+        if not marked.rowcount:  # type: ignore[attr-defined]
+            continue
+        exhausted = session.execute(
+            select(_PAGES.c.page_no, _PAGES.c.attempts, _PAGES.c.error_message)
+            .where(
+                _PAGES.c.job_id == job_id,
+                _PAGES.c.status != PageStatus.SUCCEEDED,
+                _PAGES.c.attempts >= max_attempts,
+            )
+            .order_by(_PAGES.c.page_no)
+        ).all()
+        stuck.append(StuckJob(job_id, status, [(int(n), int(a), e) for n, a, e in exhausted]))
+    return stuck
+
+
+_SWEEP_LOCK_KEY = 0x6F63725F7377  # "ocr_sw": the recovery sweep's PostgreSQL advisory lock

@@ -39,7 +39,9 @@ class JobStatus:
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
-    FINISHED = (SUCCEEDED, FAILED)
+    CANCELLED = "cancelled"
+    FINISHED = (SUCCEEDED, FAILED, CANCELLED)
+    LIVE = (QUEUED, RUNNING)
 
 
 class Job(Base):
@@ -68,6 +70,8 @@ class Job(Base):
     engine_info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # sha256 of the input and of everything that changes the output (workers/cache.py)
     cache_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    # When the recovery sweep last sent this job's work again (workers/recovery.py)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_ocr_jobs_created", "created_at", "id"),)
 
@@ -92,6 +96,9 @@ class Page(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The Celery task running the page's latest attempt (cancel kills it) and when it began (the sweep)
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class JobEvent(Base):

@@ -49,6 +49,34 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid`, from /proc (children, grandchildren, ...)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Those of `pids` still running (zombies count as gone)."""
+    running = set()
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError):
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state != "Z":
+                running.add(pid)
+    return running
+
+
 def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.1) -> Any:
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -73,23 +101,34 @@ class Stack:
     client: httpx.Client = field(init=False)
 
     def start(self, workers: int = 2) -> Stack:
-        log_dir = self.data_dir / "logs"
-        log_dir.mkdir(parents=True, exist_ok=True)
         port = free_port()
         self.base_url = f"http://127.0.0.1:{port}"
+        if workers:
+            self.start_worker(workers)
+        api_cmd = [sys.executable, "-m", "ocr_api.cli", "api", "--host", "127.0.0.1", "--port", str(port)]
+        self._spawn(api_cmd, "api.log")
+        self.client = httpx.Client(base_url=self.base_url, timeout=30)
+        wait_for(lambda: self.client.get("/readyz").status_code == 200, 30, f"{self.name} API ready")
+        return self
+
+    def start_worker(self, workers: int = 2, **env: str) -> subprocess.Popen[bytes]:
+        """A Celery worker on the stack's queue (another one, when the stack has one already)."""
         worker_cmd = [
             sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "--loglevel", "INFO",
             "--concurrency", str(workers), "-Q", self.env["OCR_QUEUE_NAME"], "-O", "fair",
             "--without-gossip", "--without-mingle", "--hostname", f"{self.name}-{uuid.uuid4().hex[:6]}@%h",
         ]  # fmt: skip
-        api_cmd = [sys.executable, "-m", "ocr_api.cli", "api", "--host", "127.0.0.1", "--port", str(port)]
-        commands = [(worker_cmd, "worker.log")] if workers else []
-        for cmd, log_name in [*commands, (api_cmd, "api.log")]:
-            log = (log_dir / log_name).open("ab")
-            self.procs.append(subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO))
-        self.client = httpx.Client(base_url=self.base_url, timeout=30)
-        wait_for(lambda: self.client.get("/readyz").status_code == 200, 30, f"{self.name} API ready")
-        return self
+        return self._spawn(worker_cmd, "worker.log", env)
+
+    def _spawn(self, cmd: list[str], log_name: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        log_dir = self.data_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with (log_dir / log_name).open("ab") as log:
+            proc = subprocess.Popen(
+                cmd, env={**self.env, **(env or {})}, stdout=log, stderr=subprocess.STDOUT, cwd=REPO
+            )
+        self.procs.append(proc)
+        return proc
 
     def stop(self) -> None:
         self.client.close()
@@ -135,6 +174,43 @@ class Stack:
         response = self.client.get(f"/v1/jobs/{job_id}/result.txt")
         assert response.status_code == 200, response.text
         return response.text
+
+
+class RedisServer:
+    """A redis-server of a test's own on a free loopback port, which the test may stop, wipe and restart
+    (never the shared one on 6379)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.data_dir = data_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+               "no", "--dir", str(self.data_dir)]  # fmt: skip
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def answers() -> bool:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(16).startswith(b"+PONG")
+
+        wait_for(answers, 10, f"redis-server on port {self.port}", interval=0.05)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()  # no persistence: it comes back empty
+            self.proc.wait(10)
+
+    def restart_empty(self) -> None:
+        self.stop()
+        self.start()
 
 
 @contextlib.contextmanager

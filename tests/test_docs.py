@@ -29,5 +29,6 @@ def test_readme_commands_exist() -> None:
         "docs/accuracy.md",
         "docs/performance.md",
         "docs/operations.md",
+        "docs/reliability.md",
     ):
         assert doc in README

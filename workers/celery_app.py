@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from celery import Celery
+import signal
+from typing import Any
 
+from celery import Celery
+from celery.signals import worker_process_init
+
+from workers.lifeline import set_parent_death_signal
 from workers.settings import get_worker_settings
 
 
@@ -30,5 +35,12 @@ def create_celery() -> Celery:
 
 
 app = create_celery()
+
+
+@worker_process_init.connect
+def _die_with_the_pool(**_: Any) -> None:
+    # A pool process whose parent was SIGKILLed would otherwise run on, orphaned, holding its page.
+    set_parent_death_signal(signal.SIGKILL)
+
 
 from workers import signals  # noqa: E402, F401 - logging, ids and metrics hooks (connected on import)

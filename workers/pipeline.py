@@ -16,9 +16,9 @@ from storage import ObjectNotFound, get_storage
 from storage import jobs as repo
 from storage.db import session_scope
 from storage.job_reads import JobRecord, read_job
-from storage.keys import page_key, page_pdf_key, result_key
+from storage.keys import job_prefix, page_key, page_pdf_key, result_key
 from storage.models import JobStatus, PageStatus
-from workers import cache, formats, pages, pdfout, tesseract
+from workers import cache, faults, formats, pages, pdfout, tesseract
 from workers.engine import get_engine
 from workers.errors import InputError
 from workers.preprocess import PageOptions, alternate_lang, read_page, switches
@@ -51,9 +51,12 @@ def prepare_job(job_id: str) -> list[int]:
     job = read_job(job_id)
     if job is None or job.status in JobStatus.FINISHED:
         return []
-    if job.status == JobStatus.RUNNING:  # a redelivered prepare: resend what is not done yet
+    if job.status == JobStatus.RUNNING:  # redelivered, or sent again by the recovery sweep: resend what is not done
         with session_scope() as session:
-            return repo.pending_pages(session, job_id)
+            pending = repo.pending_pages(session, job_id)
+        if not pending:  # every page done, but the job was never finalized (that step was lost)
+            finalize_job(job_id)
+        return pending
     info = engine_info(job)
     key = cache.cache_key(job.input_sha256, info)
     if settings.result_cache:
@@ -68,9 +71,9 @@ def prepare_job(job_id: str) -> list[int]:
     if total == 0:
         raise InputError("no_pages", "the document has no pages")
     with session_scope() as session:
-        pending = repo.start_job(session, job_id, total, info, key)
+        started = repo.start_job(session, job_id, total, info, key)
         # None: another delivery of this message started the job; what it has not finished is still to do.
-        return repo.pending_pages(session, job_id) if pending is None else pending
+        return repo.pending_pages(session, job_id) if started is None else started
 
 
 @dataclass(frozen=True)
@@ -80,15 +83,15 @@ class PageDone:
     job: JobRecord | None = None  # the job as this call read it
 
 
-def process_page(job_id: str, page_no: int) -> PageDone:
-    """Recognize one page and store its outputs."""
+def process_page(job_id: str, page_no: int, task_id: str | None = None) -> PageDone:
+    """Recognize one page and store its outputs; `task_id`, the task doing it, is what a cancel kills."""
     settings = get_worker_settings()
     storage = get_storage()
     job = read_job(job_id)
     if job is None or job.status != JobStatus.RUNNING:
         return PageDone(last=False)
     with session_scope() as session:
-        claim = repo.claim_page(session, job_id, page_no)
+        claim = repo.claim_page(session, job_id, page_no, task_id)
         if claim is None:
             # Redelivered after the page was stored: finalize again in case that message was lost.
             return PageDone(last=not repo.pending_pages(session, job_id))
@@ -98,17 +101,23 @@ def process_page(job_id: str, page_no: int) -> PageDone:
             raise InputError("page_failed", f"gave up after {claim.attempts - 1} attempts{last}")
     options = PageOptions(lang=job.lang, psm=job.psm, dpi=job.dpi, extra=dict(job.options or {}))
     try:
+        faults.before_recognize(job.filename)
         with storage.local_path(job.input_key) as path:
             output, page_pdf = _recognize(path, job.media_type, page_no, options, with_pdf="pdf" in job.format_list)
     except Exception as exc:
         # Kept on the page row: if the page is finally given up, the job's error says why.
         note_page_error(job_id, page_no, f"{type(exc).__name__}: {exc}")
         raise
+    written = [page_key(job_id, page_no)] + ([page_pdf_key(job_id, page_no)] if page_pdf is not None else [])
     if page_pdf is not None:
         storage.put_bytes(page_pdf_key(job_id, page_no), page_pdf, formats.MEDIA_TYPES["pdf"])
     storage.put_bytes(page_key(job_id, page_no), output.to_json().encode(), "application/json")
     with session_scope() as session:
         outcome = repo.finish_page(session, job_id, page_no, {"confidence": round(output.confidence, 2), **output.info})
+    if not outcome.live:
+        # Cancelled or deleted while this page ran: what it wrote must not outlive the job's own clean-up.
+        discard(job_id, written)
+        return PageDone(last=False)
     return PageDone(last=outcome.newly_done and outcome.all_done, output=output, job=job)
 
 
@@ -192,7 +201,21 @@ def finalize_job(job_id: str, done: PageDone | None = None) -> None:
             continue
         storage.put_bytes(result_key(job_id, fmt), builders[fmt]().encode("utf-8"), formats.MEDIA_TYPES[fmt])
     with session_scope() as session:
-        repo.succeed_job(session, job_id)
+        succeeded = repo.succeed_job(session, job_id)
+    if not succeeded:
+        discard(job_id, [result_key(job_id, fmt) for fmt in sorted(wanted)])
+
+
+def discard(job_id: str, keys: list[str]) -> None:
+    """Remove what a step wrote for a job that was cancelled, failed or deleted while it ran (all of the job's
+    files when the job is gone); nothing when another delivery of the step has completed the job."""
+    storage = get_storage()
+    job = read_job(job_id)
+    if job is None:
+        storage.delete_prefix(job_prefix(job_id))
+    elif job.status != JobStatus.SUCCEEDED:
+        for key in keys:
+            storage.delete(key)
 
 
 def _write_pdf(job_id: str, page_numbers: list[int], *, title: str | None, creator: str) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from kombu.exceptions import OperationalError
+import logging
+import signal
+
+from kombu.exceptions import ChannelError, OperationalError
 
 from workers.celery_app import app
 
+log = logging.getLogger(__name__)
 PREPARE_JOB = "ocr.prepare_job"
 
 
@@ -16,6 +20,24 @@ class QueueUnavailable(Exception):
 def enqueue_job(job_id: str) -> None:
     try:
         app.send_task(PREPARE_JOB, args=[job_id], retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2})
+    except (OperationalError, OSError) as exc:
+        raise QueueUnavailable(f"the job queue ({broker_label()}) is not reachable: {exc}") from exc
+
+
+def queue_depth(timeout: float = 2.0) -> int:
+    """Messages waiting in the job queue (not those a worker holds)."""
+    from workers.settings import get_worker_settings
+
+    try:
+        with app.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1, timeout=timeout)
+            channel = conn.channel()
+            try:
+                return int(channel.queue_declare(get_worker_settings().queue_name, passive=True).message_count)
+            except ChannelError:  # no such queue yet: nothing waiting
+                return 0
+            finally:
+                channel.close()
     except (OperationalError, OSError) as exc:
         raise QueueUnavailable(f"the job queue ({broker_label()}) is not reachable: {exc}") from exc
 
@@ -48,3 +70,16 @@ def queue_depths(timeout: float = 2.0) -> dict[str, int]:
             if getattr(exc, "reply_code", None) == 404:  # not declared yet: no worker has started, none waiting
                 return {name: 0}
             raise
+
+
+def stop_tasks(task_ids: list[str]) -> None:
+    """Kill whatever worker process is running these tasks (a cancelled job's pages), and drop them if they have
+    not started. SIGKILL: Tesseract inside the engine binding does not return to Python for a gentler signal.
+    The pool replaces the process; the message is acknowledged, not redelivered. Best effort: a page that
+    escapes it finds its job cancelled and writes nothing."""
+    if not task_ids:
+        return
+    try:
+        app.control.revoke(task_ids, terminate=True, signal=signal.SIGKILL.name)
+    except (OperationalError, OSError) as exc:
+        log.warning("could not revoke tasks %s: %s", task_ids, exc)

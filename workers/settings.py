@@ -29,9 +29,22 @@ class WorkerSettings(BaseSettings):
     max_pages: int = Field(500, description="Documents with more pages fail with a clear error.")
     max_pixels_per_page: int = Field(60_000_000, description="Pages above this pixel count are refused.")
     default_dpi: int = Field(300, description="Rendering resolution for PDF pages.")
+    recovery_interval_s: int = Field(
+        60, description="How often the API looks for jobs that stopped moving (lost messages); 0 turns it off."
+    )
+    recovery_after_s: int | None = Field(
+        None,
+        description="A queued or running job in which no page started or finished for this long is sent again "
+        "(or failed once its pages used their attempts); default OCR_PAGE_TIME_LIMIT_S + 60.",
+    )
     result_cache: bool = Field(
         True, description="Reuse the results of an earlier job with the same input bytes, options and models."
     )
+
+    @property
+    def effective_recovery_after_s(self) -> int:
+        # Longer than a page may run (the hard time limit), so a page still working is never sent twice.
+        return self.recovery_after_s or self.page_time_limit_s + 60
 
 
 @lru_cache

@@ -68,15 +68,16 @@ def prepare_job(self: Task, job_id: str) -> None:
         # One page left (most jobs are one image): do it here rather than send another message. Called
         # directly, ocr_page keeps its own error handling; a retryable error retries this task, which is
         # safe because every step is idempotent.
-        ocr_page(job_id, pages[0])
+        ocr_page(job_id, pages[0], task_id=self.request.id)
         return
     for page_no in pages:
         ocr_page.delay(job_id, page_no)
 
 
 @app.task(name="ocr.ocr_page", base=JobTask, bind=True)
-def ocr_page(self: Task, job_id: str, page_no: int) -> None:
-    done = pipeline.process_page(job_id, page_no)
+def ocr_page(self: Task, job_id: str, page_no: int, task_id: str | None = None) -> None:
+    # task_id: the message being run, which a cancel revokes; prepare_job's when it runs the page inline.
+    done = pipeline.process_page(job_id, page_no, task_id or self.request.id)
     metrics.page_done(done)
     if done.last:
         # The last page assembles the results itself, with its own output still in memory: one task less

@@ -83,7 +83,14 @@ async def get_job(job: ValidJob, request: Request) -> Response:  # no I/O here: 
     return json_response(job_out(job, jobs_url(request)))
 
 
-@router.delete("/{job_id}", status_code=204, responses=ERRORS, summary="Delete a job and its files")
+@router.post("/{job_id}/cancel", response_model=JobOut, responses=ERRORS, summary="Cancel a queued or running job")
+def cancel_job(job: ValidJob, request: Request) -> Response:
+    return json_response(job_out(service.cancel_job(job.id), jobs_url(request)))
+
+
+@router.delete(
+    "/{job_id}", status_code=204, responses=ERRORS, summary="Delete a job and its files (cancelling it if it runs)"
+)
 def delete_job(job: ValidJob) -> Response:
     service.delete_job(job.id)
     return Response(status_code=204)
@@ -114,6 +121,7 @@ def get_result(job: ValidJob, fmt: Format) -> Response:
 def content_disposition(filename: str, inline: bool) -> str:
     from urllib.parse import quote
 
-    ascii_name = filename.encode("ascii", "ignore").decode().replace('"', "") or "result"
+    # The plain fallback: printable ASCII only, no quote or backslash (a control character would split the header)
+    ascii_name = "".join(c for c in filename if " " <= c <= "~" and c not in '"\\').strip() or "result"
     kind = "inline" if inline else "attachment"
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"

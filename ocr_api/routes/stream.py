@@ -40,12 +40,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": ErrorResponse} for c in 
 )
 async def stream_text(job: ValidJob) -> StreamingResponse:
     """Each page's text as soon as it and every page before it are done, pages separated by form feeds,
-    exactly as result.txt. If the job fails meanwhile, the stream ends with a form feed and one line
-    `ERROR <code>: <message>`."""
+    exactly as result.txt. If the job fails or is cancelled meanwhile, the stream ends with a form feed and one
+    line `ERROR <code>: <message>`."""
     if job.status == JobStatus.FAILED:
         raise JobNotFinished(
             f"job {job.id} failed: {job.error_message}", {"status": job.status, "error_code": job.error_code}
         )
+    if job.status == JobStatus.CANCELLED:
+        raise JobNotFinished(f"job {job.id} was cancelled", {"status": job.status})
     return StreamingResponse(_text_chunks(job.id), media_type="text/plain; charset=utf-8", headers=STREAM_HEADERS)
 
 
@@ -71,6 +73,10 @@ async def _text_chunks(job_id: str) -> AsyncIterator[bytes]:
         if state.status == JobStatus.FAILED:
             separator = PAGE_SEPARATOR if next_page > 1 else ""
             yield f"{separator}ERROR {state.error_code}: {state.error_message}\n".encode()
+            return
+        if state.status == JobStatus.CANCELLED:
+            separator = PAGE_SEPARATOR if next_page > 1 else ""
+            yield f"{separator}ERROR cancelled: the job was cancelled\n".encode()
             return
         if state.status == JobStatus.SUCCEEDED:
             return

@@ -1,57 +1,123 @@
-"""`ocr-service serve`: the all-in-one mode, end to end as a subprocess, with its private broker."""
+"""`ocr-service serve`: the all-in-one mode, end to end as a subprocess, with its private broker.
+
+Whatever stops `serve` (Ctrl-C, SIGTERM, SIGHUP, even SIGKILL) stops everything it started."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
-import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.support import REPO, corpus_file, free_port, wait_for
+from tests.support import REPO, alive, corpus_file, descendants, free_port, wait_for
 
 
-def test_serve_runs_everything_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    port = free_port()
+@dataclass
+class Serve:
+    proc: subprocess.Popen[bytes]
+    client: httpx.Client
+    data_dir: Path
+    log_path: Path
+
+    def children(self) -> set[int]:
+        """redis-server, the Celery worker and its pool: everything serve started, once all of it is up."""
+        return set(wait_for(lambda: len(found := descendants(self.proc.pid)) >= 3 and found, 30, "serve's children"))
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")[-3000:]
+
+
+def serve_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCR_")}
     env["PYTHONUNBUFFERED"] = "1"
-    log = (tmp_path / "serve.log").open("wb")
-    cmd = [sys.executable, "-m", "ocr_api.cli", "serve", "--data-dir", str(data_dir), "--port", str(port),
-           "--concurrency", "2"]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    return env
+
+
+def serve_command(data_dir: Path, port: int) -> list[str]:
+    return [sys.executable, "-m", "ocr_api.cli", "serve", "--data-dir", str(data_dir), "--port", str(port),
+            "--concurrency", "1"]  # fmt: skip
+
+
+@contextlib.contextmanager
+def running_serve(tmp_path: Path) -> Iterator[Serve]:
+    data_dir = tmp_path / "data"
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(serve_command(data_dir, port), env=serve_env(), cwd=REPO, stdout=log, stderr=log)
+    started: set[int] = set()
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             wait_for(lambda: client.get("/readyz").status_code == 200, 60, "serve to be ready")
-            assert (data_dir / "run" / "redis.sock").exists(), "private broker on a unix socket in the data dir"
-            with corpus_file("tess_phototest.tif").open("rb") as fh:
-                job = client.post("/v1/jobs", files={"file": ("page.tif", fh)}).json()
+            serve = Serve(proc, client, data_dir, log_path)
+            started = serve.children()
+            yield serve
+    finally:
+        for pid in alive(started | {proc.pid}):  # only after a failed test: leave nothing behind
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait(10)
 
-            def finished() -> dict | None:  # type: ignore[type-arg]
-                body = client.get(f"/v1/jobs/{job['id']}").json()
-                return body if body["status"] in ("succeeded", "failed") else None
 
-            done = wait_for(finished, 90, "the job")
-            assert done["status"] == "succeeded", done
-            assert "quick brown dog" in client.get(f"/v1/jobs/{job['id']}/result.txt").text
+def test_serve_runs_everything_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    with running_serve(tmp_path) as serve:
+        client, data_dir = serve.client, serve.data_dir
+        assert (data_dir / "run" / "redis.sock").exists(), "private broker on a unix socket in the data dir"
+        with corpus_file("tess_phototest.tif").open("rb") as fh:
+            job = client.post("/v1/jobs", files={"file": ("page.tif", fh)}).json()
+
+        def finished() -> dict | None:  # type: ignore[type-arg]
+            body = client.get(f"/v1/jobs/{job['id']}").json()
+            return body if body["status"] in ("succeeded", "failed") else None
+
+        done = wait_for(finished, 90, "the job")
+        assert done["status"] == "succeeded", done
+        assert "quick brown dog" in client.get(f"/v1/jobs/{job['id']}/result.txt").text
         assert (data_dir / "jobs.sqlite3").exists(), "job records in SQLite under the data dir"
         assert (data_dir / "files" / "jobs" / job["id"] / "input").exists()
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            code = proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-        log.close()
-    output = (tmp_path / "serve.log").read_text(errors="replace")
-    assert code == 0, output[-3000:]
-    time.sleep(0.5)
-    leftovers = subprocess.run(["pgrep", "-f", str(data_dir)], capture_output=True, text=True).stdout.split()
-    assert not leftovers, f"processes left running: {leftovers}"
+
+        # A second serve on the same data dir refuses at once, naming the first, and disturbs nothing.
+        second = subprocess.run(
+            serve_command(data_dir, free_port()), env=serve_env(), cwd=REPO, capture_output=True, text=True, timeout=60
+        )
+        assert second.returncode == 1
+        assert f"pid {serve.proc.pid}" in second.stderr, second.stderr
+        assert "is running on the data dir" in second.stderr
+        assert client.get("/readyz").status_code == 200
+
+        children = serve.children()
+        serve.proc.send_signal(signal.SIGINT)
+        assert serve.proc.wait(60) == 0, serve.output()
+        wait_for(lambda: not alive(children), 10, "serve's children to exit")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_serve_stops_everything_it_started_on_sigterm_and_sighup(tmp_path: Path, signum: int) -> None:
+    with running_serve(tmp_path) as serve:
+        children = serve.children()
+        serve.proc.send_signal(signum)
+        assert serve.proc.wait(60) == 0, serve.output()
+        wait_for(lambda: not alive(children), 10, "serve's children to exit")
+
+
+def test_a_sigkilled_serve_takes_its_children_with_it(tmp_path: Path) -> None:
+    with running_serve(tmp_path) as serve:
+        children = serve.children()
+        serve.proc.kill()
+        serve.proc.wait(10)
+        wait_for(lambda: not alive(children), 45, "serve's orphaned children to exit")
+        # The lock went with the process: serve starts again on the same data dir.
+    with running_serve(tmp_path) as again:
+        assert again.client.get("/readyz").status_code == 200
+        again.proc.send_signal(signal.SIGTERM)
+        assert again.proc.wait(60) == 0
 
 
 def test_serve_help_and_bad_storage_refuse_with_one_line(tmp_path: Path) -> None:

@@ -110,3 +110,70 @@ def test_a_page_that_keeps_failing_fails_the_job_with_its_number(
     with session_scope() as session:
         page = repo.get_page(session, job_id, 2)
         assert page is not None and page.attempts == get_worker_settings().page_max_attempts
+
+
+class InterruptingEngine:
+    """The real engine; while it recognizes, someone cancels or deletes the job."""
+
+    def __init__(self, interrupt) -> None:  # type: ignore[no-untyped-def]
+        from workers.engine import get_engine
+
+        self.real = get_engine()
+        self.name = self.real.name
+        self.interrupt = interrupt
+
+    def version(self) -> str:
+        return self.real.version()
+
+    def recognize(self, image, options):  # type: ignore[no-untyped-def]
+        self.interrupt()
+        return self.real.recognize(image, options)
+
+    def detect_orientation(self, image, dpi):  # type: ignore[no-untyped-def]
+        return self.real.detect_orientation(image, dpi)
+
+
+def cancel(job_id: str) -> None:
+    with session_scope() as session:
+        assert repo.cancel_job(session, job_id).cancelled
+
+
+def delete(job_id: str) -> None:
+    from storage import get_storage
+    from storage.keys import job_prefix
+
+    with session_scope() as session:
+        repo.delete_job(session, job_id)
+    get_storage().delete_prefix(job_prefix(job_id))
+
+
+def test_a_page_that_finishes_after_a_cancel_writes_nothing(local_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support import stored_files
+
+    job_id = insert_job(corpus_file("tess_HelloGoogle.tif").read_bytes(), "image/tiff", formats="txt,pdf")
+    assert pipeline.prepare_job(job_id) == [1]
+    monkeypatch.setattr(pipeline, "get_engine", lambda: InterruptingEngine(lambda: cancel(job_id)))
+    tasks.ocr_page.apply(args=[job_id, 1])
+    job = load_job(job_id)
+    assert job.status == "cancelled" and job.pages_done == 0 and job.error_code is None
+    assert [p.name for p in stored_files(local_env) if job_id in p.parts] == ["input"]
+    with session_scope() as session:
+        page = repo.get_page(session, job_id, 1)
+        assert page is not None and page.status == "pending"
+
+
+def test_a_page_that_finishes_after_a_delete_leaves_no_file(local_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support import stored_files
+
+    job_id = make_job(corpus_file("tess_HelloGoogle.tif").read_bytes(), "image/tiff")
+    assert pipeline.prepare_job(job_id) == [1]
+    monkeypatch.setattr(pipeline, "get_engine", lambda: InterruptingEngine(lambda: delete(job_id)))
+    tasks.ocr_page.apply(args=[job_id, 1])
+    assert [p for p in stored_files(local_env) if job_id in p.parts] == []
+
+
+def test_a_cancelled_job_is_not_started_or_finalized(local_env: Path) -> None:
+    job_id = make_job(corpus_file("tess_HelloGoogle.tif").read_bytes(), "image/tiff")
+    cancel(job_id)
+    tasks.prepare_job.apply(args=[job_id])
+    assert load_job(job_id).status == "cancelled" and load_job(job_id).pages_total is None

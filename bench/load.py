@@ -1,0 +1,121 @@
+"""Load run: N concurrent clients (asyncio + httpx, loopback only) upload, poll and download for a bounded time.
+
+Each client loops: upload a one-page image, poll its status until it finishes, download result.txt. The run
+stops sending new uploads after --seconds, then waits (bounded) for what is in flight. It reports request
+errors (any 5xx, or a 4xx on a valid request), lost jobs (not finished at the end), job latency p50/p95
+(upload to result downloaded), request latency p50/p95 and throughput.
+
+    .venv/bin/python -m bench.load --clients 50 --seconds 60      # the figures in docs/reliability.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support import Stack, base_env, corpus_file
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def client_loop(
+    client: httpx.AsyncClient, data: bytes, stop_at: float, stats: dict[str, Any], drain_s: float
+) -> None:
+    while time.monotonic() < stop_at:
+        started = time.monotonic()
+        t = time.monotonic()
+        response = await client.post("/v1/jobs", files={"file": ("page.tif", data, "image/tiff")})
+        stats["requests"].append(time.monotonic() - t)
+        if response.status_code != 202:
+            stats["errors"].append(f"upload {response.status_code}: {response.text[:200]}")
+            continue
+        job_id = response.json()["id"]
+        stats["submitted"] += 1
+        deadline = stop_at + drain_s
+        status = "queued"
+        while time.monotonic() < deadline:
+            t = time.monotonic()
+            reply = await client.get(f"/v1/jobs/{job_id}")
+            stats["requests"].append(time.monotonic() - t)
+            if reply.status_code != 200:
+                stats["errors"].append(f"status {reply.status_code}")
+                break
+            status = reply.json()["status"]
+            if status not in ("queued", "running"):
+                break
+            await asyncio.sleep(0.2)
+        if status != "succeeded":
+            stats["lost" if status in ("queued", "running") else "failed"].append(job_id)
+            continue
+        t = time.monotonic()
+        result = await client.get(f"/v1/jobs/{job_id}/result.txt")
+        stats["requests"].append(time.monotonic() - t)
+        if result.status_code != 200:
+            stats["errors"].append(f"result {result.status_code}")
+            continue
+        stats["latency"].append(time.monotonic() - started)
+
+
+async def load(base_url: str, clients: int, seconds: float, drain_s: float) -> dict[str, Any]:
+    data = corpus_file("tess_HelloGoogle.tif").read_bytes()
+    stats: dict[str, Any] = {"requests": [], "latency": [], "errors": [], "lost": [], "failed": [], "submitted": 0}
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as client:
+        started = time.monotonic()
+        stop_at = started + seconds
+        await asyncio.gather(*(client_loop(client, data, stop_at, stats, drain_s) for _ in range(clients)))
+        elapsed = time.monotonic() - started
+    latency, requests = stats["latency"], stats["requests"]
+    return {
+        "clients": clients,
+        "seconds": round(elapsed, 1),
+        "jobs_submitted": stats["submitted"],
+        "jobs_succeeded": len(latency),
+        "jobs_failed": len(stats["failed"]),
+        "jobs_lost": len(stats["lost"]),
+        "errors": len(stats["errors"]),
+        "error_samples": stats["errors"][:5],
+        "throughput_jobs_per_s": round(len(latency) / elapsed, 2),
+        "job_latency_p50_s": round(percentile(latency, 0.5), 2),
+        "job_latency_p95_s": round(percentile(latency, 0.95), 2),
+        "requests": len(requests),
+        "request_p50_ms": round(percentile(requests, 0.5) * 1000, 1),
+        "request_p95_ms": round(percentile(requests, 0.95) * 1000, 1),
+        "request_mean_ms": round(statistics.fmean(requests) * 1000, 1) if requests else 0.0,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--drain", type=float, default=120, help="seconds to wait for jobs in flight at the end")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cache", action="store_true", help="leave the result cache on (identical uploads)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="load-") as tmp:
+        env = base_env(Path(tmp), OCR_RESULT_CACHE="true" if args.cache else "false")
+        stack = Stack("load", env, Path(tmp)).start(workers=args.workers)
+        try:
+            result = asyncio.run(load(stack.base_url, args.clients, args.seconds, args.drain))
+        finally:
+            stack.stop()
+    print(json.dumps(result, indent=2))
+    raise SystemExit(0 if result["errors"] == 0 and result["jobs_lost"] == 0 else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""Test-only fault injection: inputs whose file name carries a marker make the worker misbehave on purpose.
+
+Active only when the worker's environment has OCR_TEST_FAULTS=1 (the reliability tests and bench/chaos.py set
+it); otherwise `before_recognize` returns at once and no file name means anything. Markers:
+
+  __crash__  the pool process SIGKILLs itself, as a segfaulting engine would (a poison input)
+  __hang__   the page never finishes (sleeps past any time limit)
+  __slow__   the page takes OCR_TEST_SLOW_S seconds (default 60) before recognition
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+
+def enabled() -> bool:
+    return os.environ.get("OCR_TEST_FAULTS") == "1"
+
+
+def before_recognize(filename: str | None) -> None:
+    if not filename or not enabled():
+        return
+    if "__crash__" in filename:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if "__hang__" in filename:
+        time.sleep(24 * 3600)
+    if "__slow__" in filename:
+        time.sleep(float(os.environ.get("OCR_TEST_SLOW_S", "60")))
