@@ -189,8 +189,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
     # serve owns every process that writes metrics here: start the counts from zero.
     clear_shared_dir(get_telemetry_settings().effective_metrics_dir)
 
-    # SIGINT arrives as KeyboardInterrupt; SIGTERM and SIGHUP unwind the same way instead of killing this
-    # process on the spot and leaving its broker and workers running.
+    # SIGINT arrives as KeyboardInterrupt (even when serve was started in the background, where the shell
+    # hands it SIGINT ignored); SIGTERM and SIGHUP unwind the same way instead of killing this process on the
+    # spot and leaving its broker and workers running.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _on_stop_signal)
     signal.signal(signal.SIGHUP, _on_stop_signal)
     redis = None
