@@ -53,5 +53,11 @@ def page_done(done: object) -> None:
         CONFIDENCE.labels(engine).observe(output.confidence)
 
 
+def page_failed() -> None:
+    """A page given up at once (unreadable input, time limit, missing file); failures after Celery's retries
+    are counted by the task_failure signal (workers/signals.py)."""
+    PAGES.labels("failed").inc()
+
+
 def cache_hit() -> None:
     CACHE.labels(get_worker_settings().queue_name).inc()

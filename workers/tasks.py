@@ -34,25 +34,26 @@ class JobTask(Task):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         job_id, page_no = args[0], (args[1] if len(args) > 1 else None)
+
+        def fail(code: str, message: str) -> None:
+            pipeline.fail_job(job_id, code, message, page_no)
+            if page_no is not None:  # failed here for good, not by Celery after retries: count it as such
+                metrics.page_failed()
+
         try:
             return super().__call__(*args, **kwargs)
         except InputError as exc:
-            where = f"page {page_no}: " if page_no else ""
-            pipeline.fail_job(job_id, exc.code, where + exc.message, page_no)
-            return None
+            fail(exc.code, (f"page {page_no}: " if page_no else "") + exc.message)
         except ObjectNotFound as exc:
-            pipeline.fail_job(job_id, "input_missing", f"a stored file of this job is gone: {exc.key}", page_no)
-            return None
+            fail("input_missing", f"a stored file of this job is gone: {exc.key}")
         except (StorageUnavailable, EngineUnavailable) as exc:
             # Permanent until an operator acts: fail with the reason instead of retrying for an hour.
-            code = "storage_unavailable" if isinstance(exc, StorageUnavailable) else "engine_unavailable"
-            pipeline.fail_job(job_id, code, str(exc), page_no)
-            return None
+            fail("storage_unavailable" if isinstance(exc, StorageUnavailable) else "engine_unavailable", str(exc))
         except SoftTimeLimitExceeded:
             limit = get_worker_settings().page_time_limit_s
             where = f"page {page_no}" if page_no else "the document"
-            pipeline.fail_job(job_id, "timeout", f"{where} took longer than OCR_PAGE_TIME_LIMIT_S={limit}s", page_no)
-            return None
+            fail("timeout", f"{where} took longer than OCR_PAGE_TIME_LIMIT_S={limit}s")
+        return None
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         job_id, page_no = args[0], (args[1] if len(args) > 1 else None)

@@ -162,3 +162,16 @@ def _write(path: Path, source: Path) -> Path:
     image.save(buffer, "PNG")
     path.write_bytes(buffer.getvalue())
     return path
+
+
+def test_a_page_that_fails_at_once_counts_as_failed(ops_stack: Stack, tmp_path: Path) -> None:
+    def failed_pages() -> float:
+        return total(ops_stack.client.get("/metrics").text, "ocr_pages_processed_total", outcome="failed")
+
+    before = failed_pages()
+    data = corpus_file("pyt_test.png").read_bytes()
+    path = tmp_path / "cut.png"
+    path.write_bytes(data[: len(data) // 2])  # the header reads, the pixels do not: the page fails, not the upload
+    job = ops_stack.run(path)
+    assert job["status"] == "failed" and job["error"]["code"] == "unreadable_input", job
+    wait_for(lambda: failed_pages() >= before + 1, 10, "the failed page counted")
