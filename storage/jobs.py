@@ -111,6 +111,17 @@ def start_job(
     return sorted(n for n in range(1, pages_total + 1) if states.get(n) != PageStatus.SUCCEEDED)
 
 
+def note_prepare_redelivery(session: Session, job_id: str) -> int:
+    """Count one more redelivery of a queued job's first step; the count so far (0: the job is not queued)."""
+    row = session.execute(
+        update(_JOBS)
+        .where(_JOBS.c.id == job_id, _JOBS.c.status == JobStatus.QUEUED)
+        .values(prepare_attempts=_JOBS.c.prepare_attempts + 1)
+        .returning(_JOBS.c.prepare_attempts)
+    ).first()
+    return int(row[0]) if row else 0
+
+
 def page_states(session: Session, job_id: str) -> dict[int, str]:
     """Page number -> status of every page row of a job."""
     rows = session.execute(select(Page.page_no, Page.status).where(Page.job_id == job_id))

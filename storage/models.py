@@ -72,6 +72,8 @@ class Job(Base):
     cache_key: Mapped[str | None] = mapped_column(String(64), index=True)
     # When the recovery sweep last sent this job's work again (workers/recovery.py)
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Redeliveries of the job's first step (opening the document, counting its pages) after its worker died
+    prepare_attempts: Mapped[int] = mapped_column(Integer, server_default="0")
 
     __table_args__ = (Index("ix_ocr_jobs_created", "created_at", "id"),)
 

@@ -44,13 +44,24 @@ def engine_info(job: JobRecord) -> dict[str, Any]:
     }
 
 
-def prepare_job(job_id: str) -> list[int]:
+def prepare_job(job_id: str, redelivered: bool = False) -> list[int]:
     """Reuse an identical earlier job's results (workers/cache.py), or count the pages, create their rows
-    and return the page numbers still to do."""
+    and return the page numbers still to do.
+
+    `redelivered`: the broker sent this message again because the worker running it died. A queued job's
+    redeliveries are counted, and a document that keeps killing its worker while it is opened is given up
+    after OCR_PAGE_MAX_ATTEMPTS of them, as a page would be."""
     settings = get_worker_settings()
     job = read_job(job_id)
     if job is None or job.status in JobStatus.FINISHED:
         return []
+    if redelivered and job.status == JobStatus.QUEUED:
+        with session_scope() as session:
+            attempts = repo.note_prepare_redelivery(session, job_id)
+        if attempts >= settings.page_max_attempts:
+            raise InputError(
+                "open_failed", f"gave up opening the document after {attempts} attempts (the worker was lost each time)"
+            )
     if job.status == JobStatus.RUNNING:  # redelivered, or sent again by the recovery sweep: resend what is not done
         with session_scope() as session:
             pending = repo.pending_pages(session, job_id)
@@ -65,6 +76,7 @@ def prepare_job(job_id: str) -> list[int]:
         if source is not None and cache.complete_from_cache(get_storage(), job, source, key):
             return []
     with get_storage().local_path(job.input_key) as path:
+        faults.before_count(job.filename)
         total = pages.count_pages(path, job.media_type, settings.max_pixels_per_page)
     if total > settings.max_pages:
         raise InputError("too_many_pages", f"the document has {total} pages; OCR_MAX_PAGES={settings.max_pages}")

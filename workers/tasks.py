@@ -64,7 +64,7 @@ class JobTask(Task):
 
 @app.task(name="ocr.prepare_job", base=JobTask, bind=True)
 def prepare_job(self: Task, job_id: str) -> None:
-    pages = pipeline.prepare_job(job_id)
+    pages = pipeline.prepare_job(job_id, redelivered=bool((self.request.delivery_info or {}).get("redelivered")))
     if len(pages) == 1:
         # One page left (most jobs are one image): do it here rather than send another message. Called
         # directly, ocr_page keeps its own error handling; a retryable error retries this task, which is

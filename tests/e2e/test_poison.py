@@ -45,6 +45,17 @@ def test_an_input_that_kills_its_worker_fails_after_the_attempts(faulty: Stack, 
     assert_pool_still_works(faulty)
 
 
+def test_a_document_that_kills_its_worker_while_opened_fails_after_the_attempts(faulty: Stack, tmp_path: Path) -> None:
+    done = faulty.run(marked(tmp_path, "__crash_open__"))
+    assert done["status"] == "failed", done
+    assert done["error"] == {
+        "code": "open_failed",
+        "message": "gave up opening the document after 3 attempts (the worker was lost each time)",
+        "details": None,
+    }
+    assert_pool_still_works(faulty)
+
+
 def test_a_page_that_hangs_fails_with_timeout(faulty: Stack, tmp_path: Path) -> None:
     done = faulty.run(marked(tmp_path, "__hang__"), timeout=90)
     assert done["status"] == "failed", done
