@@ -300,6 +300,22 @@ class Chaos:
         return sorted(f"{job_id}: {what}" for (job_id, what), n in seen.items() if n > 1)
 
 
+def schedule_by_counts(
+    pool_kills: int, worker_kills: int, broker_restarts: int, api_kills: int, seed: int
+) -> list[str]:
+    """The disturbances in a shuffled order; half the broker restarts (rounded up) wipe it."""
+    wiped = (broker_restarts + 1) // 2
+    schedule = (
+        ["kill_pool"] * pool_kills
+        + ["kill_worker"] * worker_kills
+        + ["restart_broker"] * wiped
+        + ["restart_broker_kept"] * (broker_restarts - wiped)
+        + ["kill_api"] * api_kills
+    )
+    random.Random(seed).shuffle(schedule)
+    return schedule
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=60)
@@ -316,15 +332,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     schedule = None
     if args.pool_kills or args.worker_kills or args.broker_restarts or args.api_kills:
-        wiped = (args.broker_restarts + 1) // 2
-        schedule = (
-            ["kill_pool"] * args.pool_kills
-            + ["kill_worker"] * args.worker_kills
-            + ["restart_broker"] * wiped
-            + ["restart_broker_kept"] * (args.broker_restarts - wiped)
-            + ["kill_api"] * args.api_kills
+        schedule = schedule_by_counts(
+            args.pool_kills, args.worker_kills, args.broker_restarts, args.api_kills, args.seed
         )
-        random.Random(args.seed).shuffle(schedule)
     with tempfile.TemporaryDirectory(
         prefix="chaos-", dir=Path(".bench").resolve() if Path(".bench").is_dir() else None
     ) as tmp:
