@@ -88,7 +88,10 @@ async def client_loop(
 async def load(base_url: str, clients: int, seconds: float, drain_s: float) -> dict[str, Any]:
     data = corpus_file("tess_HelloGoogle.tif").read_bytes()
     stats: dict[str, Any] = {"requests": [], "latency": [], "errors": [], "lost": [], "failed": [], "submitted": 0}
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # A pooled connection is dropped after 2 s idle, before uvicorn closes it (5 s, --timeout-keep-alive):
+    # with both at 5 s (httpx's default) a request now and then goes out on a connection the server is closing
+    # at that moment and fails with ReadError (7 of 38,519 requests in a 10-minute run, docs/reliability.md).
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as client:
         started = time.monotonic()
         stop_at = started + seconds
