@@ -59,6 +59,8 @@ class Chaos:
         self.accepted: dict[str, list[str]] = {}  # logical upload's file name -> job ids its client got a 202 for
         self.upload_attempts: Counter[str] = Counter()  # "202", "cut", "refused", another status code
         self.lock = threading.Lock()
+        self.worker_lock = threading.Lock()  # the supervisor and kill_worker both replace the worker
+        self.supervising = threading.Event()
 
     def start(self) -> Stack:
         self.redis.start()
@@ -73,7 +75,21 @@ class Chaos:
         self.stack = Stack("chaos", env, self.data_dir).start(workers=0)
         self.api = self.stack.procs[-1]
         self.start_worker()
+        self.supervising.set()
+        threading.Thread(target=self.supervise, daemon=True).start()
         return self.stack
+
+    def supervise(self) -> None:
+        """What `restart: unless-stopped` (docker-compose.yml) does: a worker that exited on its own is started
+        again, and counted. Celery's worker can end itself: a pool process killed while the consumer
+        re-registers the pool after a lost broker connection ends it with "Unrecoverable error:
+        ValueError('file descriptor is None')"."""
+        while self.supervising.is_set():
+            with self.worker_lock:
+                if self.supervising.is_set() and self.worker is not None and self.worker.poll() is not None:
+                    self.done["worker_exited_restarted"] += 1
+                    self.start_worker()
+            time.sleep(0.5)
 
     def start_worker(self) -> None:
         """A new worker, waited for until it is ready: a pool process killed while Celery starts its pool
@@ -84,22 +100,29 @@ class Chaos:
         wait_for(lambda: self.stack.log("worker.log").count(" ready.") > ready, 60, "the new worker")
 
     def stop(self) -> None:
-        if self.stack is not None:
-            pool = descendants(self.worker.pid) if self.worker else set()
-            self.stack.stop()
-            for pid in alive(pool):
-                os.kill(pid, signal.SIGKILL)
-        self.redis.stop()
+        self.supervising.clear()
+        with self.worker_lock:
+            if self.stack is not None:
+                pool = descendants(self.worker.pid) if self.worker else set()
+                self.stack.stop()
+                for pid in alive(pool):
+                    os.kill(pid, signal.SIGKILL)
+            self.redis.stop()
 
     # -- the disturbances ----------------------------------------------------------------------------
     def kill_pool(self) -> None:
-        assert self.worker is not None
-        for pid in alive(descendants(self.worker.pid)):
-            os.kill(pid, signal.SIGKILL)
-            self.done["pool_processes_killed"] += 1
-        self.done["kill_pool"] += 1
+        with self.worker_lock:  # not while the supervisor starts a worker
+            assert self.worker is not None
+            for pid in alive(descendants(self.worker.pid)):
+                os.kill(pid, signal.SIGKILL)
+                self.done["pool_processes_killed"] += 1
+            self.done["kill_pool"] += 1
 
     def kill_worker(self) -> None:
+        with self.worker_lock:
+            self._kill_worker()
+
+    def _kill_worker(self) -> None:
         assert self.worker is not None and self.stack is not None
         pool = descendants(self.worker.pid)
         self.worker.kill()
