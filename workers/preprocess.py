@@ -66,7 +66,7 @@ ALTERNATE_MODELS: dict[str, str] = {"deu": "frk"}
 @dataclass(frozen=True)
 class Tuning:
     """The pipeline's thresholds. The defaults were chosen by leave-one-source-out over the corpus and
-    checked on the synthetic set (bench/accuracy.py --loso); see docs/accuracy.md."""
+    checked on the synthetic set (bench/tuning.py); see docs/accuracy.md."""
 
     # Mean word confidence (0-100) under which a reading counts as poor and gets further passes.
     poor_confidence: float = 70.0
@@ -100,22 +100,21 @@ class Tuning:
     def replaces(self, candidate: Reading, kept: Reading) -> bool:
         """Whether a candidate reading is clearly better than the kept one: more confident by the margin,
         over a comparable amount of text (never by length alone)."""
-        if candidate.characters == 0:
-            return False
-        if kept.characters == 0:
-            return candidate.quality >= self.min_confidence_for_empty
-        if candidate.characters > kept.characters * self.max_length_ratio + self.length_slack:
-            return False
-        return candidate.quality >= kept.quality + self.margin
+        return self._beats(candidate, kept, self.margin, bound_length=True)
 
     def same_text_replaces(self, candidate: Reading, kept: Reading) -> bool:
         """Readings of the same image straightened or not: the same text, so more of it at no less
         confidence wins (by deskew_margin)."""
+        return self._beats(candidate, kept, self.deskew_margin, bound_length=False)
+
+    def _beats(self, candidate: Reading, kept: Reading, margin: float, *, bound_length: bool) -> bool:
         if candidate.characters == 0:
             return False
         if kept.characters == 0:
             return candidate.quality >= self.min_confidence_for_empty
-        return candidate.quality >= kept.quality + self.deskew_margin
+        if bound_length and candidate.characters > kept.characters * self.max_length_ratio + self.length_slack:
+            return False
+        return candidate.quality >= kept.quality + margin
 
 
 DEFAULT_TUNING = Tuning()
@@ -324,11 +323,13 @@ def read_page(
     on = switches(options.extra)
     info: dict[str, Any] = {"exif_rotated": page.exif_rotated}
     small = min(page.image.size) < tuning.small_side
-    ink: imageops.Ink | None = None  # the page's ink mask, made once when a step needs it
+    # The page's ink mask, made once: a small input's text height, a page's skew estimate (made for every
+    # page with deskew on) and, if the page reads poorly, its text height all come from it.
+    needs_ink = on["normalize"] if small else on["deskew"]
+    ink = imageops.ink_mask(page.image, imageops.SKEW_WORK_SIZE) if needs_ink else None
     metrics: imageops.TextMetrics | None = None
     base, scale = page.image, 1.0
-    if on["normalize"] and small:  # before the first read: a small input costs little more enlarged
-        ink = imageops.ink_mask(page.image, imageops.SKEW_WORK_SIZE)
+    if on["normalize"] and small and ink is not None:  # before the first read: small inputs cost little more
         metrics = imageops.text_metrics(page.image, ink)
         if metrics is not None:
             base, scale = _normalize_small(page, metrics, tuning, info)
