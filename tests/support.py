@@ -213,9 +213,8 @@ class RedisServer:
         self.start()
 
 
-@contextlib.contextmanager
-def api_process(env: dict[str, str]) -> Iterator[httpx.Client]:
-    """Another `ocr-service api` process on `env`, and a client for it, for as long as the context lasts."""
+def start_api(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    """Start an `ocr-service api` process on `env` and a free port; the process and its port."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "ocr_api.cli", "api", "--port", str(port)],
@@ -224,6 +223,13 @@ def api_process(env: dict[str, str]) -> Iterator[httpx.Client]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    return proc, port
+
+
+@contextlib.contextmanager
+def api_process(env: dict[str, str]) -> Iterator[httpx.Client]:
+    """Another `ocr-service api` process on `env`, and a client for it, for as long as the context lasts."""
+    proc, port = start_api(env)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             wait_for(lambda: client.get("/healthz").status_code == 200, 30, "the API process")

@@ -4,8 +4,6 @@ its 202 and the job is recorded and queued; then the process exits."""
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,21 +11,14 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import REPO, api_process, base_env, corpus_file, free_port, wait_for
+from tests.support import api_process, base_env, corpus_file, start_api, wait_for
 
 BOUNDARY = "ocr-test-boundary"
 
 
 def test_sigterm_lets_an_upload_in_flight_finish(tmp_path: Path) -> None:
     env = base_env(tmp_path)
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ocr_api.cli", "api", "--port", str(port)],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc, port = start_api(env)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             wait_for(lambda: client.get("/healthz").status_code == 200, 30, "the API process")
