@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -48,6 +48,7 @@ class Job(Base):
     __tablename__ = "ocr_jobs"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # The id of the API key that made the job (ocr_api_keys.id); None when it was made with OCR_AUTH=off
     owner: Mapped[str | None] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -74,6 +75,13 @@ class Job(Base):
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Redeliveries of the job's first step (opening the document, counting its pages) after its worker died
     prepare_attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Webhook: where the job's status JSON is POSTed when it ends (ocr_webhook_deliveries records each try)
+    callback_url: Mapped[str | None] = mapped_column(Text)
+    # Retention: hours the files are kept after the job ends (None: OCR_RETENTION_HOURS); when they are due to
+    # go (set once the job has ended) and when they went (the row stays, without files, for listing)
+    retain_hours: Mapped[int | None] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_ocr_jobs_created", "created_at", "id"),)
 
@@ -116,3 +124,51 @@ class JobEvent(Base):
 
     # events_after: a job's events after an id, in id order (storage/migrations/versions/0002_event_index.py)
     __table_args__ = (Index("ix_ocr_job_events_job_id_id", "job_id", "id"),)
+
+
+class ApiKey(Base):
+    """An API key: only its sha256 is stored; the key itself is shown once, by `ocr-service keys create`."""
+
+    __tablename__ = "ocr_api_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # the key's first characters, to recognize it in a list
+    admin: Mapped[bool] = mapped_column(Boolean, server_default="0")
+    # Per-key overrides of OCR_RATE_LIMIT_PER_MINUTE and OCR_MAX_JOBS_IN_FLIGHT (None: the setting)
+    rate_per_minute: Mapped[int | None] = mapped_column(Integer)
+    max_in_flight: Mapped[int | None] = mapped_column(Integer)
+    webhook_secret: Mapped[str] = mapped_column(String(128))  # signs this key's webhooks (HMAC-SHA256)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class IdempotencyRecord(Base):
+    """One Idempotency-Key of one API key: the upload it was first used for and the answer it got."""
+
+    __tablename__ = "ocr_idempotency_keys"
+
+    owner: Mapped[str] = mapped_column(String(64), primary_key=True)  # "" when auth is off
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of the upload's bytes and options
+    job_id: Mapped[str | None] = mapped_column(String(36))  # None while the first request is in flight
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the first request's answer body
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class WebhookDelivery(Base):
+    """One attempt to POST a job's status to its callback_url."""
+
+    __tablename__ = "ocr_webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(36), ForeignKey("ocr_jobs.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    url: Mapped[str] = mapped_column(Text)
+    status_code: Mapped[int | None] = mapped_column(Integer)  # None: no answer (refused, timed out)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: delivered or given up
