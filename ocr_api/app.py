@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
@@ -25,8 +25,10 @@ from ocr_api.settings import get_api_settings
 from ocr_telemetry.logging import configure_logging
 from ocr_telemetry.metrics import use_shared_dir
 from ocr_telemetry.settings import get_telemetry_settings
+from storage import retention
 from storage.db import get_engine
 from storage.job_reads import read_jobs
+from storage.settings import get_storage_settings
 from workers import recovery
 from workers.settings import get_worker_settings
 
@@ -46,7 +48,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # The schema comes from `ocr-service migrate` (storage/migrate.py), not from here.
     time_database(await run_in_threadpool(get_engine))
     app.state.upload_slots = anyio.CapacityLimiter(get_api_settings().upload_concurrency)
-    sweeping = asyncio.create_task(recovery_loop(get_worker_settings().recovery_interval_s))
+    sweeps = [
+        asyncio.create_task(periodic(get_worker_settings().recovery_interval_s, recovery.sweep, "recovery sweep")),
+        asyncio.create_task(periodic(get_storage_settings().retention_interval_s, retention.sweep, "retention sweep")),
+    ]
     # Job lookups get threads of their own, fewer than the database pool holds: more concurrent lookups
     # than pooled connections would open and close a connection each time.
     with ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="job-lookups") as lookup_threads:
@@ -54,21 +59,22 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
-            sweeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeping
+            for task in sweeps:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
 
-async def recovery_loop(interval_s: int) -> None:
-    """The recovery sweep (workers/recovery.py) every interval, for as long as the app runs."""
+async def periodic(interval_s: int, step: Callable[[], object], name: str) -> None:
+    """A sweep (workers/recovery.py, storage/retention.py) every interval, for as long as the app runs."""
     if interval_s <= 0:
         return
     while True:
         await asyncio.sleep(interval_s)
         try:
-            await run_in_threadpool(recovery.sweep)
+            await run_in_threadpool(step)
         except Exception:
-            log.exception("recovery sweep failed; trying again in %s s", interval_s)
+            log.exception("%s failed; trying again in %s s", name, interval_s)
 
 
 def create_app() -> FastAPI:

@@ -44,6 +44,11 @@ class JobAlreadyFinished(ApiError):
     code = "job_finished"
 
 
+class JobExpired(ApiError):
+    status_code = 410
+    code = "expired"
+
+
 class ResultNotAvailable(ApiError):
     status_code = 404
     code = "result_not_available"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import Request, Response
 from pydantic import BaseModel
 
-from ocr_api.schemas import ErrorInfo, JobLinks, JobOut
+from ocr_api.schemas import JobOut
 from storage.job_reads import JobRecord
+from workers.job_status import job_status
 
 JOBS_PATH = "/v1/jobs"  # the jobs router's prefix: links are built from it rather than looked up per request
 
@@ -17,35 +18,7 @@ def jobs_url(request: Request) -> str:
 
 
 def job_out(job: JobRecord, jobs_base: str) -> JobOut:
-    base = f"{jobs_base}/{job.id}"
-    formats = job.format_list
-    return JobOut(
-        id=job.id,
-        status=job.status,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-        pages_total=job.pages_total,
-        pages_done=job.pages_done,
-        error=ErrorInfo(code=job.error_code or "failed", message=job.error_message or "")
-        if job.status == "failed"
-        else None,
-        filename=job.filename,
-        media_type=job.media_type,
-        size=job.input_size,
-        lang=job.lang,
-        psm=job.psm,
-        dpi=job.dpi,
-        formats=formats,
-        options=job.options or {},
-        engine=job.engine_info,
-        links=JobLinks(
-            self=base,
-            results={fmt: f"{base}/result.{fmt}" for fmt in formats},
-            text=f"{base}/text",
-            events=f"{base}/events",
-        ),
-    )
+    return JobOut.model_validate(job_status(job, jobs_base))
 
 
 def json_response(body: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:

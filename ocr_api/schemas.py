@@ -23,6 +23,7 @@ class JobLinks(BaseModel):
     results: dict[str, str]
     text: str
     events: str
+    deliveries: str = Field(description="The webhook's delivery attempts (GET)")
 
 
 class JobOut(BaseModel):
@@ -31,6 +32,8 @@ class JobOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    expires_at: datetime | None = Field(description="When the job's input and results are deleted (once it ended)")
+    expired_at: datetime | None = Field(description="When they were deleted; downloads answer 410 from then on")
     pages_total: int | None
     pages_done: int
     error: ErrorInfo | None
@@ -44,6 +47,20 @@ class JobOut(BaseModel):
     options: dict[str, Any]
     engine: dict[str, Any] | None = Field(description="tesseract version, models with checksums, options")
     links: JobLinks
+
+
+class Delivery(BaseModel):
+    attempt: int
+    url: str
+    status_code: int | None = Field(description="The receiver's HTTP status; null when it did not answer")
+    error: str | None
+    duration_ms: int | None = Field(description="null while the attempt is in progress")
+    created_at: datetime
+    next_attempt_at: datetime | None = Field(description="When the next attempt is due; null: delivered or given up")
+
+
+class DeliveryList(BaseModel):
+    deliveries: list[Delivery]
 
 
 class JobList(BaseModel):

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ocr_api.errors import (
     InvalidInput,
     JobAlreadyFinished,
+    JobExpired,
     JobNotFinished,
     JobNotFound,
     ResultNotAvailable,
@@ -20,14 +21,17 @@ from ocr_api.settings import get_api_settings
 from ocr_api.uploads import clean_filename, sniff_media_type
 from ocr_telemetry import context
 from ocr_telemetry.timing import timed
-from storage import get_storage
+from storage import deliveries, get_storage
 from storage import jobs as repo
 from storage.db import check_database, session_scope
 from storage.job_reads import JobRecord, read_job
 from storage.keys import input_key, job_prefix, result_key
 from storage.models import Job, JobStatus
-from workers import queue
+from storage.settings import get_storage_settings
+from workers import queue, webhooks
 from workers.contract import FORMATS
+from workers.job_end import job_ended
+from workers.settings import get_worker_settings
 from workers.tesseract import installed_languages, valid_lang_spec
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,8 @@ class JobRequest:
     dpi: int | None
     formats: list[str]
     options: dict[str, bool]
+    callback_url: str | None = None
+    retain_hours: int | None = None
 
 
 def parse_formats(raw: str | None) -> list[str]:
@@ -75,6 +81,8 @@ def submit_upload(
     dpi: int | None,
     formats: str | None,
     options: dict[str, bool],
+    callback_url: str | None = None,
+    retain_hours: int | None = None,
 ) -> JobRecord:
     """POST /v1/jobs after form parsing: check the fields, store the file, record and enqueue the job."""
     settings = get_api_settings()
@@ -84,6 +92,8 @@ def submit_upload(
         dpi=dpi,
         formats=parse_formats(formats),
         options=options,
+        callback_url=check_callback_url(callback_url, owner=None),  # owner: the caller's API key id (auth)
+        retain_hours=check_retain_hours(retain_hours),
     )
     return submit_job(
         stream, filename, request, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels_per_page
@@ -115,6 +125,8 @@ def submit_job(
         dpi=request.dpi,
         formats=",".join(request.formats),
         options=request.options,
+        callback_url=request.callback_url,
+        retain_hours=request.retain_hours,
     )
     try:
         with session_scope() as session:
@@ -156,6 +168,7 @@ def cancel_job(job_id: str) -> JobRecord:
     job = read_job(job_id)
     if job is None:  # deleted meanwhile
         raise JobNotFound(f"no job with id '{job_id}'")
+    job_ended(job)
     return job
 
 
@@ -169,7 +182,51 @@ def delete_job(job_id: str) -> None:
     get_storage().delete_prefix(job_prefix(job_id))
 
 
+def check_callback_url(url: str | None, owner: str | None) -> str | None:
+    """A callback_url the service may POST to (None when none was given); InvalidInput says why not.
+    `owner`: the uploading API key's id, whose secret signs the webhooks; keyless jobs need OCR_WEBHOOK_SECRET."""
+    if not url:
+        return None
+    settings = get_worker_settings()
+    if owner is None and not settings.webhook_secret:
+        raise InvalidInput(
+            "callback_url needs a secret to sign the webhook: upload with an API key (its own secret signs it), "
+            "or set OCR_WEBHOOK_SECRET on the server"
+        )
+    try:
+        webhooks.check_callback(url, settings.webhook_allow_private)
+    except webhooks.CallbackRefused as exc:
+        raise InvalidInput(str(exc), {"field": "callback_url"}) from exc
+    return url
+
+
+def check_retain_hours(hours: int | None) -> int | None:
+    limit = get_storage_settings().retention_hours
+    if hours is not None and hours > limit:
+        raise InvalidInput(
+            f"retain_hours may be at most {limit} (OCR_RETENTION_HOURS)", {"field": "retain_hours", "maximum": limit}
+        )
+    return hours
+
+
+def require_files(job: JobRecord) -> None:
+    """Raise JobExpired when the retention sweep has deleted the job's files."""
+    if job.expired_at is not None:
+        at = job.expired_at.isoformat()
+        raise JobExpired(f"job {job.id}'s input and results were deleted: it expired at {at}", {"expired_at": at})
+
+
+def list_deliveries(job_id: str) -> list[dict[str, Any]]:
+    """The job's webhook attempts, first to last, as GET /v1/jobs/{id}/deliveries lists them."""
+    with session_scope() as session:
+        return [{name: getattr(d, name) for name in DELIVERY_FIELDS} for d in deliveries.attempts(session, job_id)]
+
+
+DELIVERY_FIELDS = ("attempt", "url", "status_code", "error", "duration_ms", "created_at", "next_attempt_at")
+
+
 def result_object_key(job: JobRecord, fmt: str) -> str:
+    require_files(job)
     if job.status == JobStatus.FAILED:
         raise JobNotFinished(
             f"job {job.id} failed: {job.error_message}", {"status": job.status, "error_code": job.error_code}

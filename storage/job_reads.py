@@ -44,6 +44,11 @@ class JobRecord:
     formats: str
     options: dict[str, Any] | None
     engine_info: dict[str, Any] | None
+    owner: str | None
+    callback_url: str | None
+    retain_hours: int | None
+    expires_at: datetime | None
+    expired_at: datetime | None
 
     @classmethod
     def of(cls, job: Job) -> JobRecord:

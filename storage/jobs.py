@@ -10,7 +10,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Table, and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import Job, JobEvent, JobStatus, Page, PageStatus, utcnow
+from storage.models import Job, JobEvent, JobStatus, Page, PageStatus, WebhookDelivery, utcnow
 
 # The worker's per-page statements go to the tables directly (Core): the ORM's bulk UPDATE/INSERT path costs
 # about half as much again per statement, and these run several times for every page.
@@ -81,6 +81,7 @@ def list_jobs(
 def delete_job(session: Session, job_id: str) -> bool:
     session.execute(delete(JobEvent).where(JobEvent.job_id == job_id))
     session.execute(delete(Page).where(Page.job_id == job_id))
+    session.execute(delete(WebhookDelivery).where(WebhookDelivery.job_id == job_id))
     result = session.execute(delete(Job).where(Job.id == job_id))
     return bool(result.rowcount)  # type: ignore[attr-defined]
 

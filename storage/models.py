@@ -164,7 +164,7 @@ class WebhookDelivery(Base):
     __tablename__ = "ocr_webhook_deliveries"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    job_id: Mapped[str] = mapped_column(String(36), ForeignKey("ocr_jobs.id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[str] = mapped_column(String(36), ForeignKey("ocr_jobs.id", ondelete="CASCADE"))
     attempt: Mapped[int] = mapped_column(Integer)
     url: Mapped[str] = mapped_column(Text)
     status_code: Mapped[int | None] = mapped_column(Integer)  # None: no answer (refused, timed out)
@@ -172,3 +172,7 @@ class WebhookDelivery(Base):
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: delivered or given up
+
+    # One row per attempt number: inserting it claims the attempt, so two deliveries of the same task message
+    # cannot both POST it (storage/deliveries.py). It also serves the per-job listing.
+    __table_args__ = (Index("ux_ocr_webhook_deliveries_job_attempt", "job_id", "attempt", unique=True),)

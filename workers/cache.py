@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from storage import ObjectNotFound, Storage, StorageError
@@ -22,9 +22,10 @@ from storage import jobs as repo
 from storage.db import session_scope
 from storage.job_reads import JobRecord
 from storage.keys import input_key, job_prefix, result_key
-from storage.models import Job, JobStatus, Page, PageStatus
+from storage.models import Job, JobStatus, Page, PageStatus, utcnow
 from workers import metrics
 from workers.contract import MEDIA_TYPES
+from workers.job_end import job_ended
 
 log = logging.getLogger(__name__)
 KEY_VERSION = 1  # bump when what a cached result contains changes without engine_info changing
@@ -49,6 +50,7 @@ def find_cached_job(session: Session, key: str, exclude_id: str) -> CachedJob | 
     stmt = (
         select(Job)
         .where(Job.cache_key == key, Job.status == JobStatus.SUCCEEDED, Job.id != exclude_id)
+        .where(Job.expired_at.is_(None), or_(Job.expires_at.is_(None), Job.expires_at > utcnow()))  # files kept
         .order_by(Job.finished_at.desc())
         .limit(1)
     )
@@ -108,12 +110,15 @@ def complete_from_cache(storage: Storage, job: JobRecord, source: CachedJob, key
     engine_info = {**source.engine_info, "cache_hit_of": source.id}
     if not copy_job_files(storage, source, job, engine_info):
         return False
+    ended = False
     with session_scope() as session:
         if repo.start_job(session, job.id, source.pages_total, engine_info, key) is not None:
             for page_no in range(1, source.pages_total + 1):
                 repo.finish_page(session, job.id, page_no, source.page_info[page_no])
-            repo.succeed_job(session, job.id)
+            ended = repo.succeed_job(session, job.id)
             log.info("job %s: results reused from job %s (same input and settings)", job.id, source.id)
             metrics.cache_hit()
+    if ended:
+        job_ended(job)
     # When start_job found the job no longer queued, another delivery of it is already on its way.
     return True

@@ -21,6 +21,7 @@ from storage.models import JobStatus, PageStatus
 from workers import cache, faults, formats, pages, pdfout, tesseract
 from workers.engine import get_engine
 from workers.errors import InputError
+from workers.job_end import job_ended
 from workers.preprocess import PageOptions, alternate_lang, read_page, switches
 from workers.settings import get_worker_settings
 
@@ -216,6 +217,8 @@ def finalize_job(job_id: str, done: PageDone | None = None) -> None:
         succeeded = repo.succeed_job(session, job_id)
     if not succeeded:
         discard(job_id, [result_key(job_id, fmt) for fmt in sorted(wanted)])
+    else:
+        job_ended(job)
 
 
 def discard(job_id: str, keys: list[str]) -> None:
@@ -250,4 +253,6 @@ def note_page_error(job_id: str, page_no: int, message: str) -> None:
 
 def fail_job(job_id: str, code: str, message: str, page_no: int | None = None) -> None:
     with session_scope() as session:
-        repo.fail_job(session, job_id, code, message, page_no)
+        failed = repo.fail_job(session, job_id, code, message, page_no)
+    if failed:
+        job_ended(job_id)

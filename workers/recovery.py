@@ -21,6 +21,7 @@ from storage import jobs as repo
 from storage.db import session_scope
 from storage.models import utcnow
 from workers import queue
+from workers.job_end import job_ended
 from workers.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ def sweep() -> SweepReport:
                 report.failed.append(job.id)
             else:
                 report.resent.append(job.id)
+    for job_id in report.failed:
+        job_ended(job_id)
     for job_id in report.resent:
         try:
             queue.enqueue_job(job_id)

@@ -40,6 +40,29 @@ class WorkerSettings(BaseSettings):
     result_cache: bool = Field(
         True, description="Reuse the results of an earlier job with the same input bytes, options and models."
     )
+    webhook_secret: str | None = Field(
+        None,
+        description="Signs the webhooks of jobs made without an API key (OCR_AUTH=off); without it such uploads "
+        "cannot give a callback_url. Jobs made with a key are signed with that key's own secret.",
+    )
+    webhook_allow_private: bool = Field(
+        False, description="Let callback_url reach loopback, private and link-local addresses (tests, closed LANs)."
+    )
+    webhook_timeout_s: float = Field(10.0, gt=0, description="Time limit of one webhook POST (connect and answer).")
+    webhook_retry_first_s: float = Field(
+        30.0, gt=0, description="Wait before the second webhook attempt; each later wait doubles (with jitter)."
+    )
+    webhook_retry_max_s: float = Field(
+        900.0, gt=0, description="Longest wait between webhook attempts (below RabbitMQ's 30 min consumer timeout)."
+    )
+    webhook_retry_for_s: float = Field(
+        86400.0, ge=0, description="No webhook attempt is made later than this after the first one (a day)."
+    )
+    public_url: str | None = Field(
+        None,
+        description="Base URL clients reach the API at (https://ocr.example.com); webhook bodies' links start with "
+        "it. Default: their links are paths (/v1/jobs/...).",
+    )
 
     @property
     def effective_recovery_after_s(self) -> int:

@@ -12,14 +12,14 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 from ocr_api import service
 from ocr_api.deps import ValidJob
 from ocr_api.presenters import JOBS_PATH, job_out, jobs_url, json_response
-from ocr_api.schemas import ErrorResponse, JobList, JobOut
+from ocr_api.schemas import DeliveryList, ErrorResponse, JobList, JobOut
 from ocr_api.settings import get_api_settings
 from ocr_telemetry.timing import timed
 from storage import get_storage
 from workers.contract import MEDIA_TYPES
 
 router = APIRouter(prefix=JOBS_PATH, tags=["jobs"])
-ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": ErrorResponse} for c in (404, 409, 413, 415, 422, 503)}
+ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": ErrorResponse} for c in (404, 409, 410, 413, 415, 422, 503)}
 Format = Literal["txt", "hocr", "alto", "tsv", "json", "pdf"]
 
 
@@ -41,6 +41,12 @@ async def create_job(
         bool | None, Form(description="Read German pages that read poorly with the Fraktur model (frk) too")
     ] = None,
     skip_text: Annotated[bool | None, Form(description="Reuse a PDF page's existing text layer")] = None,
+    callback_url: Annotated[
+        str | None, Form(description="POST the job's status here, signed, when it ends (README: Webhooks)")
+    ] = None,
+    retain_hours: Annotated[
+        int | None, Form(ge=0, description="Delete the input and results this many hours after the job ends")
+    ] = None,
 ) -> Response:
     switches = {
         "normalize": normalize,
@@ -59,6 +65,8 @@ async def create_job(
         dpi=dpi,
         formats=formats,
         options={name: value for name, value in switches.items() if value is not None},
+        callback_url=callback_url,
+        retain_hours=retain_hours,
     )
     # In a thread (file, database and broker I/O), at most OCR_UPLOAD_CONCURRENCY at once: the rest wait their
     # turn in order, instead of dozens of threads taking the GIL and SQLite's write lock from each other.
@@ -81,6 +89,13 @@ def list_jobs(
 @router.get("/{job_id}", response_model=JobOut, responses=ERRORS, summary="Job status")
 async def get_job(job: ValidJob, request: Request) -> Response:  # no I/O here: the lookup is the dependency
     return json_response(job_out(job, jobs_url(request)))
+
+
+@router.get(
+    "/{job_id}/deliveries", response_model=DeliveryList, responses=ERRORS, summary="The webhook's delivery attempts"
+)
+def list_deliveries(job: ValidJob) -> DeliveryList:
+    return DeliveryList.model_validate({"deliveries": service.list_deliveries(job.id)})
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut, responses=ERRORS, summary="Cancel a queued or running job")

@@ -20,6 +20,7 @@ from ocr_api import progress
 from ocr_api.deps import ValidJob
 from ocr_api.errors import JobNotFinished
 from ocr_api.schemas import ErrorResponse
+from ocr_api.service import require_files
 from storage import ObjectNotFound
 from storage.models import JobStatus
 from workers.contract import PAGE_SEPARATOR
@@ -29,7 +30,7 @@ POLL_INTERVAL_S = 0.3
 KEEPALIVE_S = 15.0
 RECONNECT_MS = 2000  # the SSE `retry:` a client waits before reconnecting
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy buffering either
-ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": ErrorResponse} for c in (404, 409, 422)}
+ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": ErrorResponse} for c in (404, 409, 410, 422)}
 
 
 @router.get(
@@ -42,6 +43,7 @@ async def stream_text(job: ValidJob) -> StreamingResponse:
     """Each page's text as soon as it and every page before it are done, pages separated by form feeds,
     exactly as result.txt. If the job fails or is cancelled meanwhile, the stream ends with a form feed and one
     line `ERROR <code>: <message>`."""
+    require_files(job)
     if job.status == JobStatus.FAILED:
         raise JobNotFinished(
             f"job {job.id} failed: {job.error_message}", {"status": job.status, "error_code": job.error_code}
@@ -97,6 +99,7 @@ async def stream_events(
 ) -> StreamingResponse:
     """Every event of the job after Last-Event-ID (from the start without it), then new ones as they happen;
     the stream ends after the event that says the job succeeded or failed."""
+    require_files(job)
     return StreamingResponse(
         _event_messages(job.id, last_event_id or 0), media_type="text/event-stream", headers=STREAM_HEADERS
     )

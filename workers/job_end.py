@@ -1,0 +1,30 @@
+"""What happens after a job has ended (succeeded, failed or cancelled), called once its end is committed by
+whichever step ended it: the worker's finalize, the result cache, a failure, the recovery sweep, a cancel.
+
+Only a job with a callback_url costs anything here: its webhook delivery is queued (workers/webhooks.py).
+Retention needs nothing at this point: the retention sweep (storage/retention.py) records when an ended
+job's files go, and the status JSON shows that time from the job's end until then.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from kombu.exceptions import OperationalError
+
+from storage.job_reads import JobRecord, read_job
+from workers.celery_app import app
+
+log = logging.getLogger(__name__)
+DELIVER_WEBHOOK = "ocr.deliver_webhook"  # workers/webhooks.py; sent by name, so the API imports no task code
+
+
+def job_ended(job: JobRecord | str) -> None:
+    """The job (a record read before it ended will do: callback_url never changes, or its id) has ended."""
+    record = read_job(job) if isinstance(job, str) else job
+    if record is None or not record.callback_url:
+        return
+    try:
+        app.send_task(DELIVER_WEBHOOK, args=[record.id], retry=True, retry_policy={"max_retries": 3})
+    except (OperationalError, OSError) as exc:
+        log.error("job %s: could not queue its webhook: %s", record.id, exc)
