@@ -30,5 +30,6 @@ def test_readme_commands_exist() -> None:
         "docs/performance.md",
         "docs/operations.md",
         "docs/reliability.md",
+        "docs/security.md",
     ):
         assert doc in README

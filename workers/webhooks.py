@@ -207,8 +207,14 @@ def post(target: Target, body: bytes, headers: dict[str, str], timeout_s: float)
     extensions: dict[str, Any] = {"sni_hostname": target.host} if target.scheme == "https" else {}
     started = time.monotonic()
     try:
-        with httpx.Client(timeout=timeout_s, follow_redirects=False, trust_env=False) as client:
-            response = client.post(url, content=body, headers={**headers, "Host": host_header}, extensions=extensions)
+        with (
+            httpx.Client(timeout=timeout_s, follow_redirects=False, trust_env=False) as client,
+            # Streamed and closed unread: only the status matters, and a receiver's body could be any size.
+            client.stream(
+                "POST", url, content=body, headers={**headers, "Host": host_header}, extensions=extensions
+            ) as response,
+        ):
+            pass
         error = None if 200 <= response.status_code < 300 else f"the receiver answered HTTP {response.status_code}"
         return Outcome(response.status_code, error, _ms_since(started))
     except httpx.HTTPError as exc:
