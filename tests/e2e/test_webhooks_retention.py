@@ -291,7 +291,7 @@ def test_an_expired_job_loses_its_files_answers_410_and_stays_listed(service: Se
     assert done["expires_at"] is not None  # (the 1 s sweep may have expired it already)
     expired = service.wait(job["id"], lambda b: b["expired_at"] is not None, "the job to expire", timeout=30)
     assert expired["status"] == "succeeded" and expired["expires_at"] <= expired["expired_at"]
-    assert service.job_files(job["id"]) == []
+    wait_for(lambda: service.job_files(job["id"]) == [], 10, "the job's files to be deleted")
 
     for path in ("result.txt", "result.json", "text", "events"):
         response = service.client.get(f"/v1/jobs/{job['id']}/{path}")
@@ -317,3 +317,23 @@ def test_retain_hours_above_the_setting_is_refused(service: Service) -> None:
     assert response.status_code == 422
     assert "at most 168" in response.json()["error"]["message"]
     assert service.submit(retain_hours=-1).status_code == 422
+
+
+def test_retention_deletes_a_jobs_objects_from_s3(s3_stack: Stack, s3_client: Any) -> None:
+    # The shared S3 stack sweeps every minute; a second API process on the same database and bucket, sweeping
+    # every second, does it sooner (and shows that several API processes sweep side by side).
+    with api_process({**s3_stack.env, "OCR_RETENTION_INTERVAL_S": "1"}):
+        job = s3_stack.submit_ok(corpus_file(IMAGE), retain_hours=0, psm=8)
+        prefix = f"{s3_stack.env['OCR_S3_PREFIX']}jobs/{job['id']}/"
+
+        def objects() -> list[str]:
+            listed = s3_client.list_objects_v2(Bucket=s3_stack.env["OCR_S3_BUCKET"], Prefix=prefix)
+            return [o["Key"] for o in listed.get("Contents", [])]
+
+        s3_stack.wait(job["id"])
+        expired = wait_for(
+            lambda: (b := s3_stack.client.get(f"/v1/jobs/{job['id']}").json())["expired_at"] and b, 30, "expiry"
+        )
+        assert expired["status"] == "succeeded"
+        wait_for(lambda: objects() == [], 10, "the job's objects to be deleted")  # just after expired_at is set
+        assert s3_stack.client.get(f"/v1/jobs/{job['id']}/result.txt").status_code == 410
