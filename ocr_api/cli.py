@@ -253,10 +253,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
     # serve owns every process that writes metrics here: start the counts from zero.
     clear_shared_dir(get_telemetry_settings().effective_metrics_dir)
 
+    decide_auth(args.host)
     # SIGINT arrives as KeyboardInterrupt (even when serve was started in the background, where the shell
     # hands it SIGINT ignored); SIGTERM and SIGHUP unwind the same way instead of killing this process on the
     # spot and leaving its broker and workers running.
-    decide_auth(args.host)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _on_stop_signal)
     signal.signal(signal.SIGHUP, _on_stop_signal)
@@ -301,9 +301,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
 def cmd_api(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from ocr_api.settings import get_api_settings
+    from ocr_api.settings import ApiSettings, get_api_settings
 
-    decide_auth(args.host or get_api_settings().host)
+    decide_auth(args.host or os.environ.get("OCR_HOST") or ApiSettings.model_fields["host"].default)
     settings = get_api_settings()
     configure_logging(args.log_level)
     _auto_migrate()

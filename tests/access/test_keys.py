@@ -153,6 +153,11 @@ def test_an_unknown_auth_mode_refuses_to_start(tmp_path: Path) -> None:
     proc, _ = _start_api(tmp_path, "0.0.0.0", OCR_AUTH="maybe")
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 1 and "OCR_AUTH: required or off" in out, out
+    # The same with the host from OCR_HOST rather than --host
+    env = base_env(tmp_path, OCR_AUTH="maybe", OCR_HOST="0.0.0.0")
+    done = subprocess.run([sys.executable, "-m", "ocr_api.cli", "api"], env=env, cwd=REPO, capture_output=True,
+                          text=True, timeout=30)  # fmt: skip
+    assert done.returncode == 1 and "OCR_AUTH: required or off" in done.stderr, done.stderr
 
 
 def test_a_key_made_while_the_api_runs_works_at_once(queued_auth: Access) -> None:
