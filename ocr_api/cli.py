@@ -325,6 +325,14 @@ def cmd_worker(args: argparse.Namespace) -> None:
     os.execv(command[0], command)  # noqa: S606 - replace this process with the Celery worker
 
 
+def _count(text: str) -> int:
+    """A limit: a whole number, 0 for unlimited."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("0 (unlimited) or more")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ocr-service",
@@ -366,15 +374,25 @@ def build_parser() -> argparse.ArgumentParser:
         description="Manage the API keys of OCR_DATABASE_URL (or of the data dir's SQLite database, as `serve` "
         "uses). Only a key's sha256 is stored. docs/security.md",
     )  # fmt: skip
-    keys.add_argument("--data-dir", default=os.environ.get("OCR_DATA_DIR", "./data"), help="default: %(default)s")
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument(
+        "--data-dir",
+        default=os.environ.get("OCR_DATA_DIR", "./data"),
+        help="serve's data dir, whose SQLite database holds the keys when OCR_DATABASE_URL is unset "
+        "(default: %(default)s)",
+    )
     actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
-    create = actions.add_parser("create", help="make a key and print it (and its webhook secret) once")
+    create = actions.add_parser("create", parents=[where], help="make a key and print it (and its webhook secret) once")
     create.add_argument("name", help="who or what uses the key (unique)")
     create.add_argument("--admin", action="store_true", help="sees, lists, cancels and deletes every job")
-    create.add_argument("--rate-per-minute", type=int, help="requests per minute (default: OCR_RATE_LIMIT_PER_MINUTE)")
-    create.add_argument("--max-in-flight", type=int, help="queued and running jobs (default: OCR_MAX_JOBS_IN_FLIGHT)")
-    actions.add_parser("list", help="every key: name, first characters, limits, created, revoked")
-    revoke = actions.add_parser("revoke", help="stop accepting a key")
+    create.add_argument(
+        "--rate-per-minute", type=_count, help="requests per minute (default: OCR_RATE_LIMIT_PER_MINUTE)"
+    )
+    create.add_argument(
+        "--max-in-flight", type=_count, help="queued and running jobs (default: OCR_MAX_JOBS_IN_FLIGHT)"
+    )
+    actions.add_parser("list", parents=[where], help="every key: name, first characters, limits, created, revoked")
+    revoke = actions.add_parser("revoke", parents=[where], help="stop accepting a key")
     revoke.add_argument("name")
     keys.set_defaults(func=cmd_keys)
 
