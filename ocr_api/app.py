@@ -11,21 +11,24 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from ocr_api import metrics
+from ocr_api.auth import Access
 from ocr_api.errors import add_exception_handlers
 from ocr_api.limits import BodySizeLimit
 from ocr_api.lookups import JobLookups
 from ocr_api.observe import Observe, time_database
 from ocr_api.routes import jobs, stream, system, ui
+from ocr_api.security import SecurityHeaders
 from ocr_api.settings import get_api_settings
 from ocr_telemetry.logging import configure_logging
 from ocr_telemetry.metrics import use_shared_dir
 from ocr_telemetry.settings import get_telemetry_settings
-from storage import retention
+from storage import idempotency, retention
 from storage.db import get_engine
 from storage.job_reads import read_jobs
 from storage.settings import get_storage_settings
@@ -51,6 +54,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     sweeps = [
         asyncio.create_task(periodic(get_worker_settings().recovery_interval_s, recovery.sweep, "recovery sweep")),
         asyncio.create_task(periodic(get_storage_settings().retention_interval_s, retention.sweep, "retention sweep")),
+        asyncio.create_task(
+            periodic(get_worker_settings().recovery_interval_s, idempotency.purge_expired, "idempotency key purge")
+        ),
     ]
     # Job lookups get threads of their own, fewer than the database pool holds: more concurrent lookups
     # than pooled connections would open and close a connection each time.
@@ -92,6 +98,9 @@ def create_app() -> FastAPI:
         telemetry=None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False},
     )
     add_exception_handlers(app, settings.max_upload_mb)
+    app.state.access = Access(settings, get_worker_settings().broker_url)
+    if app.state.access.mode == "off":
+        log.info("API keys are off (OCR_AUTH=off, or the API listens on loopback): every caller sees every job")
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD,
@@ -104,6 +113,16 @@ def create_app() -> FastAPI:
         # Progress streams (text/event-stream) are excluded by default; PDFs are compressed already.
         exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/pdf"),
     )
+    app.add_middleware(SecurityHeaders)
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Idempotency-Key", "Last-Event-ID", "Content-Type"],
+            expose_headers=["Location", "Retry-After", "X-Request-ID"],
+            max_age=600,
+        )
     app.add_middleware(Observe, access_log=settings.access_log)  # outermost: sees every response
     app.include_router(system.router)
     app.include_router(metrics.router)

@@ -24,6 +24,7 @@ Examples:
   OCR_BROKER_URL=redis://redis:6379/0 OCR_DATABASE_URL=postgresql+psycopg://ocr@db/ocr ocr-service api
   OCR_BROKER_URL=amqp://guest:guest@rabbit:5672// ocr-service worker --concurrency 4
   OCR_DATABASE_URL=postgresql+psycopg://ocr@db/ocr ocr-service migrate   # once per upgrade
+  ocr-service keys create alice                    # an API key (shown once); OCR_AUTH: docs/security.md
 """
 
 
@@ -172,6 +173,69 @@ def _migrate() -> str:
         raise  # unreachable: _fail exits
 
 
+def decide_auth(host: str) -> None:
+    """Settle OCR_AUTH for this process and every process it starts: unset, it is `off` on a loopback host and
+    `required` on any other; `off` on a non-loopback host only when set so explicitly (with a warning)."""
+    from pydantic import ValidationError
+
+    from ocr_api.settings import get_api_settings, is_loopback
+
+    os.environ["OCR_HOST"] = host
+    get_api_settings.cache_clear()
+    try:
+        mode = get_api_settings().effective_auth
+    except ValidationError as exc:
+        _fail(f"invalid setting: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']} (OCR_AUTH: required or off)")
+        return
+    if mode == "off" and not is_loopback(host):
+        print(
+            f"ocr-service: WARNING: OCR_AUTH=off on {host}: anyone who can reach this port can read, list and "
+            "delete every job",
+            file=sys.stderr,
+            flush=True,
+        )
+    os.environ["OCR_AUTH"] = mode
+    get_api_settings.cache_clear()
+
+
+def cmd_keys(args: argparse.Namespace) -> None:
+    os.environ.setdefault("OCR_DATA_DIR", str(Path(args.data_dir).resolve()))
+    configure_logging(args.log_level)
+    _auto_migrate()
+    from storage import api_keys
+
+    if args.action == "create":
+        try:
+            made = api_keys.create_key(
+                args.name, admin=args.admin, rate_per_minute=args.rate_per_minute, max_in_flight=args.max_in_flight
+            )
+        except (api_keys.KeyNameTaken, ValueError) as exc:
+            _fail(str(exc))
+            return
+        print(f"name: {made.record.name}{' (admin)' if made.record.admin else ''}")
+        print(f"api_key: {made.key}")
+        print(f"webhook_secret: {made.webhook_secret}", flush=True)
+        print("Store both now: neither is shown again (only the key's sha256 is kept).", file=sys.stderr)
+    elif args.action == "list":
+        rows = [("NAME", "PREFIX", "ADMIN", "RATE/MIN", "IN-FLIGHT", "CREATED", "REVOKED")]
+        for k in api_keys.list_keys():
+            rows.append((
+                k.name, k.prefix + "...", "yes" if k.admin else "no",
+                "default" if k.rate_per_minute is None else str(k.rate_per_minute),
+                "default" if k.max_in_flight is None else str(k.max_in_flight),
+                f"{k.created_at:%Y-%m-%d %H:%M}", f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "",
+            ))  # fmt: skip
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    else:
+        try:
+            api_keys.revoke_key(args.name)
+        except api_keys.KeyNotFound as exc:
+            _fail(str(exc))
+        print(f"revoked: {args.name} (API processes stop accepting it within OCR_KEY_CACHE_S seconds)")
+
+
 def cmd_migrate(args: argparse.Namespace) -> None:
     configure_logging(args.log_level)
     print(f"job database at revision {_migrate()}", flush=True)
@@ -189,6 +253,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     # serve owns every process that writes metrics here: start the counts from zero.
     clear_shared_dir(get_telemetry_settings().effective_metrics_dir)
 
+    decide_auth(args.host)
     # SIGINT arrives as KeyboardInterrupt (even when serve was started in the background, where the shell
     # hands it SIGINT ignored); SIGTERM and SIGHUP unwind the same way instead of killing this process on the
     # spot and leaving its broker and workers running.
@@ -236,15 +301,16 @@ def cmd_serve(args: argparse.Namespace) -> None:
 def cmd_api(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from ocr_api.settings import get_api_settings
+    from ocr_api.settings import ApiSettings, get_api_settings
 
+    decide_auth(args.host or os.environ.get("OCR_HOST") or ApiSettings.model_fields["host"].default)
     settings = get_api_settings()
     configure_logging(args.log_level)
     _auto_migrate()
     uvicorn.run(
         "ocr_api.app:create_app",
         factory=True,
-        host=args.host or settings.host,
+        host=settings.host,
         port=args.port or settings.port,
         workers=args.workers,
         log_level=args.log_level.lower(),
@@ -257,6 +323,14 @@ def cmd_api(args: argparse.Namespace) -> None:
 def cmd_worker(args: argparse.Namespace) -> None:
     command = _worker_command(args.concurrency, args.log_level)
     os.execv(command[0], command)  # noqa: S606 - replace this process with the Celery worker
+
+
+def _count(text: str) -> int:
+    """A limit: a whole number, 0 for unlimited."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("0 (unlimited) or more")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -295,10 +369,37 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     migrate.set_defaults(func=cmd_migrate)
 
-    for p in (serve, api, worker, migrate):
+    keys = sub.add_parser(
+        "keys", help="API keys: create (shown once), list, revoke",
+        description="Manage the API keys of OCR_DATABASE_URL (or of the data dir's SQLite database, as `serve` "
+        "uses). Only a key's sha256 is stored. docs/security.md",
+    )  # fmt: skip
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument(
+        "--data-dir",
+        default=os.environ.get("OCR_DATA_DIR", "./data"),
+        help="serve's data dir, whose SQLite database holds the keys when OCR_DATABASE_URL is unset "
+        "(default: %(default)s)",
+    )
+    actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = actions.add_parser("create", parents=[where], help="make a key and print it (and its webhook secret) once")
+    create.add_argument("name", help="who or what uses the key (unique)")
+    create.add_argument("--admin", action="store_true", help="sees, lists, cancels and deletes every job")
+    create.add_argument(
+        "--rate-per-minute", type=_count, help="requests per minute (default: OCR_RATE_LIMIT_PER_MINUTE)"
+    )
+    create.add_argument(
+        "--max-in-flight", type=_count, help="queued and running jobs (default: OCR_MAX_JOBS_IN_FLIGHT)"
+    )
+    actions.add_parser("list", parents=[where], help="every key: name, first characters, limits, created, revoked")
+    revoke = actions.add_parser("revoke", parents=[where], help="stop accepting a key")
+    revoke.add_argument("name")
+    keys.set_defaults(func=cmd_keys)
+
+    for p in (serve, api, worker, migrate, keys):
         p.add_argument(
             "--log-level",
-            default=os.environ.get("OCR_LOG_LEVEL", "INFO").upper(),
+            default="WARNING" if p is keys else os.environ.get("OCR_LOG_LEVEL", "INFO").upper(),
             choices=["DEBUG", "INFO", "WARNING", "ERROR"],
             help="default: OCR_LOG_LEVEL or INFO",
         )

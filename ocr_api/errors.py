@@ -23,10 +23,11 @@ class ApiError(Exception):
     status_code = 400
     code = "bad_request"
 
-    def __init__(self, message: str, details: Any = None) -> None:
+    def __init__(self, message: str, details: Any = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
+        self.headers = headers
 
 
 class JobNotFound(ApiError):
@@ -69,6 +70,26 @@ class InvalidInput(ApiError):
     code = "invalid_input"
 
 
+class Unauthorized(ApiError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class RateLimited(ApiError):
+    status_code = 429
+    code = "rate_limited"
+
+
+class IdempotencyInFlight(ApiError):
+    status_code = 409
+    code = "idempotency_key_in_flight"
+
+
+class IdempotencyMismatch(ApiError):
+    status_code = 422
+    code = "idempotency_key_reused"
+
+
 class ServiceUnavailable(ApiError):
     status_code = 503
     code = "service_unavailable"
@@ -87,7 +108,8 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "upload_too_lar
 def add_exception_handlers(app: FastAPI, max_upload_mb: int) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status_code)
+        body = error_body(exc.code, exc.message, exc.details)
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

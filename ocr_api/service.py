@@ -83,6 +83,7 @@ def submit_upload(
     options: dict[str, bool],
     callback_url: str | None = None,
     retain_hours: int | None = None,
+    owner: str | None = None,
 ) -> JobRecord:
     """POST /v1/jobs after form parsing: check the fields, store the file, record and enqueue the job."""
     settings = get_api_settings()
@@ -92,16 +93,27 @@ def submit_upload(
         dpi=dpi,
         formats=parse_formats(formats),
         options=options,
-        callback_url=check_callback_url(callback_url, owner=None),  # owner: the caller's API key id (auth)
+        callback_url=check_callback_url(callback_url, owner=owner),
         retain_hours=check_retain_hours(retain_hours),
     )
     return submit_job(
-        stream, filename, request, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels_per_page
+        stream,
+        filename,
+        request,
+        max_bytes=settings.max_upload_bytes,
+        max_pixels=settings.max_pixels_per_page,
+        owner=owner,
     )
 
 
 def submit_job(
-    stream: BinaryIO, filename: str | None, request: JobRequest, *, max_bytes: int, max_pixels: int
+    stream: BinaryIO,
+    filename: str | None,
+    request: JobRequest,
+    *,
+    max_bytes: int,
+    max_pixels: int,
+    owner: str | None = None,
 ) -> JobRecord:
     media_type = sniff_media_type(stream, max_pixels)
     job_id = str(uuid.uuid4())
@@ -114,6 +126,7 @@ def submit_job(
         raise UploadTooLarge(f"upload larger than the limit of {max_bytes // (1024 * 1024)} MiB (OCR_MAX_UPLOAD_MB)")
     job = Job(
         id=job_id,
+        owner=owner,
         status=JobStatus.QUEUED,
         filename=clean_filename(filename),
         media_type=media_type,
@@ -144,10 +157,11 @@ def submit_job(
     return JobRecord.of(job)
 
 
-def list_jobs(limit: int, cursor: str | None) -> tuple[list[JobRecord], str | None]:
+def list_jobs(limit: int, cursor: str | None, owner: str | None = None) -> tuple[list[JobRecord], str | None]:
+    """A page of jobs, newest first: only those of `owner`, or every job when it is None."""
     try:
         with session_scope() as session:
-            jobs, next_cursor = repo.list_jobs(session, limit, cursor)
+            jobs, next_cursor = repo.list_jobs(session, limit, cursor, owner=owner)
             return [JobRecord.of(j) for j in jobs], next_cursor
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput("invalid cursor; pass the next_cursor value of a previous page") from exc

@@ -1,6 +1,7 @@
 """Settings of the API package, from OCR_-prefixed environment variables."""
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,9 +23,49 @@ class ApiSettings(BaseSettings):
     access_log: bool = Field(False, description="Log one line per request (uvicorn's access log).")
     opentelemetry: bool = Field(False, description="FastAPI's native OpenTelemetry spans, metrics and logs.")
 
+    auth: Literal["required", "off"] | None = Field(
+        None,
+        description="API keys on /v1: `required` or `off`; default `off` when the API listens on loopback, "
+        "`required` otherwise (docs/security.md).",
+    )
+    rate_limit_per_minute: int = Field(
+        6000, ge=0, description="Requests per minute per API key (0: unlimited); `keys create --rate-per-minute`."
+    )
+    max_jobs_in_flight: int = Field(
+        1000, ge=0, description="Queued and running jobs per API key (0: unlimited); `keys create --max-in-flight`."
+    )
+    key_cache_s: float = Field(
+        5.0, ge=0, description="Seconds an API process keeps a looked-up key; a revocation takes this long."
+    )
+    idempotency_hours: int = Field(24, ge=1, description="Hours an Idempotency-Key of POST /v1/jobs is remembered.")
+    cors_origins: str = Field(
+        "", description="Comma-separated origins allowed to call the API from a browser (CORS); empty: none."
+    )
+
+    @property
+    def effective_auth(self) -> Literal["required", "off"]:
+        if self.auth is not None:
+            return self.auth
+        return "off" if is_loopback(self.host) else "required"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache

@@ -47,4 +47,9 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
 
 
 def is_transient(response: httpx.Response) -> bool:
+    if response.status_code == 409:  # the first upload with this Idempotency-Key is still being stored
+        try:
+            return bool(response.json()["error"]["code"] == "idempotency_key_in_flight")
+        except (ValueError, KeyError, TypeError):
+            return False
     return response.status_code in TRANSIENT_STATUS

@@ -44,7 +44,7 @@ class JobRecord:
     formats: str
     options: dict[str, Any] | None
     engine_info: dict[str, Any] | None
-    owner: str | None
+    owner: str | None  # the API key that made the job (None: made with OCR_AUTH=off)
     callback_url: str | None
     retain_hours: int | None
     expires_at: datetime | None

@@ -6,11 +6,13 @@ from functools import partial
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
-from fastapi.responses import RedirectResponse, StreamingResponse
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
+from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 
 from ocr_api import service
+from ocr_api.auth import CurrentCaller, check_jobs_in_flight, current_caller
 from ocr_api.deps import ValidJob
+from ocr_api.idempotency import submit_once
 from ocr_api.presenters import JOBS_PATH, job_out, jobs_url, json_response
 from ocr_api.schemas import DeliveryList, ErrorResponse, JobList, JobOut
 from ocr_api.settings import get_api_settings
@@ -18,14 +20,17 @@ from ocr_telemetry.timing import timed
 from storage import get_storage
 from workers.contract import MEDIA_TYPES
 
-router = APIRouter(prefix=JOBS_PATH, tags=["jobs"])
-ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": ErrorResponse} for c in (404, 409, 410, 413, 415, 422, 503)}
+router = APIRouter(prefix=JOBS_PATH, tags=["jobs"], dependencies=[Depends(current_caller)])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    c: {"model": ErrorResponse} for c in (401, 404, 409, 410, 413, 415, 422, 429, 503)
+}
 Format = Literal["txt", "hocr", "alto", "tsv", "json", "pdf"]
 
 
 @router.post("", status_code=202, response_model=JobOut, responses=ERRORS, summary="Upload a file for OCR")
 async def create_job(
     request: Request,
+    caller: CurrentCaller,
     file: Annotated[UploadFile, File(description="Image (PNG, JPEG, TIFF, WebP, BMP, GIF) or PDF")],
     lang: Annotated[str | None, Form(description="Tesseract languages joined by '+', e.g. eng+deu")] = None,
     psm: Annotated[int | None, Form(ge=0, le=13, description="Tesseract page segmentation mode")] = None,
@@ -47,6 +52,10 @@ async def create_job(
     retain_hours: Annotated[
         int | None, Form(ge=0, description="Delete the input and results this many hours after the job ends")
     ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", max_length=255, description="A retry with the same key gets the same job"),
+    ] = None,
 ) -> Response:
     switches = {
         "normalize": normalize,
@@ -56,32 +65,61 @@ async def create_job(
         "auto_model": auto_model,
         "skip_text": skip_text,
     }
-    submit = partial(
-        service.submit_upload,
-        file.file,
-        file.filename,
-        lang=lang,
-        psm=psm,
-        dpi=dpi,
-        formats=formats,
-        options={name: value for name, value in switches.items() if value is not None},
-        callback_url=callback_url,
-        retain_hours=retain_hours,
-    )
+    options = {name: value for name, value in switches.items() if value is not None}
+    base = jobs_url(request)
+
+    def submit() -> JobOut:
+        check_jobs_in_flight(caller)
+        job = service.submit_upload(
+            file.file,
+            file.filename,
+            lang=lang,
+            psm=psm,
+            dpi=dpi,
+            formats=formats,
+            options=options,
+            callback_url=callback_url,
+            retain_hours=retain_hours,
+            owner=caller.key_id,
+        )
+        return job_out(job, base)
+
     # In a thread (file, database and broker I/O), at most OCR_UPLOAD_CONCURRENCY at once: the rest wait their
     # turn in order, instead of dozens of threads taking the GIL and SQLite's write lock from each other.
-    job = await anyio.to_thread.run_sync(submit, limiter=request.app.state.upload_slots)
-    body = job_out(job, jobs_url(request))
-    return json_response(body, 202, {"Location": body.links.self})
+    slots = request.app.state.upload_slots
+    if idempotency_key is None:
+        body = await anyio.to_thread.run_sync(submit, limiter=slots)
+        return json_response(body, 202, {"Location": body.links.self})
+    fields = {
+        "lang": lang,
+        "psm": psm,
+        "dpi": dpi,
+        "formats": formats,
+        "options": options,
+        "callback_url": callback_url,
+        "retain_hours": retain_hours,
+    }
+    once = partial(
+        submit_once,
+        caller.idempotency_owner,
+        idempotency_key,
+        file.file,
+        fields,
+        submit,
+        ttl_hours=get_api_settings().idempotency_hours,
+    )
+    status, first = await anyio.to_thread.run_sync(once, limiter=slots)
+    return JSONResponse(first, status, {"Location": first["links"]["self"]})
 
 
 @router.get("", response_model=JobList, responses=ERRORS, summary="List jobs, newest first")
 def list_jobs(
     request: Request,
+    caller: CurrentCaller,
     limit: Annotated[int | None, Query(ge=1, le=500)] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> JobList:
-    jobs, next_cursor = service.list_jobs(limit or get_api_settings().list_page_size, cursor)
+    jobs, next_cursor = service.list_jobs(limit or get_api_settings().list_page_size, cursor, caller.list_owner)
     base = jobs_url(request)
     return JobList(jobs=[job_out(j, base) for j in jobs], next_cursor=next_cursor)
 

@@ -12,11 +12,12 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Depends, Header
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from ocr_api import progress
+from ocr_api.auth import current_caller
 from ocr_api.deps import ValidJob
 from ocr_api.errors import JobNotFinished
 from ocr_api.schemas import ErrorResponse
@@ -25,12 +26,12 @@ from storage import ObjectNotFound
 from storage.models import JobStatus
 from workers.contract import PAGE_SEPARATOR
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(current_caller)])
 POLL_INTERVAL_S = 0.3
 KEEPALIVE_S = 15.0
 RECONNECT_MS = 2000  # the SSE `retry:` a client waits before reconnecting
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy buffering either
-ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": ErrorResponse} for c in (404, 409, 410, 422)}
+ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": ErrorResponse} for c in (401, 404, 409, 410, 422, 429)}
 
 
 @router.get(

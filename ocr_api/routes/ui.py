@@ -16,6 +16,7 @@ from string import Template
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from ocr_api.security import FORM_CSP
 from ocr_api.settings import get_api_settings
 from workers.contract import MEDIA_TYPES
 from workers.tesseract import installed_languages
@@ -77,4 +78,4 @@ def index(request: Request) -> HTMLResponse:
     page = _page_template().substitute(
         root=escape(root), version=asset_version(), languages=languages, formats=formats, switches=switches
     )
-    return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+    return HTMLResponse(page, headers={"Cache-Control": "no-cache", "Content-Security-Policy": FORM_CSP})

@@ -1,5 +1,7 @@
 // The upload form: many files at once, each uploaded with progress, followed through /events (SSE), its text
-// read from /text as pages finish, then download links. Recent jobs are kept in localStorage.
+// read from /text as pages finish, then download links. Recent jobs are kept in localStorage, and so is the
+// API key when the service asks for one (401): every request sends it as X-API-Key, which is why the event
+// stream is read with fetch rather than EventSource (that cannot send headers).
 // Plain browser JavaScript, no build step, nothing fetched from elsewhere.
 "use strict";
 
@@ -12,7 +14,14 @@
   const uploads = document.getElementById("uploads");
   const recentList = document.getElementById("recent");
   const message = document.getElementById("form-message");
+  const keyBox = document.getElementById("key-box");
+  const keyForm = document.getElementById("key-form");
+  const keyInput = document.getElementById("api-key");
+  const keyMessage = document.getElementById("key-message");
+  const keyStatus = document.getElementById("key-status");
   const RECENT_KEY = "ocr.recentJobs";
+  const API_KEY = "ocr.apiKey";
+  const RECONNECT_MS = 2000;
   const RECENT_MAX = 25;
   // A browser opens about six connections to one server; each file being followed holds two (events, text).
   const ACTIVE_MAX = 2;
@@ -25,6 +34,58 @@
     for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, value);
     if (text !== undefined) node.textContent = text;
     return node;
+  }
+
+  // -- the API key ----------------------------------------------------------------------------------------
+  function apiKey() {
+    return localStorage.getItem(API_KEY) || "";
+  }
+
+  function withKey(headers) {
+    const all = { ...(headers || {}) };
+    const key = apiKey();
+    if (key) all["X-API-Key"] = key;
+    return all;
+  }
+
+  function askForKey(text) {
+    keyMessage.textContent = text;
+    keyBox.hidden = false;
+    keyStatus.hidden = true;
+  }
+
+  function showKeyState() {
+    keyStatus.hidden = !apiKey();
+  }
+
+  // fetch with the key; a 401 opens the key box (the response still goes to the caller)
+  async function apiFetch(url, init) {
+    const response = await fetch(url, { ...(init || {}), headers: withKey(init && init.headers) });
+    if (response.status === 401) {
+      askForKey(apiKey() ? "The stored API key was not accepted (unknown or revoked): enter another."
+        : "This service needs an API key: enter yours.");
+    }
+    return response;
+  }
+
+  keyForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const key = keyInput.value.trim();
+    if (!key) return;
+    localStorage.setItem(API_KEY, key);
+    keyInput.value = "";
+    keyBox.hidden = true;
+    showKeyState();
+    refreshRecent();
+  });
+  document.getElementById("forget-key").addEventListener("click", () => {
+    localStorage.removeItem(API_KEY);
+    showKeyState();
+    probeAccess();
+  });
+
+  function probeAccess() {
+    apiFetch(`${api}/jobs?limit=1`).catch(() => {});
   }
 
   // -- choosing files -------------------------------------------------------------------------------------
@@ -156,11 +217,13 @@
     // XMLHttpRequest rather than fetch: only it reports upload progress.
     const xhr = new XMLHttpRequest();
     xhr.open("POST", `${api}/jobs`);
+    for (const [name, value] of Object.entries(withKey())) xhr.setRequestHeader(name, value);
     xhr.upload.addEventListener("progress", (event) => {
       if (event.lengthComputable) view.uploadBar.value = Math.round((100 * event.loaded) / event.total);
     });
     xhr.addEventListener("load", () => {
       if (xhr.status !== 202) {
+        if (xhr.status === 401) askForKey("This service needs an API key: enter yours, then upload again.");
         view.fail(errorText(xhr.status, xhr.responseText));
         finished();
         return;
@@ -186,42 +249,100 @@
       if (pendingEnds === 0) finished();
     };
     const pages = new Set();
-    const events = new EventSource(`${api}/jobs/${job.id}/events`);
-    events.addEventListener("status", (event) => {
-      const data = JSON.parse(event.data);
+    const onEvent = (type, raw) => {
+      const data = JSON.parse(raw);
+      if (type === "page") {
+        pages.add(data.page);
+        view.pagesBar.value = pages.size;
+        view.pagesText.textContent = `${pages.size} / ${view.pagesBar.max}`;
+        return false;
+      }
+      if (type !== "status") return false;
       if (data.status === "running") {
         view.setState("running", "Reading pages");
         if (data.pages_total) {
           view.pagesBar.max = data.pages_total;
           view.pagesText.textContent = `${pages.size} / ${data.pages_total}`;
         }
-      } else if (data.status === "succeeded") {
-        events.close();
+        return false;
+      }
+      if (data.status === "succeeded") {
         view.pagesBar.value = view.pagesBar.max;
         view.setState("succeeded", "Done");
         showLinks(view.links, job.id, job.formats, job.filename || "document");
-        refreshRecent();
-        ended();
       } else if (data.status === "failed") {
-        events.close();
         const error = data.error || {};
         view.fail(`The job failed: ${error.message || error.code || "no reason given"}`);
-        refreshRecent();
-        ended();
+      } else if (data.status === "cancelled") {
+        view.fail("The job was cancelled.");
+      } else {
+        return false;
       }
-    });
-    events.addEventListener("page", (event) => {
-      pages.add(JSON.parse(event.data).page);
-      view.pagesBar.value = pages.size;
-      view.pagesText.textContent = `${pages.size} / ${view.pagesBar.max}`;
-    });
-    // EventSource reconnects by itself (sending Last-Event-ID) after a dropped connection.
+      refreshRecent();
+      return true;
+    };
+    followEvents(job.id, onEvent).finally(ended);
     streamText(job.id, view).finally(ended);
+  }
+
+  // Server-Sent Events read with fetch (so the key goes along), resuming after the last event id when the
+  // connection drops, as EventSource would. Ends once `onEvent` says the job has ended.
+  async function followEvents(jobId, onEvent) {
+    let lastId = null;
+    for (;;) {
+      try {
+        const headers = lastId === null ? {} : { "Last-Event-ID": lastId };
+        const response = await apiFetch(`${api}/jobs/${jobId}/events`, { headers });
+        if (!response.ok || !response.body) return;
+        const reader = response.body.getReader();
+        const decoder = new TextDecoder();
+        let buffer = "";
+        let received = 0;
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) {
+            if (!received) return; // ended with nothing new: the job ended before this connection
+            break;
+          }
+          buffer += decoder.decode(value, { stream: true });
+          let cut;
+          while ((cut = buffer.indexOf("\n\n")) >= 0) {
+            const message = parseEvent(buffer.slice(0, cut));
+            buffer = buffer.slice(cut + 2);
+            if (message.id !== null) {
+              lastId = message.id;
+              received += 1;
+            }
+            if (message.data !== null && onEvent(message.type, message.data)) {
+              reader.cancel().catch(() => {});
+              return;
+            }
+          }
+        }
+      } catch (e) {
+        // dropped: resume below
+      }
+      await new Promise((resolve) => setTimeout(resolve, RECONNECT_MS));
+    }
+  }
+
+  function parseEvent(block) {
+    const message = { type: "message", data: null, id: null };
+    for (const line of block.split("\n")) {
+      if (!line || line.startsWith(":")) continue;
+      const colon = line.indexOf(":");
+      const field = colon < 0 ? line : line.slice(0, colon);
+      const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+      if (field === "event") message.type = value;
+      else if (field === "id") message.id = value;
+      else if (field === "data") message.data = message.data === null ? value : `${message.data}\n${value}`;
+    }
+    return message;
   }
 
   async function streamText(jobId, view) {
     try {
-      const response = await fetch(`${api}/jobs/${jobId}/text`);
+      const response = await apiFetch(`${api}/jobs/${jobId}/text`);
       if (!response.ok || !response.body) return;
       const reader = response.body.getReader();
       const decoder = new TextDecoder();
@@ -245,7 +366,32 @@
       const link = el("a", { href: `${api}/jobs/${jobId}/result.${fmt}`, "aria-label": `Download ${stem}.${fmt}` },
         fmt.toUpperCase());
       link.dataset.format = fmt;
+      link.addEventListener("click", (event) => {
+        if (!apiKey()) return; // no key: a plain link does
+        event.preventDefault();
+        download(link.href, `${stem}.${fmt}`, link);
+      });
       container.append(link);
+    }
+  }
+
+  // A link cannot send the key: fetch the file with it, then hand the browser the bytes to save.
+  async function download(url, name, link) {
+    try {
+      const response = await apiFetch(url);
+      if (!response.ok) {
+        link.dataset.download = `failed ${response.status}`;
+        return;
+      }
+      const blob = await response.blob();
+      const saver = el("a", { href: URL.createObjectURL(blob), download: name });
+      document.body.append(saver);
+      saver.click();
+      saver.remove();
+      setTimeout(() => URL.revokeObjectURL(saver.href), 60000);
+      link.dataset.download = `saved ${blob.size}`;
+    } catch (e) {
+      link.dataset.download = "failed";
     }
   }
 
@@ -279,7 +425,7 @@
     const state = el("span", { class: "state" }, "checking");
     const links = el("span", { class: "links" });
     item.append(state, links);
-    fetch(`${api}/jobs/${entry.id}`)
+    apiFetch(`${api}/jobs/${entry.id}`)
       .then(async (response) => {
         if (response.status === 404) {
           state.textContent = "deleted on the server";
@@ -300,5 +446,7 @@
     refreshRecent();
   });
 
+  showKeyState();
+  probeAccess();
   refreshRecent();
 })();

@@ -1,0 +1,68 @@
+"""Idempotency-Key on POST /v1/jobs: a retried upload gets the job of the first one.
+
+Per caller, a key names one upload: the same key with the same file and options answers 200 with the first
+answer's body; with another file or options, 422; while the first request is still being stored, 409.
+The key is reserved before the upload is stored (storage/idempotency.py) and released if that fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, BinaryIO
+
+from ocr_api.errors import IdempotencyInFlight, IdempotencyMismatch
+from ocr_api.schemas import JobOut
+from storage import idempotency as records
+
+CHUNK = 1024 * 1024
+# A reservation still without its job after this long was left by an API process that died mid-upload.
+STALE_AFTER = timedelta(minutes=10)
+
+
+def fingerprint(stream: BinaryIO, fields: dict[str, Any]) -> str:
+    """sha256 over the upload's bytes and its options (canonical JSON); the stream is left at its start."""
+    digest = hashlib.sha256()
+    stream.seek(0)
+    while chunk := stream.read(CHUNK):
+        digest.update(chunk)
+    stream.seek(0)
+    digest.update(b"\0")
+    digest.update(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode())
+    return digest.hexdigest()
+
+
+def submit_once(
+    owner: str,
+    key: str,
+    stream: BinaryIO,
+    fields: dict[str, Any],
+    submit: Callable[[], JobOut],
+    *,
+    ttl_hours: int,
+) -> tuple[int, dict[str, Any]]:
+    """The status and body to answer: (202, new job) the first time, (200, that same body) on a retry.
+    Blocking: call it from a thread."""
+    outcome = records.reserve(
+        owner, key, fingerprint(stream, fields), ttl=timedelta(hours=ttl_hours), stale_after=STALE_AFTER
+    )
+    if isinstance(outcome, records.Replay):
+        return 200, outcome.response
+    if isinstance(outcome, records.Mismatch):
+        raise IdempotencyMismatch(
+            "this Idempotency-Key was used for another upload (a different file or options); use a new key "
+            "for a new upload"
+        )
+    if isinstance(outcome, records.InFlight):
+        raise IdempotencyInFlight(
+            "a request with this Idempotency-Key is in flight; retry later", headers={"Retry-After": "1"}
+        )
+    try:
+        body = submit().model_dump(mode="json")
+    except BaseException:
+        records.release(owner, key)
+        raise
+    records.complete(owner, key, body["id"], body)
+    return 202, body

@@ -1,0 +1,151 @@
+"""Stacks with API keys required: `ocr-service serve` as a subprocess (private Redis, SQLite), the split API and
+worker on RabbitMQ and PostgreSQL, and an API with no worker (jobs stay queued) for the limits."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support import RABBIT_URL, REPO, Stack, base_env, free_port, wait_for
+
+KEY_NAMES = ("alice", "bob")
+
+
+def keys_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ocr_api.cli", "keys", *args], env=env, cwd=REPO, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+
+
+def make_key(env: dict[str, str], name: str, *flags: str) -> str:
+    """A new API key made with `ocr-service keys create`, as printed (once)."""
+    done = keys_cli(env, "create", name, *flags)
+    assert done.returncode == 0, done.stderr
+    printed = dict(line.split(": ", 1) for line in done.stdout.splitlines() if ": " in line)
+    return printed["api_key"]
+
+
+@dataclass
+class Access:
+    """A running service with API keys required, and a client per key."""
+
+    url: str
+    env: dict[str, str]
+    keys: dict[str, str]
+    clients: dict[str, httpx.Client] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, key in self.keys.items():
+            self.clients[name] = httpx.Client(base_url=self.url, timeout=30, headers={"X-API-Key": key})
+        self.clients["nobody"] = httpx.Client(base_url=self.url, timeout=30)
+
+    def __getitem__(self, name: str) -> httpx.Client:
+        return self.clients[name]
+
+    def add_key(self, name: str, *flags: str) -> httpx.Client:
+        self.keys[name] = make_key(self.env, name, *flags)
+        self.clients[name] = httpx.Client(
+            base_url=self.url, timeout=30, headers={"Authorization": f"Bearer {self.keys[name]}"}
+        )
+        return self.clients[name]
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            client.close()
+
+    def wait(self, client: httpx.Client, job_id: str, timeout: float = 120) -> dict[str, Any]:
+        def finished() -> dict[str, Any] | None:
+            body = client.get(f"/v1/jobs/{job_id}").json()
+            return body if body["status"] in ("succeeded", "failed", "cancelled") else None
+
+        return dict(wait_for(finished, timeout, f"job {job_id}"))
+
+
+def upload(client: httpx.Client, path: Path, headers: dict[str, str] | None = None, **fields: Any) -> httpx.Response:
+    with path.open("rb") as fh:
+        files = {"file": (path.name, fh, "application/octet-stream")}
+        data = {k: str(v) for k, v in fields.items()}
+        return client.post("/v1/jobs", files=files, data=data, headers=headers or {})
+
+
+def _served_keys(env: dict[str, str]) -> dict[str, str]:
+    keys = {name: make_key(env, name) for name in KEY_NAMES}
+    keys["root"] = make_key(env, "root", "--admin")
+    return keys
+
+
+@pytest.fixture(scope="session")
+def served_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Access]:
+    """`ocr-service serve` with OCR_AUTH=required (keys made before it starts, as a user would)."""
+    root = tmp_path_factory.mktemp("serve-auth")
+    data_dir = root / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OCR_")}
+    env.update(PYTHONUNBUFFERED="1", OCR_AUTH="required", OCR_KEY_CACHE_S="0.5", OCR_DATA_DIR=str(data_dir))
+    keys = _served_keys(env)
+    port = free_port()
+    cmd = [sys.executable, "-m", "ocr_api.cli", "serve", "--data-dir", str(data_dir), "--port", str(port),
+           "--concurrency", "2", "--log-level", "WARNING"]  # fmt: skip
+    with (root / "serve.log").open("wb") as log:
+        proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    access = Access(url, env, keys)
+    try:
+        wait_for(lambda: access["nobody"].get("/readyz").status_code == 200, 60, "serve to be ready")
+        yield access
+    finally:
+        access.close()
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def split_auth(tmp_path_factory: pytest.TempPathFactory, pg_database_url: str) -> Iterator[Access]:
+    """`ocr-service api` and a Celery worker on RabbitMQ and PostgreSQL, keys required."""
+    data_dir = tmp_path_factory.mktemp("split-auth")
+    env = base_env(
+        data_dir,
+        OCR_BROKER_URL=RABBIT_URL,
+        OCR_DATABASE_URL=pg_database_url,
+        OCR_AUTH="required",
+        OCR_KEY_CACHE_S="0.5",
+    )
+    stack = Stack("rabbit-pg-auth", env, data_dir).start()
+    access = Access(stack.base_url, env, _served_keys(env))
+    yield access
+    access.close()
+    stack.stop()
+    from tests.conftest import _delete_amqp_queue
+
+    _delete_amqp_queue(env["OCR_QUEUE_NAME"])
+
+
+@pytest.fixture(params=["served_auth", "split_auth"])
+def any_access(request: pytest.FixtureRequest) -> Access:
+    """Both ways to run the service: serve (Redis, SQLite) and split API + worker (RabbitMQ, PostgreSQL)."""
+    return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def queued_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Access]:
+    """An API with keys required and no worker (jobs stay queued), Redis broker, SQLite, CORS for one origin."""
+    data_dir = tmp_path_factory.mktemp("queued-auth")
+    env = base_env(data_dir, OCR_AUTH="required", OCR_CORS_ORIGINS="https://app.example, https://other.example")
+    stack = Stack("queued-auth", env, data_dir).start(workers=0)
+    access = Access(stack.base_url, env, _served_keys(env))
+    yield access
+    access.close()
+    stack.stop()

@@ -1,0 +1,89 @@
+"""What browsers are told: security headers on the form (and on every answer), CORS only for the configured
+origins; and expired idempotency records making room again."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.access.conftest import Access
+from tests.support import Stack
+
+
+def test_the_form_forbids_inline_script_framing_and_sniffing(served_auth: Access) -> None:
+    page = served_auth["nobody"].get("/")
+    csp = page.headers["content-security-policy"]
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    assert directives["default-src"] == "'self'" and directives["script-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'" and "unsafe-inline" not in csp
+    assert not re.search(r"<script(?![^>]*\ssrc=)", page.text), "no inline script"
+    for response in (page, served_auth["nobody"].get("/v1/jobs"), served_auth["alice"].get("/v1/jobs")):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "no-referrer"
+
+
+def test_cors_is_off_by_default(redis_stack: Stack) -> None:
+    preflight = redis_stack.client.options(
+        "/v1/jobs", headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert "access-control-allow-origin" not in preflight.headers
+    plain = redis_stack.client.get("/v1/jobs", headers={"Origin": "https://app.example"})
+    assert "access-control-allow-origin" not in plain.headers
+
+
+def test_cors_answers_the_configured_origins_only(queued_auth: Access) -> None:
+    asked = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, idempotency-key",
+    }
+    nobody = queued_auth["nobody"]
+    preflight = nobody.options("/v1/jobs", headers={"Origin": "https://other.example", **asked})
+    assert preflight.status_code == 200, preflight.text  # a preflight carries no key, and needs none
+    assert preflight.headers["access-control-allow-origin"] == "https://other.example"
+    allowed = preflight.headers["access-control-allow-headers"].lower()
+    assert "authorization" in allowed and "idempotency-key" in allowed and "x-api-key" in allowed
+    listed = queued_auth["alice"].get("/v1/jobs", headers={"Origin": "https://app.example"})
+    assert listed.headers["access-control-allow-origin"] == "https://app.example"
+    exposed = listed.headers["access-control-expose-headers"].lower()
+    assert "location" in exposed and "retry-after" in exposed
+
+    stranger = nobody.options("/v1/jobs", headers={"Origin": "https://evil.example", **asked})
+    assert stranger.status_code == 400 and "access-control-allow-origin" not in stranger.headers
+    denied = nobody.get("/v1/jobs", headers={"Origin": "https://evil.example"})
+    assert denied.status_code == 401 and "access-control-allow-origin" not in denied.headers
+
+
+def test_expired_and_abandoned_idempotency_records_make_room(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OCR_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("OCR_DATABASE_URL", raising=False)
+    from storage import idempotency as records
+    from storage.db import _sessionmaker, get_engine
+    from storage.migrate import migrate
+    from storage.models import utcnow
+    from storage.settings import get_storage_settings
+
+    for cached in (get_storage_settings, get_engine, _sessionmaker):
+        cached.cache_clear()
+    try:
+        migrate()
+        day, stale = timedelta(hours=24), timedelta(minutes=10)
+        assert isinstance(records.reserve("a", "k", "f1", ttl=day, stale_after=stale), records.Reserved)
+        assert isinstance(records.reserve("a", "k", "f1", ttl=day, stale_after=stale), records.InFlight)
+        # Abandoned in flight (its API process died) for longer than stale_after: replaced
+        assert isinstance(records.reserve("a", "k", "f2", ttl=day, stale_after=-stale), records.Reserved)
+        records.complete("a", "k", "job-1", {"id": "job-1"})
+        assert records.reserve("a", "k", "f2", ttl=day, stale_after=stale) == records.Replay("job-1", {"id": "job-1"})
+        assert isinstance(records.reserve("a", "k", "f3", ttl=day, stale_after=stale), records.Mismatch)
+        assert isinstance(records.reserve("b", "k", "f3", ttl=day, stale_after=stale), records.Reserved)
+        # Past its expiry a key is new again, and the sweep deletes what expired
+        assert isinstance(records.reserve("a", "short", "f", ttl=-day, stale_after=stale), records.Reserved)
+        assert isinstance(records.reserve("a", "short", "g", ttl=day, stale_after=stale), records.Reserved)
+        assert records.purge_expired(utcnow() + 2 * day) == 3
+        assert records.purge_expired() == 0
+    finally:
+        for cached in (get_storage_settings, get_engine, _sessionmaker):
+            cached.cache_clear()
