@@ -23,14 +23,16 @@ STALE_AFTER = timedelta(minutes=10)
 
 
 def fingerprint(stream: BinaryIO, fields: dict[str, Any]) -> str:
-    """sha256 over the upload's bytes and its options (canonical JSON); the stream is left at its start."""
+    """sha256 over the upload's bytes and its options (canonical JSON, fields not given left out, so adding an
+    optional field to the form does not change earlier uploads' fingerprints); the stream is left at its start."""
     digest = hashlib.sha256()
     stream.seek(0)
     while chunk := stream.read(CHUNK):
         digest.update(chunk)
     stream.seek(0)
     digest.update(b"\0")
-    digest.update(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode())
+    given = {name: value for name, value in fields.items() if value is not None}
+    digest.update(json.dumps(given, sort_keys=True, separators=(",", ":")).encode())
     return digest.hexdigest()
 
 
