@@ -91,6 +91,7 @@ def served_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Access]:
     data_dir = root / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCR_")}
     env.update(PYTHONUNBUFFERED="1", OCR_AUTH="required", OCR_KEY_CACHE_S="0.5", OCR_DATA_DIR=str(data_dir))
+    env.update(OCR_WEBHOOK_ALLOW_PRIVATE="true")  # webhooks to a receiver in the test (test_webhooks_keyed.py)
     keys = _served_keys(env)
     port = free_port()
     cmd = [sys.executable, "-m", "ocr_api.cli", "serve", "--data-dir", str(data_dir), "--port", str(port),
@@ -122,6 +123,7 @@ def split_auth(tmp_path_factory: pytest.TempPathFactory, pg_database_url: str) -
         OCR_DATABASE_URL=pg_database_url,
         OCR_AUTH="required",
         OCR_KEY_CACHE_S="0.5",
+        OCR_WEBHOOK_ALLOW_PRIVATE="true",
     )
     stack = Stack("rabbit-pg-auth", env, data_dir).start()
     access = Access(stack.base_url, env, _served_keys(env))
