@@ -47,11 +47,9 @@ def add_jobs(session: Session, jobs: Sequence[Job]) -> None:
     """Insert new jobs (transient Jobs, not added to the session) and their first "status" events: two Core
     INSERTs of all the rows (executemany), instead of the ORM's add and flush, which cost about as much again
     as the statements for one job. The column defaults are filled in on each object first, so that it reads
-    back as its row does; what is still unset and has a default of the table's (a server default) is left to
-    the INSERT."""
+    back as its row does."""
     if not jobs:
         return
-    defaulted = {c.key for c in _JOBS.columns if c.default is not None or c.server_default is not None}
     rows = []
     now = utcnow()
     for job in jobs:
@@ -62,13 +60,13 @@ def add_jobs(session: Session, jobs: Sequence[Job]) -> None:
             job.created_at = now
         if job.options is None:
             job.options = {}
-        values = {column.key: getattr(job, column.key) for column in _JOBS.columns}
-        rows.append({k: v for k, v in values.items() if v is not None or k not in defaulted})
-    if len({frozenset(row) for row in rows}) == 1:
-        session.execute(insert(_JOBS), rows)
-    else:  # an executemany needs the same columns in every row
-        for row in rows:
-            session.execute(insert(_JOBS), row)
+        # Unset columns are left out, as the ORM leaves them out: NULL (not JSON null), or the table's default.
+        rows.append({c.key: v for c in _JOBS.columns if (v := getattr(job, c.key)) is not None})
+    by_columns: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for row in rows:  # one executemany per set of columns (uploads all have the same)
+        by_columns.setdefault(frozenset(row), []).append(row)
+    for same in by_columns.values():
+        session.execute(insert(_JOBS), same)
     events = [{"job_id": job.id, "type": "status", "data": {"status": job.status}, "created_at": now} for job in jobs]
     session.execute(insert(_EVENTS), events)
 

@@ -60,8 +60,8 @@ async def create_job(
         formats=formats,
         options={name: value for name, value in switches.items() if value is not None},
     )
-    # In a thread (file, database and broker I/O), at most OCR_UPLOAD_CONCURRENCY at once: the rest wait their
-    # turn in order, instead of dozens of threads taking the GIL and SQLite's write lock from each other.
+    # In a thread (file I/O, then the wait for the group commit), at most OCR_UPLOAD_CONCURRENCY at once: the rest
+    # wait their turn in order, instead of dozens of threads taking the GIL from each other.
     job = await anyio.to_thread.run_sync(submit, limiter=request.app.state.upload_slots)
     body = job_out(job, jobs_url(request))
     return json_response(body, 202, {"Location": body.links.self})
