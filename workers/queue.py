@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import signal
+from collections.abc import Sequence
 
 from kombu.exceptions import ChannelError, OperationalError
 
@@ -22,6 +24,25 @@ def enqueue_job(job_id: str) -> None:
         app.send_task(PREPARE_JOB, args=[job_id], retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2})
     except (OperationalError, OSError) as exc:
         raise QueueUnavailable(f"the job queue ({broker_label()}) is not reachable: {exc}") from exc
+
+
+def enqueue_jobs(jobs: Sequence[tuple[str, contextvars.Context]]) -> None:
+    """Publish several jobs' messages, each with the context (request and job ids) of its upload: on Redis in
+    one pipeline (kombu's `Producer.batch`), one round trip for all; elsewhere one after the other. Where the
+    batch fails (a broker restarted under the pooled connection), each is sent again on its own with
+    enqueue_job's retries: a message sent twice is harmless, the task finds its job started or done."""
+    if len(jobs) == 1:
+        job_id, context = jobs[0]
+        context.run(enqueue_job, job_id)
+        return
+    try:
+        with app.producer_or_acquire() as producer, producer.batch(max_size=len(jobs)):
+            for job_id, context in jobs:
+                context.run(app.send_task, PREPARE_JOB, args=[job_id], producer=producer)
+    except Exception as exc:
+        log.warning("publishing %d jobs at once failed (%s); sending them one by one", len(jobs), exc)
+        for job_id, context in jobs:
+            context.run(enqueue_job, job_id)
 
 
 def queue_depth(timeout: float = 2.0) -> int:

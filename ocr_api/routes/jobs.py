@@ -84,8 +84,8 @@ async def create_job(
         )
         return job_out(job, base)
 
-    # In a thread (file, database and broker I/O), at most OCR_UPLOAD_CONCURRENCY at once: the rest wait their
-    # turn in order, instead of dozens of threads taking the GIL and SQLite's write lock from each other.
+    # In a thread (file I/O, then the wait for the group commit), at most OCR_UPLOAD_CONCURRENCY at once: the rest
+    # wait their turn in order, instead of dozens of threads taking the GIL from each other.
     slots = request.app.state.upload_slots
     if idempotency_key is None:
         body = await anyio.to_thread.run_sync(submit, limiter=slots)
