@@ -40,6 +40,7 @@ class LocalStorage:
     # -- writes ----------------------------------------------------------------------------------
     def save_stream(self, key: str, stream: BinaryIO, content_type: str | None = None) -> StoredObject:
         path = self._path(key)
+        new_dir = not path.parent.is_dir()
         path.parent.mkdir(parents=True, exist_ok=True)
         reader = HashingReader(stream)
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix=uuid.uuid4().hex)
@@ -50,6 +51,10 @@ class LocalStorage:
                 os.fsync(out.fileno())
             self._write_sum(path, reader.sha256)
             os.replace(tmp_name, path)
+            # The new name is durable only once its directory is (and a new directory's own name in its parent).
+            _fsync_dir(path.parent)
+            if new_dir:
+                _fsync_dir(path.parent.parent)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp_name)
@@ -165,3 +170,11 @@ def _file_chunks(handle: BinaryIO, chunk_size: int) -> Iterator[bytes]:
     with handle:
         while chunk := handle.read(chunk_size):
             yield chunk
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
