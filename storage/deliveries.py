@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, and_, func, insert, or_, select, update
+from sqlalchemy import Table, and_, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from storage.models import ApiKey, Job, JobStatus, WebhookDelivery
@@ -75,38 +75,54 @@ def claim_lost_webhooks(
         return []
     overdue = now - timedelta(seconds=after_s)
     window_start = now - timedelta(seconds=window_s)
-    latest, first = aliased(WebhookDelivery), aliased(WebhookDelivery)
-    latest_attempt = (
-        select(func.max(WebhookDelivery.attempt)).where(WebhookDelivery.job_id == _JOBS.c.id).scalar_subquery()
-    )
     not_marked = or_(_JOBS.c.webhook_resent_at.is_(None), _JOBS.c.webhook_resent_at < overdue)
-    no_attempt = and_(latest.id.is_(None), _JOBS.c.finished_at < overdue, _JOBS.c.finished_at >= window_start)
-    lost_retry = and_(
-        latest.id.is_not(None),
-        first.created_at >= window_start,
-        or_(
-            and_(latest.duration_ms.is_not(None), latest.next_attempt_at < overdue),
-            and_(latest.duration_ms.is_(None), latest.created_at < overdue - timedelta(seconds=stale_s)),
-        ),
-    )
-    stmt = (
-        select(_JOBS.c.id, latest.attempt)
-        .select_from(_JOBS)
-        .outerjoin(latest, and_(latest.job_id == _JOBS.c.id, latest.attempt == latest_attempt))
-        .outerjoin(first, and_(first.job_id == _JOBS.c.id, first.attempt == 1))
+    # No attempt at all: ended jobs with a callback, by end time (the partial index ix_ocr_jobs_callback_finished).
+    delivery = aliased(WebhookDelivery)
+    no_attempt = (
+        select(_JOBS.c.id, _JOBS.c.finished_at)
         .where(
             _JOBS.c.callback_url.is_not(None),
-            # The first attempt may come up to `window_s` after the end, and later ones `window_s` after it.
-            _JOBS.c.finished_at >= window_start - timedelta(seconds=window_s),
+            _JOBS.c.finished_at >= window_start,
+            _JOBS.c.finished_at < overdue,
             _JOBS.c.status.in_(JobStatus.FINISHED),
             not_marked,
-            or_(no_attempt, lost_retry),
+            ~exists().where(delivery.job_id == _JOBS.c.id),
         )
         .order_by(_JOBS.c.finished_at)
         .limit(limit)
     )
+    # A lost retry: the job's latest attempt is overdue (the partial indexes on next_attempt_at, and on created_at
+    # of attempts with no outcome, keep this to the few attempts that failed or are under way). An attempt made
+    # after `window_start` is due after it too, and comes after the first.
+    latest, first, later = aliased(WebhookDelivery), aliased(WebhookDelivery), aliased(WebhookDelivery)
+    lost_retry = (
+        select(latest.job_id, latest.attempt)
+        .join(_JOBS, _JOBS.c.id == latest.job_id)
+        .join(first, and_(first.job_id == latest.job_id, first.attempt == 1))
+        .where(
+            or_(
+                and_(
+                    latest.next_attempt_at < overdue,
+                    latest.next_attempt_at >= window_start,
+                    latest.duration_ms.is_not(None),
+                ),
+                and_(
+                    latest.duration_ms.is_(None),
+                    latest.created_at < overdue - timedelta(seconds=stale_s),
+                    latest.created_at >= window_start,
+                ),
+            ),
+            ~exists().where(later.job_id == latest.job_id, later.attempt > latest.attempt),
+            first.created_at >= window_start,
+            not_marked,
+        )
+        .order_by(latest.created_at)
+        .limit(limit)
+    )
+    found: list[tuple[str, int | None]] = [(job_id, None) for job_id, _ in session.execute(no_attempt)]
+    found += [(job_id, attempt) for job_id, attempt in session.execute(lost_retry)]
     claimed = []
-    for job_id, attempt in session.execute(stmt).all():
+    for job_id, attempt in found[:limit]:
         marked = session.execute(update(_JOBS).where(_JOBS.c.id == job_id, not_marked).values(webhook_resent_at=now))
         if marked.rowcount:  # type: ignore[attr-defined]
             claimed.append(LostWebhook(job_id, attempt))

@@ -186,4 +186,20 @@ class WebhookDelivery(Base):
 
     # One row per attempt number: inserting it claims the attempt, so two deliveries of the same task message
     # cannot both POST it (storage/deliveries.py). It also serves the per-job listing.
-    __table_args__ = (Index("ux_ocr_webhook_deliveries_job_attempt", "job_id", "attempt", unique=True),)
+    __table_args__ = (
+        Index("ux_ocr_webhook_deliveries_job_attempt", "job_id", "attempt", unique=True),
+        # The webhook sweep's scans (workers/webhook_sweep.py): attempts with a next one due, and attempts with
+        # no outcome yet, by time; both a small share of all attempts
+        Index(
+            "ix_ocr_webhook_deliveries_next",
+            "next_attempt_at",
+            postgresql_where=text("next_attempt_at IS NOT NULL"),
+            sqlite_where=text("next_attempt_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_ocr_webhook_deliveries_open",
+            "created_at",
+            postgresql_where=text("duration_ms IS NULL"),
+            sqlite_where=text("duration_ms IS NULL"),
+        ),
+    )
