@@ -32,7 +32,7 @@ from storage import idempotency, retention
 from storage.db import get_engine
 from storage.job_reads import read_jobs
 from storage.settings import get_storage_settings
-from workers import recovery
+from workers import recovery, webhook_sweep
 from workers.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         asyncio.create_task(
             periodic(get_worker_settings().recovery_interval_s, idempotency.purge_expired, "idempotency key purge")
         ),
+        asyncio.create_task(
+            periodic(get_worker_settings().webhook_sweep_interval_s, webhook_sweep.sweep, "webhook sweep")
+        ),
     ]
     # Job lookups get threads of their own, fewer than the database pool holds: more concurrent lookups
     # than pooled connections would open and close a connection each time.
@@ -72,7 +75,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 async def periodic(interval_s: int, step: Callable[[], object], name: str) -> None:
-    """A sweep (workers/recovery.py, storage/retention.py) every interval, for as long as the app runs."""
+    """A sweep (workers/recovery.py, storage/retention.py, workers/webhook_sweep.py) every interval, for as
+    long as the app runs."""
     if interval_s <= 0:
         return
     while True:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -82,8 +82,19 @@ class Job(Base):
     retain_hours: Mapped[int | None] = mapped_column(Integer)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the webhook sweep last sent this ended job's webhook again (workers/webhook_sweep.py)
+    webhook_resent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_ocr_jobs_created", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_ocr_jobs_created", "created_at", "id"),
+        # The webhook sweep's scan: ended jobs with a callback, by end time (a small share of all jobs)
+        Index(
+            "ix_ocr_jobs_callback_finished",
+            "finished_at",
+            postgresql_where=text("callback_url IS NOT NULL"),
+            sqlite_where=text("callback_url IS NOT NULL"),
+        ),
+    )
 
     @property
     def format_list(self) -> list[str]:
@@ -175,4 +186,20 @@ class WebhookDelivery(Base):
 
     # One row per attempt number: inserting it claims the attempt, so two deliveries of the same task message
     # cannot both POST it (storage/deliveries.py). It also serves the per-job listing.
-    __table_args__ = (Index("ux_ocr_webhook_deliveries_job_attempt", "job_id", "attempt", unique=True),)
+    __table_args__ = (
+        Index("ux_ocr_webhook_deliveries_job_attempt", "job_id", "attempt", unique=True),
+        # The webhook sweep's scans (workers/webhook_sweep.py): attempts with a next one due, and attempts with
+        # no outcome yet, by time; both a small share of all attempts
+        Index(
+            "ix_ocr_webhook_deliveries_next",
+            "next_attempt_at",
+            postgresql_where=text("next_attempt_at IS NOT NULL"),
+            sqlite_where=text("next_attempt_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_ocr_webhook_deliveries_open",
+            "created_at",
+            postgresql_where=text("duration_ms IS NULL"),
+            sqlite_where=text("duration_ms IS NULL"),
+        ),
+    )

@@ -7,6 +7,7 @@ it); otherwise `before_count` and `before_recognize` return at once and no file 
   __crash_open__  the same while the document is opened to count its pages (a poison document)
   __hang__   the page never finishes (sleeps past any time limit)
   __slow__   the page takes OCR_TEST_SLOW_S seconds (default 60) before recognition
+  __lose_webhook__  the job's webhook message is never queued when it ends (as if the broker lost it)
 """
 
 from __future__ import annotations
@@ -34,3 +35,7 @@ def before_recognize(filename: str | None) -> None:
         time.sleep(24 * 3600)
     if "__slow__" in filename:
         time.sleep(float(os.environ.get("OCR_TEST_SLOW_S", "60")))
+
+
+def lose_webhook(filename: str | None) -> bool:
+    return bool(filename) and enabled() and "__lose_webhook__" in (filename or "")

@@ -13,6 +13,7 @@ import logging
 from kombu.exceptions import OperationalError
 
 from storage.job_reads import JobRecord, read_job
+from workers import faults
 from workers.celery_app import app
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,15 @@ def job_ended(job: JobRecord | str) -> None:
     record = read_job(job) if isinstance(job, str) else job
     if record is None or not record.callback_url:
         return
+    if faults.lose_webhook(record.filename):
+        log.warning("job %s: its webhook message is dropped (test fault)", record.id)
+        return
     try:
-        app.send_task(DELIVER_WEBHOOK, args=[record.id], retry=True, retry_policy={"max_retries": 3})
-    except (OperationalError, OSError) as exc:
+        send_webhook(record.id)
+    except (OperationalError, OSError) as exc:  # the webhook sweep (workers/webhook_sweep.py) sends it later
         log.error("job %s: could not queue its webhook: %s", record.id, exc)
+
+
+def send_webhook(job_id: str) -> None:
+    """Queue the job's webhook delivery; raises kombu's OperationalError or OSError when the broker is down."""
+    app.send_task(DELIVER_WEBHOOK, args=[job_id], retry=True, retry_policy={"max_retries": 3})

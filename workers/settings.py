@@ -58,11 +58,25 @@ class WorkerSettings(BaseSettings):
     webhook_retry_for_s: float = Field(
         86400.0, ge=0, description="No webhook attempt is made later than this after the first one (a day)."
     )
+    webhook_sweep_interval_s: int = Field(
+        60, description="How often the API looks for webhooks whose message was lost (sent again); 0 turns it off."
+    )
+    webhook_sweep_after_s: float | None = Field(
+        None,
+        gt=0,
+        description="A webhook attempt overdue by this long, or an ended job with a callback_url and no attempt this "
+        "long after its end, is sent again; default 2 x OCR_WEBHOOK_RETRY_MAX_S.",
+    )
     public_url: str | None = Field(
         None,
         description="Base URL clients reach the API at (https://ocr.example.com); webhook bodies' links start with "
         "it. Default: their links are paths (/v1/jobs/...).",
     )
+
+    @property
+    def effective_webhook_sweep_after_s(self) -> float:
+        # Well past any wait a live message may still be holding (the longest backoff), so it rarely duplicates one.
+        return self.webhook_sweep_after_s or 2 * self.webhook_retry_max_s
 
     @property
     def effective_recovery_after_s(self) -> int:

@@ -42,6 +42,11 @@ HOOK_ENV = {
     "OCR_WEBHOOK_RETRY_FIRST_S": "0.5",
     "OCR_WEBHOOK_RETRY_MAX_S": "1",
     "OCR_RETENTION_INTERVAL_S": "1",
+    # The webhook sweep, every second, resends a webhook whose message was lost 3 s after it was due; the
+    # __lose_webhook__ fault (workers/faults.py) drops a job's first webhook message.
+    "OCR_WEBHOOK_SWEEP_INTERVAL_S": "1",
+    "OCR_WEBHOOK_SWEEP_AFTER_S": "3",
+    "OCR_TEST_FAULTS": "1",
 }
 IMAGE = "tess_HelloGoogle.tif"
 
@@ -107,13 +112,13 @@ class Service:
     client: httpx.Client
     data_dir: Path  # where the local store keeps jobs/<id>/...
 
-    def submit(self, **fields: Any) -> httpx.Response:
+    def submit(self, filename: str = IMAGE, **fields: Any) -> httpx.Response:
         with corpus_file(IMAGE).open("rb") as fh:
-            files = {"file": (IMAGE, fh, "application/octet-stream")}
+            files = {"file": (filename, fh, "application/octet-stream")}
             return self.client.post("/v1/jobs", files=files, data={k: str(v) for k, v in fields.items()})
 
-    def submit_ok(self, **fields: Any) -> dict[str, Any]:
-        response = self.submit(**fields)
+    def submit_ok(self, filename: str = IMAGE, **fields: Any) -> dict[str, Any]:
+        response = self.submit(filename, **fields)
         assert response.status_code == 202, response.text
         return dict(response.json())
 
@@ -239,6 +244,26 @@ def test_a_cancelled_job_sends_its_webhook(service: Service, receiver: Receiver)
     final = service.wait(job["id"], lambda b: b["status"] in ("succeeded", "cancelled"), "the job to end")
     got = wait_for(lambda: receiver.for_path(path), 60, "the webhook")
     assert len(got) == 1 and json.loads(got[0].body)["status"] == final["status"]
+
+
+def test_a_webhook_whose_first_message_was_lost_is_sent_by_the_sweep(service: Service, receiver: Receiver) -> None:
+    path = f"/ok/{uuid.uuid4().hex}"
+    job = service.submit_ok(filename="lost__lose_webhook__.tif", callback_url=receiver.url + path)
+    done = service.wait(job["id"], lambda b: b["status"] == "succeeded", "the job")
+    ended = time.time()
+    got = wait_for(lambda: receiver.for_path(path), 30, "the webhook, sent again by the sweep")
+    late_s = time.time() - ended
+    # No message was queued when the job ended: the sweep sent it once the job had no attempt 3 s after its end.
+    assert late_s >= 2, f"the webhook came {late_s:.1f} s after the job ended: was its message really dropped?"
+    time.sleep(4)  # a second resend, if one were (wrongly) made after the delivery, would arrive by now
+    got = receiver.for_path(path)
+    assert [r.answered for r in got] == [200]
+    headers = {k.lower(): v for k, v in got[0].headers.items()}
+    assert verify(SECRET, headers["x-ocr-timestamp"], got[0].body, headers["x-ocr-signature"])
+    assert headers["x-ocr-delivery"] == f"{job['id']}:1"
+    assert json.loads(got[0].body)["status"] == done["status"]
+    deliveries = service.client.get(f"/v1/jobs/{job['id']}/deliveries").json()["deliveries"]
+    assert [(d["attempt"], d["status_code"], d["next_attempt_at"]) for d in deliveries] == [(1, 200, None)]
 
 
 # Refused without OCR_WEBHOOK_ALLOW_PRIVATE: an API process with the default setting (no worker needed).

@@ -1,0 +1,264 @@
+"""The webhook sweep (workers/webhook_sweep.py) in this process, on SQLite and on PostgreSQL: which lost webhooks
+it sends again (an overdue retry, an attempt that never recorded an outcome, a job with no attempt at all), which
+it leaves alone (no callback, not ended, not yet overdue, delivered, outside the retry window, sent again a moment
+ago), racing sweeps, a broker that is down, and a resend racing a slow original. The task messages it sends are
+recorded here instead of going to a broker; the real round trip is in tests/e2e/test_webhooks_retention.py."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kombu.exceptions import OperationalError
+from sqlalchemy import update
+
+from storage import deliveries, reset_storage
+from storage.db import reset_engine, session_scope
+from storage.migrate import migrate
+from storage.models import Job, WebhookDelivery, utcnow
+from tests.support import PG_ADMIN_URL, insert_job, load_job
+from workers import webhook_sweep, webhooks
+from workers.settings import get_worker_settings
+
+URL = "http://127.0.0.1:9/hook"  # nothing listens: only tests that deliver use a real receiver
+AFTER = timedelta(seconds=60)  # OCR_WEBHOOK_SWEEP_AFTER_S
+WINDOW = timedelta(hours=1)  # OCR_WEBHOOK_RETRY_FOR_S
+STALE = timedelta(seconds=10 + 60)  # OCR_WEBHOOK_TIMEOUT_S + 60: an attempt with no outcome is stale
+
+
+def _forget_settings() -> None:
+    get_worker_settings.cache_clear()
+    reset_storage()
+    reset_engine()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sweep_env(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Local storage in tmp_path, job records in a fresh SQLite or PostgreSQL database, short sweep settings."""
+    monkeypatch.setenv("OCR_DATA_DIR", str(tmp_path))
+    for name in ("OCR_DATABASE_URL", "OCR_STORAGE", "OCR_RESULT_CACHE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OCR_WEBHOOK_SECRET", "keyless-secret")
+    monkeypatch.setenv("OCR_WEBHOOK_ALLOW_PRIVATE", "true")
+    monkeypatch.setenv("OCR_WEBHOOK_TIMEOUT_S", "10")
+    monkeypatch.setenv("OCR_WEBHOOK_SWEEP_AFTER_S", str(AFTER.total_seconds()))
+    monkeypatch.setenv("OCR_WEBHOOK_RETRY_FOR_S", str(WINDOW.total_seconds()))
+    database = None
+    if request.param == "postgresql":
+        import psycopg
+
+        database = f"ocr_whsweep_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{database}"')
+        admin = PG_ADMIN_URL.rsplit("/", 1)[0]
+        monkeypatch.setenv("OCR_DATABASE_URL", f"postgresql+psycopg://{admin.split('://', 1)[1]}/{database}")
+    _forget_settings()
+    migrate()
+    yield request.param
+    _forget_settings()
+    if database:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The job ids whose delivery task the sweep sends, in order."""
+    calls: list[str] = []
+    lock = threading.Lock()
+
+    def record(job_id: str) -> None:
+        with lock:
+            calls.append(job_id)
+
+    monkeypatch.setattr(webhook_sweep, "send_webhook", record)
+    return calls
+
+
+def ended(ago: timedelta, url: str | None = URL, status: str = "succeeded") -> str:
+    return insert_job(b"x", "image/png", status=status, finished_at=utcnow() - ago, callback_url=url)
+
+
+def attempt(
+    job_id: str, number: int, made_ago: timedelta, next_in: timedelta | None, outcome: bool = True, code: int = 500
+) -> None:
+    """An attempt row as webhooks.deliver leaves it: with an outcome (and the next attempt's time, None when it
+    was the last), or without one (in progress, or its worker was lost)."""
+    now = utcnow()
+    with session_scope() as session:
+        deliveries.add_attempt(session, job_id, number, URL, now - made_ago)
+        if outcome:
+            deliveries.record_outcome(
+                session,
+                job_id,
+                number,
+                status_code=code,
+                error=None if code < 300 else f"the receiver answered HTTP {code}",
+                duration_ms=5,
+                next_attempt_at=None if next_in is None else now + next_in,
+            )
+
+
+def resent_at(job_id: str) -> datetime | None:
+    return load_job(job_id).webhook_resent_at  # type: ignore[no-any-return]
+
+
+def age_marks(by: timedelta) -> None:
+    """Time passes for the sweep's marks: as if every resend was made `by` earlier."""
+    with session_scope() as session:
+        for job in session.query(Job).filter(Job.webhook_resent_at.is_not(None)):
+            session.execute(update(Job).where(Job.id == job.id).values(webhook_resent_at=job.webhook_resent_at - by))
+
+
+def test_a_job_whose_first_message_was_lost_is_sent_again_once(sweep_env: str, sent: list[str]) -> None:
+    lost = ended(AFTER * 2)
+    recent = ended(AFTER / 2)  # its first message may be waiting in the queue yet
+    ended(AFTER * 2, url=None)  # no callback
+    ended(WINDOW + AFTER)  # too late for any attempt
+    insert_job(b"x", "image/png", status="running", callback_url=URL)  # not ended (no finished_at)
+    delivered = ended(AFTER * 2)
+    attempt(delivered, 1, AFTER, None, code=200)
+
+    report = webhook_sweep.sweep()
+    assert report.resent == [lost] and report.unsent == [] and sent == [lost]
+    assert resent_at(lost) is not None and resent_at(recent) is None
+
+    assert webhook_sweep.sweep().resent == []  # the resend may still be queued: not sent twice
+    age_marks(AFTER / 2)
+    assert webhook_sweep.sweep().resent == []
+    age_marks(AFTER)  # ... but a resend lost in turn is sent again once it is overdue itself
+    assert webhook_sweep.sweep().resent == [lost]
+    assert sent == [lost, lost]
+
+
+def test_an_overdue_retry_is_sent_again_once(sweep_env: str, sent: list[str]) -> None:
+    overdue = ended(AFTER * 5)
+    attempt(overdue, 1, AFTER * 4, -AFTER * 2)  # its next attempt was due two sweep-delays ago
+    waiting = ended(AFTER * 5)
+    attempt(waiting, 1, AFTER * 4, -AFTER / 2)  # due a moment ago: its message may be on its way
+    scheduled = ended(AFTER * 5)
+    attempt(scheduled, 1, AFTER * 4, AFTER)
+    superseded = ended(AFTER * 5)  # an earlier attempt's time stays on its row; the latest one counts
+    attempt(superseded, 1, AFTER * 4, -AFTER * 3)
+    attempt(superseded, 2, AFTER * 3, None, code=200)
+    given_up = ended(AFTER * 5)
+    attempt(given_up, 1, AFTER * 4, None, code=503)
+    stale = ended(AFTER * 5)  # an attempt that never recorded an outcome: its worker was lost mid-POST
+    attempt(stale, 1, STALE + AFTER * 2, None, outcome=False)
+    in_progress = ended(AFTER * 5)
+    attempt(in_progress, 1, STALE, None, outcome=False)
+    old = ended(WINDOW + AFTER * 2)  # its first attempt was longer ago than OCR_WEBHOOK_RETRY_FOR_S
+    attempt(old, 1, WINDOW + AFTER, -WINDOW)
+    late = ended(WINDOW + AFTER * 2)  # ... this one's first attempt came late (its first message was lost)
+    attempt(late, 1, WINDOW - AFTER * 4, -AFTER * 2)
+
+    report = webhook_sweep.sweep()
+    assert sorted(report.resent) == sorted([overdue, stale, late]) and sorted(sent) == sorted(report.resent)
+    assert webhook_sweep.sweep().resent == []  # in flight: not sent again
+
+
+def test_racing_sweeps_send_each_lost_webhook_once(sweep_env: str, sent: list[str]) -> None:
+    lost = {ended(AFTER * 2) for _ in range(10)}
+    for job_id in [ended(AFTER * 3) for _ in range(10)]:
+        attempt(job_id, 1, AFTER * 3, -AFTER * 2)
+        lost.add(job_id)
+    reports: list[webhook_sweep.WebhookSweepReport] = []
+    threads = [threading.Thread(target=lambda: reports.append(webhook_sweep.sweep())) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(sent) == sorted(lost)  # every one, none twice
+    assert sorted(j for r in reports for j in r.resent) == sorted(lost)
+
+
+def test_a_resend_the_broker_refused_is_tried_at_the_next_sweep(
+    sweep_env: str, sent: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lost = ended(AFTER * 2)
+    record = webhook_sweep.send_webhook
+
+    def down(job_id: str) -> None:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(webhook_sweep, "send_webhook", down)
+    report = webhook_sweep.sweep()
+    assert report.resent == [] and report.unsent == [lost] and resent_at(lost) is None
+    monkeypatch.setattr(webhook_sweep, "send_webhook", record)
+    assert webhook_sweep.sweep().resent == [lost] and sent == [lost]
+
+
+# -- the task a resend runs: one POST per attempt, however many messages race --------------------------------
+
+
+class SlowReceiver:
+    """Answers every POST with `code` after `delay_s`."""
+
+    def __init__(self, code: int, delay_s: float) -> None:
+        self.code, self.delay_s, self.posts = code, delay_s, []
+        self.started = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                receiver.posts.append(self.headers["X-OCR-Delivery"])
+                receiver.started.set()
+                time.sleep(receiver.delay_s)
+                self.send_response(receiver.code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def slow_receiver() -> Iterator[SlowReceiver]:
+    receiver = SlowReceiver(200, 1.5)
+    yield receiver
+    receiver.close()
+
+
+def test_a_resend_racing_a_slow_original_posts_once(sweep_env: str, slow_receiver: SlowReceiver) -> None:
+    job_id = ended(timedelta(0), url=slow_receiver.url)
+    results: list[float | None] = []
+    original = threading.Thread(target=lambda: results.append(webhooks.deliver(job_id)))
+    original.start()
+    assert slow_receiver.started.wait(10)  # the original is in the middle of its POST
+    wait = webhooks.deliver(job_id)  # the resend: the attempt is claimed, so it only waits for its outcome
+    assert wait is not None and wait > 0
+    original.join()
+    assert results == [None]  # delivered
+    assert webhooks.deliver(job_id) is None  # the resend, when it looks again: delivered, nothing to do
+    assert slow_receiver.posts == [f"{job_id}:1"]
+    with session_scope() as session:
+        rows = [(d.attempt, d.status_code) for d in session.query(WebhookDelivery).filter_by(job_id=job_id)]
+    assert rows == [(1, 200)]
+
+
+def test_a_resent_lost_first_message_delivers(sweep_env: str, sent: list[str], slow_receiver: SlowReceiver) -> None:
+    slow_receiver.delay_s = 0
+    job_id = ended(AFTER * 2, url=slow_receiver.url)
+    assert webhook_sweep.sweep().resent == [job_id]
+    assert webhooks.deliver(sent[0]) is None  # what the resent task does
+    assert slow_receiver.posts == [f"{job_id}:1"]
+    age_marks(AFTER * 2)
+    assert webhook_sweep.sweep().resent == []  # delivered: never again
