@@ -64,12 +64,19 @@ def render_pdf(pdf: Path, out_dir: Path, dpi: int = RENDER_DPI) -> list[Path]:
     return paths
 
 
-def page_sets(work_dir: Path, quick: bool) -> list[PageSet]:
-    """A4 pages once each; receipts and lines repeated so that each set is several seconds of OCR."""
+KINDS = ("A4", "receipt", "line")
+
+
+def page_sets(work_dir: Path, quick: bool, counts: dict[str, int] | None = None) -> list[PageSet]:
+    """A4 pages once each; receipts and lines repeated so that each set is several seconds of OCR.
+    `counts`: only these sets, each with this many pages (its files in turn)."""
     rendered = [p for name in A4_PDFS for p in render_pdf(corpus_file(name), work_dir / "rendered")]
     a4 = [corpus_file(n) for n in A4_SCANS] + rendered
     receipts = [corpus_file(n) for n in RECEIPTS]
     lines = [corpus_file(n) for n in LINES]
+    if counts:
+        files = {"A4": a4, "receipt": receipts, "line": lines}
+        return [PageSet(kind, [files[kind][i % len(files[kind])] for i in range(n)]) for kind, n in counts.items()]
     if quick:
         return [PageSet("A4", a4[:4]), PageSet("receipt", receipts[:4]), PageSet("line", lines * 4)]
     return [PageSet("A4", a4), PageSet("receipt", receipts * 3), PageSet("line", lines * 30)]
