@@ -369,6 +369,13 @@ def main(argv: list[str] | None = None) -> None:
                         metavar="ADMIN_URL", help="job records in a new PostgreSQL database made through ADMIN_URL "
                         "(default: %(const)s) instead of SQLite")  # fmt: skip
     parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="OCR_NAME=VALUE",
+        help="a setting of the services under test (repeatable): OCR_PREFETCH_MULTIPLIER=4",
+    )
+    parser.add_argument(
         "--no-extras", dest="extras", action="store_false", help="skip the idle latency and long-PDF measurements"
     )
     parser.add_argument("--work-dir", type=Path, help="where data dirs and temporary files go (default: .bench/)")

@@ -7,11 +7,13 @@ Everything is written under a temporary directory, never into the repository or 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS_FILES = REPO.parent / "shared" / "corpus" / "files"
+# OCR_BENCH_CORPUS: the files elsewhere (bench/scaling_kit.py carries them to a machine without ../shared).
+CORPUS_FILES = Path(os.environ.get("OCR_BENCH_CORPUS") or REPO.parent / "shared" / "corpus" / "files")
 RENDER_DPI = 300
 
 # Letter/A4-sized image PDFs (ocrmypdf_francais.pdf is 3 x 3 inches and left out).
