@@ -35,7 +35,8 @@ STEP_SECONDS = Histogram(
     "Time of each step of the workers' tasks (workers/timings.py): prepare (read the job, count its pages), "
     "start (running, with its pages; the one page claimed too), claim, load (decode the page), recognize, store "
     "(the page's outputs), finalize (the result files), finish (the page done; a one-page job succeeded too), "
-    "task (a whole task) and between (a pool process's gap from one task's end to the next one's start).",
+    "task (a whole task) and between (a pool process's gap from one task's end to the next one's start, when "
+    "under a second: acknowledgement and dispatch).",
     ["step"],
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )

@@ -19,6 +19,7 @@ from ocr_telemetry.settings import get_telemetry_settings
 log = logging.getLogger(__name__)
 PAGE_TASKS = ("ocr.ocr_page", "ocr.prepare_job")
 _tokens: dict[str, Any] = {}
+BETWEEN_MAX_S = 1.0
 _last_task_end: list[float] = []  # when this process's last task ended (perf_counter), for the `between` step
 
 
@@ -51,7 +52,9 @@ def _enter_task(task_id: str = "", task: Any = None, args: Any = None, **_: Any)
     if _last_task_end and getattr(task, "name", None) in PAGE_TASKS:
         from workers import timings
 
-        timings.observe("between", now - _last_task_end.pop())
+        gap = now - _last_task_end.pop()
+        if gap < BETWEEN_MAX_S:  # longer: the process idled for want of work, which is no overhead of a task
+            timings.observe("between", gap)
     _tokens[task_id] = (context.request_id.set(request_id), context.job_id.set(job_id), now)
 
 
