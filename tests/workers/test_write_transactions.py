@@ -17,7 +17,7 @@ from sqlalchemy import event
 from storage.db import get_engine, session_scope
 from storage.models import Page
 from tests.support import corpus_file, insert_job, load_job
-from workers import tasks
+from workers import tasks, timings
 
 WRITE = re.compile(r"\s*(INSERT INTO|UPDATE|DELETE FROM)\s+(\w+)", re.IGNORECASE)
 
@@ -61,3 +61,15 @@ def test_a_one_page_job_starts_and_finishes_in_one_write_transaction_each(
         # Claimed as the job started: one delivery counted, and the task a cancel would kill is known.
         assert (page.status, page.attempts, page.task_id) == ("succeeded", 1, "the-task")
         assert page.claimed_at is not None and page.finished_at is not None
+
+
+def test_the_steps_of_a_one_page_job_are_timed(local_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+    real = timings.observe
+    monkeypatch.setattr(timings, "observe", lambda name, seconds: (seen.append(name), real(name, seconds)))
+    job_id = insert_job(corpus_file("tess_HelloGoogle.tif").read_bytes(), "image/tiff")
+    tasks.prepare_job.apply(args=[job_id])
+    assert load_job(job_id).status == "succeeded"
+    # ("between" too when an earlier test ran a task in this process: the gap since that one's end)
+    steps = [name for name in seen if name != "between"]
+    assert steps == ["start", "prepare", "load", "recognize", "store", "finalize", "finish", "task"]
