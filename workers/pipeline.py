@@ -162,12 +162,16 @@ def process_page(
         # Kept on the page row: if the page is finally given up, the job's error says why.
         note_page_error(job_id, page_no, f"{type(exc).__name__}: {exc}")
         raise
-    written = [page_key(job_id, page_no)] + ([page_pdf_key(job_id, page_no)] if page_pdf is not None else [])
+    # A one-page job keeps no page JSON: its results are made from the output in memory, and the text stream
+    # reads its result.txt instead (ocr_api/progress.py). Longer jobs need it to assemble their results.
+    one_page = job.pages_total == 1 and page_no == 1
+    written = [] if one_page else [page_key(job_id, page_no)]
     with timings.step("store"):
         if page_pdf is not None:
+            written.append(page_pdf_key(job_id, page_no))
             storage.put_bytes(page_pdf_key(job_id, page_no), page_pdf, formats.MEDIA_TYPES["pdf"])
-        storage.put_bytes(page_key(job_id, page_no), output.to_json().encode(), "application/json")
-    one_page = job.pages_total == 1 and page_no == 1
+        if not one_page:
+            storage.put_bytes(page_key(job_id, page_no), output.to_json().encode(), "application/json")
     if one_page:
         with timings.step("finalize"):
             written += write_results(job, [1], [output])

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from storage import get_storage
 from storage.db import get_engine, session_scope
+from storage.keys import job_prefix, page_key, result_key
 from storage.models import Page
 from tests.support import corpus_file, insert_job, load_job
 from workers import tasks, timings
@@ -61,6 +63,9 @@ def test_a_one_page_job_starts_and_finishes_in_one_write_transaction_each(
         # Claimed as the job started: one delivery counted, and the task a cancel would kill is known.
         assert (page.status, page.attempts, page.task_id) == ("succeeded", 1, "the-task")
         assert page.claimed_at is not None and page.finished_at is not None
+    # Its results come from the output in memory: no page JSON is written for a one-page job.
+    keys = set(get_storage().list_keys(job_prefix(job_id)))
+    assert result_key(job_id, "txt") in keys and page_key(job_id, 1) not in keys, keys
 
 
 def test_the_steps_of_a_one_page_job_are_timed(local_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
