@@ -170,6 +170,39 @@ class Stack:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
+    def control(self, command: str) -> None:
+        """`celery control add_consumer|cancel_consumer` for this stack's queue on its worker, waiting for the reply."""
+        out = subprocess.run(
+            [sys.executable, "-m", "celery", "-A", "workers.celery_app", "control", command, self.queue,
+             "-d", self.hostname.replace("%h", socket.gethostname()), "--timeout", "5"],
+            env=self.env, cwd=REPO, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        if out.returncode or "ok" not in out.stdout.lower():
+            raise RuntimeError(f"celery control {command} failed: {out.stdout} {out.stderr}")
+
+    def step_timings(self) -> dict[str, tuple[int, float]]:
+        """The workers' per-step timings so far (ocr_page_step_seconds in the stack's metrics directory):
+        step -> (count, seconds)."""
+        from prometheus_client import CollectorRegistry
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        metrics = self.data_dir / "metrics"
+        if not metrics.is_dir():
+            return {}
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(metrics))
+        found: dict[str, list[float]] = {}
+        for family in registry.collect():
+            if family.name != "ocr_page_step_seconds":
+                continue
+            for sample in family.samples:
+                step = sample.labels.get("step", "?")
+                if sample.name.endswith("_count"):
+                    found.setdefault(step, [0, 0.0])[0] = sample.value
+                elif sample.name.endswith("_sum"):
+                    found.setdefault(step, [0, 0.0])[1] = sample.value
+        return {step: (int(c), float(s)) for step, (c, s) in found.items()}
+
     def cpu_seconds(self) -> float:
         """CPU time used so far by the API and the worker pool (Redis, shared with others, is not counted)."""
         return sum(tree_cpu_seconds(p.pid) for p in (self.api, self.worker) if p is not None)

@@ -16,8 +16,18 @@ then, on the idle service with the largest N, the latency of one small image and
 PDF against the ideal split of its pages over N processes. Prints Markdown tables (pages/s, CPU per page,
 ratios, scaling) and writes every figure to --json. Redis is shared; each service has its own queue.
 
+`--drain` measures the workers alone: the service's consumer is paused (`celery control cancel_consumer`),
+every page is uploaded, then the consumer is resumed and the batch is timed on the server, from the first job
+started to the last one finished, so the API does not compete with the workers for the CPU. `--postgres`
+keeps the job records in a fresh PostgreSQL database instead of the default SQLite file. The per-step
+timings the workers record (ocr_page_step_seconds, workers/timings.py) are read from each stack's metrics
+directory and printed per set: where a small job's time goes besides recognition.
+
     .venv/bin/python -m bench.throughput --quick
     .venv/bin/python -m bench.throughput --json /tmp/throughput.json
+    # the issue's table (A4 pages, receipts, single lines; service / engine), in about 5 minutes on 2 cores:
+    .venv/bin/python -m bench.throughput --methods service,engine --sets A4:4,receipt:14,line:150 \
+        --processes 1,2 --repeats 2 --drain --no-extras
 """
 
 from __future__ import annotations
@@ -30,12 +40,13 @@ import platform
 import statistics
 import sys
 import time
+import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from bench import baselines, workload
-from bench.stack import Sampler, ServiceClient, Stack, scratch_dir
+from bench.stack import Sampler, ServiceClient, Stack, scratch_dir, tree_cpu_seconds
 
 # The engine alone reads each page once; so does the service with its preprocessing switched off, which
 # makes "service" the same work plus the service around it. "service-defaults" adds the default deskew,
@@ -72,6 +83,17 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def parse_sets(text: str) -> dict[str, int]:
+    """`A4:4,receipt:14,line:150` -> pages per set (each set's files repeated or cut to that many)."""
+    sets = {}
+    for item in text.split(","):
+        kind, _, count = item.partition(":")
+        if kind not in workload.KINDS or not count.isdigit():
+            raise argparse.ArgumentTypeError(f"{item!r}: want KIND:COUNT with KIND one of {', '.join(workload.KINDS)}")
+        sets[kind] = int(count)
+    return sets
+
+
 def warm_up(stack: Stack, client: ServiceClient) -> None:
     """Each worker process loads its engine and models before anything is timed."""
     small = workload.corpus_file(workload.SMALL_IMAGE)
@@ -86,6 +108,24 @@ def run_service(client: ServiceClient, files: list[Path], fields: dict[str, str]
         ids = list(uploads.map(lambda path: client.upload(path, **fields), files))
     client.finish_all(ids, poll_s=0.05)  # 20 cheap status reads a second: the end of a batch is seen within 50 ms
     return time.perf_counter() - started
+
+
+def run_drain(stack: Stack, client: ServiceClient, files: list[Path], fields: dict[str, str]) -> float:
+    """Upload every page while the worker does not consume, then time the workers alone on the server's own
+    clock: from the first job started to the last finished (the API then only answers a status read a tenth
+    of a second)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    stack.control("cancel_consumer")
+    try:
+        with ThreadPoolExecutor(4) as uploads:
+            ids = list(uploads.map(lambda path: client.upload(path, **fields), files))
+    finally:
+        stack.control("add_consumer")
+    jobs = client.finish_all(ids, poll_s=0.1)
+    started = min(datetime.datetime.fromisoformat(job["started_at"]) for job in jobs)
+    finished = max(datetime.datetime.fromisoformat(job["finished_at"]) for job in jobs)
+    return (finished - started).total_seconds()
 
 
 def measure_latency(client: ServiceClient, runs: int, fields: dict[str, str]) -> dict[str, Any]:
@@ -145,24 +185,37 @@ def measure(
     engine, fields = SERVICE_METHODS[method]
     stack = stacks[engine]
     sampler = Sampler(tree_pid=stack.worker.pid)  # type: ignore[union-attr]
-    cpu = stack.cpu_seconds()
+    # Draining, only the worker pool's CPU counts (the API's went into the uploads before the timing).
+    cpu_now = (lambda: tree_cpu_seconds(stack.worker.pid)) if extra.get("drain") else stack.cpu_seconds  # type: ignore[union-attr]
+    cpu = cpu_now()
+    steps = stack.step_timings()
     with sampler:
-        seconds = run_service(clients[engine], page_set.files, fields)
-    cpu = stack.cpu_seconds() - cpu
+        if extra.get("drain"):
+            seconds = run_drain(stack, clients[engine], page_set.files, fields)
+        else:
+            seconds = run_service(clients[engine], page_set.files, fields)
+    cpu = cpu_now() - cpu
+    after = stack.step_timings()
+    extra["steps"].setdefault(f"{method}-{n}-{page_set.kind}", []).append(
+        {step: {"count": c - steps.get(step, (0, 0.0))[0], "ms": (s - steps.get(step, (0, 0.0))[1]) * 1000}
+         for step, (c, s) in after.items() if c > steps.get(step, (0, 0.0))[0]}
+    )  # fmt: skip
     extra["threads"][f"{method}-{n}-{page_set.kind}"] = {"max_threads": sampler.max_threads,
                                                           "omp": sorted(sampler.omp_limits)}  # fmt: skip
     return Row(page_set.kind, method, n, page_set.pages, seconds, cpu)
 
 
 def run_all(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
-    sets = workload.page_sets(work_dir, args.quick)
+    sets = workload.page_sets(work_dir, args.quick, args.sets)
     rows: list[Row] = []
-    extra: dict[str, Any] = {"inspect": {}, "threads": {}}
+    extra: dict[str, Any] = {"inspect": {}, "threads": {}, "steps": {}, "drain": args.drain}
+    engines = dict.fromkeys(SERVICE_METHODS[m][0] for m in args.methods if m in SERVICE_METHODS)
     for n in args.processes:
-        stacks = {
-            engine: Stack(work_dir / f"{engine}-{n}", args.redis_url, n, engine=engine)
-            for engine in dict.fromkeys(engine for engine, _ in SERVICE_METHODS.values())
-        }
+        env = dict(item.split("=", 1) for item in args.env)
+        if args.postgres:
+            env["OCR_DATABASE_URL"] = new_pg_database(args.postgres)
+        stacks = {engine: Stack(work_dir / f"{engine}-{n}", args.redis_url, n, engine=engine, extra_env=env)
+                  for engine in engines}  # fmt: skip
         clients: dict[str, ServiceClient] = {}
         try:
             for engine, stack in stacks.items():
@@ -172,12 +225,12 @@ def run_all(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
                 extra["inspect"][f"{engine}-{n}"] = stack.inspect()
             for attempt in range(1, args.repeats + 1):
                 for page_set in sets:
-                    for method in METHODS:
+                    for method in args.methods:
                         rows.append(measure(method, page_set, n, stacks, clients, extra))
                         row = rows[-1]
                         print(f"  #{attempt} N={n} {page_set.kind:8} {method:20} {row.pages_per_s:7.3f} pages/s "
                               f"{row.cpu_per_page * 1000:7.1f} ms CPU/page", flush=True)  # fmt: skip
-            if n == max(args.processes):
+            if n == max(args.processes) and args.extras and "tesserocr" in clients:
                 runs = 8 if args.quick else 30
                 extra["latency"] = [measure_latency(clients["tesserocr"], runs, f) for f in (PLAIN, {})]
                 extra["long_pdf"] = measure_long_pdf(clients["tesserocr"], work_dir, args.pdf_pages, n)
@@ -186,8 +239,27 @@ def run_all(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
                 client.close()
             for stack in stacks.values():
                 stack.stop()
+            if args.postgres:
+                drop_pg_database(args.postgres, env["OCR_DATABASE_URL"])
     return {"rows": [{**asdict(r), "pages_per_s": r.pages_per_s, "cpu_per_page": r.cpu_per_page} for r in rows],
             **extra}  # fmt: skip
+
+
+def new_pg_database(admin_url: str) -> str:
+    """A fresh, empty PostgreSQL database for one stack (the API migrates it on start); its SQLAlchemy URL."""
+    import psycopg
+
+    name = f"ocr_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql+psycopg://{admin_url.split('://', 1)[1].rsplit('/', 1)[0]}/{name}"
+
+
+def drop_pg_database(admin_url: str, url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -205,9 +277,11 @@ def markdown(result: dict[str, Any]) -> str:
         best["cpu_per_page"] = min(best["cpu_per_page"], r["cpu_per_page"])
     kinds = list(dict.fromkeys(r["kind"] for r in result["rows"]))
     counts = sorted({r["processes"] for r in result["rows"]})
+    methods = [m for m in METHODS if any(r["method"] == m for r in result["rows"])]
     cells = [(kind, n) for kind in kinds for n in counts]
-    ratios = [("service", "engine"), ("service", "naive"), ("service", "cli"), ("service-pytesseract", "engine"),
-              ("service-defaults", "engine")]  # fmt: skip
+    pairs = [("service", "engine"), ("service", "naive"), ("service", "cli"), ("service-pytesseract", "engine"),
+             ("service-defaults", "engine")]  # fmt: skip
+    ratios = [(a, b) for a, b in pairs if a in methods and b in methods]
 
     def speed(kind: str, method: str, n: int) -> float:
         return float(rows[(kind, method, n)]["pages_per_s"])
@@ -215,26 +289,29 @@ def markdown(result: dict[str, Any]) -> str:
     def cpu(kind: str, method: str, n: int) -> float:
         return float(rows[(kind, method, n)]["cpu_per_page"])
 
-    out = [f"Pages per second, wall time of the whole batch (best of {result.get('repeats', 1)}):", ""]
+    timed = "the workers' drain, first job started to last finished" if result.get("drain") else "the whole batch"
+    out = [f"Pages per second, wall time of {timed} (best of {result.get('repeats', 1)}):", ""]
     out += table(
-        ["pages", "N", "pages in set", *METHODS, *(f"{a} / {b}" for a, b in ratios)],
-        [[kind, str(n), str(rows[(kind, "engine", n)]["pages"]), *(f"{speed(kind, m, n):.3f}" for m in METHODS),
+        ["pages", "N", "pages in set", *methods, *(f"{a} / {b}" for a, b in ratios)],
+        [[kind, str(n), str(rows[(kind, methods[0], n)]["pages"]), *(f"{speed(kind, m, n):.3f}" for m in methods),
           *(f"{speed(kind, a, n) / speed(kind, b, n):.3f}" for a, b in ratios)] for kind, n in cells],
     )  # fmt: skip
-    out += ["", "CPU ms per page used by the service's processes (API and worker pool; not Redis, not this "
+    who = "the worker pool (draining)" if result.get("drain") else "the API and the worker pool"
+    out += ["", f"CPU ms per page used by the service's processes ({who}; not Redis, not this "
             "client) and by the engine alone; ratios as engine-time / service-time:", ""]  # fmt: skip
     out += table(
-        ["pages", "N", *METHODS, *(f"{a} / {b}" for a, b in ratios)],
-        [[kind, str(n), *(f"{cpu(kind, m, n) * 1000:.0f}" for m in METHODS),
+        ["pages", "N", *methods, *(f"{a} / {b}" for a, b in ratios)],
+        [[kind, str(n), *(f"{cpu(kind, m, n) * 1000:.0f}" for m in methods),
           *(f"{cpu(kind, b, n) / cpu(kind, a, n):.3f}" for a, b in ratios)] for kind, n in cells],
     )  # fmt: skip
     if len(counts) > 1:
         lo, hi = counts[0], counts[-1]
         out += ["", f"Scaling {lo} -> {hi} processes (pages/s at {hi} / pages/s at {lo}):", ""]
         out += table(
-            ["pages", *METHODS],
-            [[kind, *(f"{speed(kind, m, hi) / speed(kind, m, lo):.2f}x" for m in METHODS)] for kind in kinds],
+            ["pages", *methods],
+            [[kind, *(f"{speed(kind, m, hi) / speed(kind, m, lo):.2f}x" for m in methods)] for kind in kinds],
         )
+    out += step_table(result.get("steps", {}))
     for lat in result.get("latency", []):
         out += ["", f"Latency of {lat['image']} on the idle service, preprocessing {lat['preprocessing']} "
                 f"({lat['runs']} runs, upload to downloaded text): p50 {lat['p50_s'] * 1000:.0f} ms, p95 "
@@ -248,6 +325,24 @@ def markdown(result: dict[str, Any]) -> str:
                 f"alone on the same pages in N processes took {pdf['engine_wall_s']:.1f} s "
                 f"(service / engine {pdf['wall_s'] / pdf['engine_wall_s']:.3f})"]  # fmt: skip
     return "\n".join(out)
+
+
+def step_table(steps: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Mean ms per job of each step the workers timed (workers/timings.py), from the fastest attempt."""
+    names = list(dict.fromkeys(step for attempts in steps.values() for a in attempts for step in a))
+    if not names:
+        return []
+    out = ["", "Worker-side steps, mean ms per page (ocr_page_step_seconds; `between`: a pool process's gap from "
+           "one task's end to the next one's start: acknowledgement, dispatch and waiting for work):", ""]  # fmt: skip
+    rows = []
+    for key, attempts in steps.items():
+        pages = max(a.get("task", {}).get("count", 0) for a in attempts) or 1
+        cells = []
+        for name in names:
+            best = min((a[name]["ms"] / max(a[name]["count"], 1) for a in attempts if name in a), default=None)
+            cells.append("" if best is None else f"{best:.1f}")
+        rows.append([key, str(pages), *cells])
+    return out + table(["method-N-pages", "tasks", *names], rows)
 
 
 def machine() -> str:
@@ -266,8 +361,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pdf-pages", type=int, help="pages of the long PDF (default 100, 20 with --quick)")
     parser.add_argument("--repeats", type=int, default=1, help="run every set this many times, report the best")
     parser.add_argument("--json", type=Path, help="write every figure here")
+    parser.add_argument("--methods", type=lambda s: s.split(","), default=list(METHODS),
+                        help=f"comma-separated, of {', '.join(METHODS)} (default: all)")  # fmt: skip
+    parser.add_argument("--sets", type=parse_sets, help="pages per set, e.g. A4:4,receipt:14,line:150")
+    parser.add_argument("--drain", action="store_true", help="time the workers alone on a queue filled first")
+    parser.add_argument("--postgres", nargs="?", const="postgresql://postgres@127.0.0.1:5432/postgres",
+                        metavar="ADMIN_URL", help="job records in a new PostgreSQL database made through ADMIN_URL "
+                        "(default: %(const)s) instead of SQLite")  # fmt: skip
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="OCR_NAME=VALUE",
+        help="a setting of the services under test (repeatable): OCR_PREFETCH_MULTIPLIER=4",
+    )
+    parser.add_argument(
+        "--no-extras", dest="extras", action="store_false", help="skip the idle latency and long-PDF measurements"
+    )
     parser.add_argument("--work-dir", type=Path, help="where data dirs and temporary files go (default: .bench/)")
     args = parser.parse_args(argv)
+    if unknown := set(args.methods) - set(METHODS):
+        parser.error(f"unknown methods: {', '.join(sorted(unknown))}")
     args.processes = args.processes or sorted({1, os.cpu_count() or 1})
     args.pdf_pages = args.pdf_pages or (20 if args.quick else 100)
     started = datetime.datetime.now(datetime.UTC)

@@ -7,11 +7,13 @@ Everything is written under a temporary directory, never into the repository or 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS_FILES = REPO.parent / "shared" / "corpus" / "files"
+# OCR_BENCH_CORPUS: the files elsewhere (bench/scaling_kit.py carries them to a machine without ../shared).
+CORPUS_FILES = Path(os.environ.get("OCR_BENCH_CORPUS") or REPO.parent / "shared" / "corpus" / "files")
 RENDER_DPI = 300
 
 # Letter/A4-sized image PDFs (ocrmypdf_francais.pdf is 3 x 3 inches and left out).
@@ -64,12 +66,19 @@ def render_pdf(pdf: Path, out_dir: Path, dpi: int = RENDER_DPI) -> list[Path]:
     return paths
 
 
-def page_sets(work_dir: Path, quick: bool) -> list[PageSet]:
-    """A4 pages once each; receipts and lines repeated so that each set is several seconds of OCR."""
+KINDS = ("A4", "receipt", "line")
+
+
+def page_sets(work_dir: Path, quick: bool, counts: dict[str, int] | None = None) -> list[PageSet]:
+    """A4 pages once each; receipts and lines repeated so that each set is several seconds of OCR.
+    `counts`: only these sets, each with this many pages (its files in turn)."""
     rendered = [p for name in A4_PDFS for p in render_pdf(corpus_file(name), work_dir / "rendered")]
     a4 = [corpus_file(n) for n in A4_SCANS] + rendered
     receipts = [corpus_file(n) for n in RECEIPTS]
     lines = [corpus_file(n) for n in LINES]
+    if counts:
+        files = {"A4": a4, "receipt": receipts, "line": lines}
+        return [PageSet(kind, [files[kind][i % len(files[kind])] for i in range(n)]) for kind, n in counts.items()]
     if quick:
         return [PageSet("A4", a4[:4]), PageSet("receipt", receipts[:4]), PageSet("line", lines * 4)]
     return [PageSet("A4", a4), PageSet("receipt", receipts * 3), PageSet("line", lines * 30)]

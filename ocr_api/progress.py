@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage import get_storage
+from storage import ObjectNotFound, get_storage
 from storage import jobs as repo
 from storage.db import session_scope
-from storage.keys import page_key
+from storage.keys import page_key, result_key
 from storage.models import JobStatus
 from workers.contract import PAGE_SEPARATOR
 
@@ -55,7 +55,14 @@ def job_progress(job_id: str) -> Progress | None:
 
 def page_text(job_id: str, page_no: int) -> str:
     """A finished page's text as result.txt holds it (workers.formats.page_text), separator first after page 1."""
-    text = str(json.loads(get_storage().read_bytes(page_key(job_id, page_no)))["text"])
+    try:
+        text = str(json.loads(get_storage().read_bytes(page_key(job_id, page_no)))["text"])
+    except ObjectNotFound:
+        if page_no != 1:
+            raise
+        # A one-page job keeps no page output (workers/pipeline.py): its page is done with the job, and its
+        # result.txt is that page's text.
+        return get_storage().read_bytes(result_key(job_id, "txt")).decode("utf-8")
     return (PAGE_SEPARATOR if page_no > 1 else "") + text.rstrip("\n\f") + "\n"
 
 

@@ -116,16 +116,26 @@ def delete_job(session: Session, job_id: str) -> bool:
 
 
 def start_job(
-    session: Session, job_id: str, pages_total: int, engine_info: dict[str, Any], cache_key: str | None = None
+    session: Session,
+    job_id: str,
+    pages_total: int,
+    engine_info: dict[str, Any],
+    cache_key: str | None = None,
+    *,
+    claim_for: str | None = None,
 ) -> list[int] | None:
     """queued -> running with the page rows created; the page numbers to do, or None when the job is gone or
-    already past that."""
+    already past that.
+
+    `claim_for`: a task id; a one-page job's page row is created claimed by that task (one delivery counted,
+    as claim_page would), so a job done inline by its first task needs one write transaction to start."""
+    now = utcnow()
     result = session.execute(
         update(_JOBS)
         .where(_JOBS.c.id == job_id, _JOBS.c.status == JobStatus.QUEUED)
         .values(
             status=JobStatus.RUNNING,
-            started_at=utcnow(),
+            started_at=now,
             pages_total=pages_total,
             engine_info=engine_info,
             cache_key=cache_key,
@@ -135,7 +145,10 @@ def start_job(
         return None
     states = page_states(session, job_id)
     new = [n for n in range(1, pages_total + 1) if n not in states]
-    if new:
+    if new == [1] and claim_for is not None:
+        session.execute(insert(_PAGES), [{"job_id": job_id, "page_no": 1, "attempts": 1, "task_id": claim_for,
+                                          "claimed_at": now}])  # fmt: skip
+    elif new:
         session.execute(insert(_PAGES), [{"job_id": job_id, "page_no": n, "attempts": 0} for n in new])
     add_event(session, job_id, "status", {"status": JobStatus.RUNNING, "pages_total": pages_total})
     return sorted(n for n in range(1, pages_total + 1) if states.get(n) != PageStatus.SUCCEEDED)

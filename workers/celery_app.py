@@ -21,7 +21,9 @@ def create_celery() -> Celery:
         task_ignore_result=True,  # job state lives in the database, not in a result backend
         task_acks_late=True,  # a task is acknowledged after it ran: a killed worker's task is redelivered
         task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
+        # 1 by default: with late acks, a message reserved by a busy process waits for it even when another
+        # process is free, which a long PDF page would make minutes (docs/performance.md measures more).
+        worker_prefetch_multiplier=settings.prefetch_multiplier,
         task_default_queue=settings.queue_name,
         task_time_limit=settings.page_time_limit_s,
         task_soft_time_limit=max(settings.page_time_limit_s - 30, 10),

@@ -30,6 +30,16 @@ CONFIDENCE = Histogram(
     ["engine"],
     buckets=(10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100),
 )
+STEP_SECONDS = Histogram(
+    "ocr_page_step_seconds",
+    "Time of each step of the workers' tasks (workers/timings.py): prepare (read the job, count its pages), "
+    "start (running, with its pages; the one page claimed too), claim, load (decode the page), recognize, store "
+    "(the page's outputs), finalize (the result files), finish (the page done; a one-page job succeeded too), "
+    "task (a whole task) and between (a pool process's gap from one task's end to the next one's start, when "
+    "under a second: acknowledgement and dispatch).",
+    ["step"],
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 CACHE = Counter("ocr_result_cache_hits_total", "Jobs completed from an earlier job's results.", ["queue"])
 PROCESS_STARTS = Counter(
     "ocr_worker_process_starts_total",

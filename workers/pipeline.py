@@ -6,6 +6,7 @@ results under server-generated keys, so a step that runs twice does no harm.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import tempfile
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from storage.db import session_scope
 from storage.job_reads import JobRecord, read_job
 from storage.keys import job_prefix, page_key, page_pdf_key, result_key
 from storage.models import JobStatus, PageStatus
-from workers import cache, faults, formats, pages, pdfout, tesseract
+from workers import cache, faults, formats, pages, pdfout, tesseract, timings
 from workers.engine import get_engine
 from workers.errors import InputError
 from workers.job_end import job_ended
@@ -45,17 +46,39 @@ def engine_info(job: JobRecord) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Prepared:
+    pages: list[int]  # the page numbers still to do
+    job: JobRecord | None = None  # the job as it stands after this step, when it has pages to do
+    claim: repo.PageClaim | None = None  # set when the job's one page was claimed as the job started
+
+
 def prepare_job(job_id: str, redelivered: bool = False) -> list[int]:
     """Reuse an identical earlier job's results (workers/cache.py), or count the pages, create their rows
-    and return the page numbers still to do.
+    and return the page numbers still to do (see `prepare`)."""
+    return prepare(job_id, redelivered).pages
+
+
+def prepare(job_id: str, redelivered: bool = False, task_id: str | None = None) -> Prepared:
+    """Reuse an identical earlier job's results (workers/cache.py), or count the pages, create their rows
+    and return the page numbers still to do, with the job as it now stands.
 
     `redelivered`: the broker sent this message again because the worker running it died. A queued job's
     redeliveries are counted, and a document that keeps killing its worker while it is opened is given up
-    after OCR_PAGE_MAX_ATTEMPTS of them, as a page would be."""
+    after OCR_PAGE_MAX_ATTEMPTS of them, as a page would be.
+
+    `task_id`: the task that will recognize the page itself when the job has only one. The job then starts
+    with that page already claimed by it, in the one write transaction (a cancel kills that task from then on)."""
+    with timings.step("prepare"):
+        prepared = _prepare(job_id, redelivered, task_id)
+    return prepared
+
+
+def _prepare(job_id: str, redelivered: bool, task_id: str | None) -> Prepared:
     settings = get_worker_settings()
     job = read_job(job_id)
     if job is None or job.status in JobStatus.FINISHED:
-        return []
+        return Prepared([])
     if redelivered and job.status == JobStatus.QUEUED:
         with session_scope() as session:
             attempts = repo.note_prepare_redelivery(session, job_id)
@@ -68,14 +91,14 @@ def prepare_job(job_id: str, redelivered: bool = False) -> list[int]:
             pending = repo.pending_pages(session, job_id)
         if not pending:  # every page done, but the job was never finalized (that step was lost)
             finalize_job(job_id)
-        return pending
+        return Prepared(pending, job)
     info = engine_info(job)
     key = cache.cache_key(job.input_sha256, info)
     if settings.result_cache:
         with session_scope() as session:
             source = cache.find_cached_job(session, key, job_id)
         if source is not None and cache.complete_from_cache(get_storage(), job, source, key):
-            return []
+            return Prepared([])
     with get_storage().local_path(job.input_key) as path:
         faults.before_count(job.filename)
         total = pages.count_pages(path, job.media_type, settings.max_pixels_per_page)
@@ -83,10 +106,15 @@ def prepare_job(job_id: str, redelivered: bool = False) -> list[int]:
         raise InputError("too_many_pages", f"the document has {total} pages; OCR_MAX_PAGES={settings.max_pages}")
     if total == 0:
         raise InputError("no_pages", "the document has no pages")
-    with session_scope() as session:
-        started = repo.start_job(session, job_id, total, info, key)
-        # None: another delivery of this message started the job; what it has not finished is still to do.
-        return repo.pending_pages(session, job_id) if started is None else started
+    claim_for = task_id if total == 1 else None
+    with timings.step("start"), session_scope() as session:
+        started = repo.start_job(session, job_id, total, info, key, claim_for=claim_for)
+        if started is None:
+            # Another delivery of this message started the job; what it has not finished is still to do.
+            return Prepared(repo.pending_pages(session, job_id))
+    running = dataclasses.replace(job, status=JobStatus.RUNNING, pages_total=total, engine_info=info)
+    claim = repo.PageClaim(attempts=1, last_error=None) if claim_for is not None and started == [1] else None
+    return Prepared(started, running, claim)
 
 
 @dataclass(frozen=True)
@@ -94,24 +122,38 @@ class PageDone:
     last: bool  # this call completed the job's last page: the job is ready to finalize
     output: formats.PageOutput | None = None  # the page's outputs when this call recognized it
     job: JobRecord | None = None  # the job as this call read it
+    finalized: bool = False  # this call also wrote the results and marked the job succeeded (a one-page job)
 
 
-def process_page(job_id: str, page_no: int, task_id: str | None = None) -> PageDone:
-    """Recognize one page and store its outputs; `task_id`, the task doing it, is what a cancel kills."""
+def process_page(
+    job_id: str,
+    page_no: int,
+    task_id: str | None = None,
+    *,
+    job: JobRecord | None = None,
+    claim: repo.PageClaim | None = None,
+) -> PageDone:
+    """Recognize one page and store its outputs; `task_id`, the task doing it, is what a cancel kills.
+
+    `job` and `claim`: what `prepare` returned when this page is done inline right after it (the job is not
+    read again, and a page claimed as the job started is not claimed twice). A one-page job is finished in
+    one write transaction: its results are written first, then the page is marked done and the job
+    succeeded together (a delivery that dies before that commit leaves the page to be done again)."""
     settings = get_worker_settings()
     storage = get_storage()
-    job = read_job(job_id)
+    job = job or read_job(job_id)
     if job is None or job.status != JobStatus.RUNNING:
         return PageDone(last=False)
-    with session_scope() as session:
-        claim = repo.claim_page(session, job_id, page_no, task_id)
-        if claim is None:
-            # Redelivered after the page was stored: finalize again in case that message was lost.
-            return PageDone(last=not repo.pending_pages(session, job_id))
-        if claim.attempts > settings.page_max_attempts:
-            # Each delivery counts; a page that keeps killing its worker must not loop forever.
-            last = f"; last error: {claim.last_error}" if claim.last_error else " (the worker was lost each time)"
-            raise InputError("page_failed", f"gave up after {claim.attempts - 1} attempts{last}")
+    if claim is None:  # (a page claimed as its job started is on its first delivery)
+        with timings.step("claim"), session_scope() as session:
+            claim = repo.claim_page(session, job_id, page_no, task_id)
+            if claim is None:
+                # Redelivered after the page was stored: finalize again in case that message was lost.
+                return PageDone(last=not repo.pending_pages(session, job_id))
+            if claim.attempts > settings.page_max_attempts:
+                # Each delivery counts; a page that keeps killing its worker must not loop forever.
+                last = f"; last error: {claim.last_error}" if claim.last_error else " (the worker was lost each time)"
+                raise InputError("page_failed", f"gave up after {claim.attempts - 1} attempts{last}")
     options = PageOptions(lang=job.lang, psm=job.psm, dpi=job.dpi, extra=dict(job.options or {}))
     try:
         faults.before_recognize(job.filename)
@@ -121,16 +163,32 @@ def process_page(job_id: str, page_no: int, task_id: str | None = None) -> PageD
         # Kept on the page row: if the page is finally given up, the job's error says why.
         note_page_error(job_id, page_no, f"{type(exc).__name__}: {exc}")
         raise
-    written = [page_key(job_id, page_no)] + ([page_pdf_key(job_id, page_no)] if page_pdf is not None else [])
-    if page_pdf is not None:
-        storage.put_bytes(page_pdf_key(job_id, page_no), page_pdf, formats.MEDIA_TYPES["pdf"])
-    storage.put_bytes(page_key(job_id, page_no), output.to_json().encode(), "application/json")
-    with session_scope() as session:
-        outcome = repo.finish_page(session, job_id, page_no, {"confidence": round(output.confidence, 2), **output.info})
+    # A one-page job keeps no page JSON: its results are made from the output in memory, and the text stream
+    # reads its result.txt instead (ocr_api/progress.py). Longer jobs need it to assemble their results.
+    one_page = job.pages_total == 1 and page_no == 1
+    written = [] if one_page else [page_key(job_id, page_no)]
+    with timings.step("store"):
+        if page_pdf is not None:
+            written.append(page_pdf_key(job_id, page_no))
+            storage.put_bytes(page_pdf_key(job_id, page_no), page_pdf, formats.MEDIA_TYPES["pdf"])
+        if not one_page:
+            storage.put_bytes(page_key(job_id, page_no), output.to_json().encode(), "application/json")
+    if one_page:
+        with timings.step("finalize"):
+            written += write_results(job, [1], [output])
+    info = {"confidence": round(output.confidence, 2), **output.info}
+    with timings.step("finish"), session_scope() as session:
+        outcome = repo.finish_page(session, job_id, page_no, info)
+        succeeded = one_page and outcome.live and outcome.all_done and repo.succeed_job(session, job_id)
     if not outcome.live:
         # Cancelled or deleted while this page ran: what it wrote must not outlive the job's own clean-up.
         discard(job_id, written)
         return PageDone(last=False)
+    if succeeded:
+        job_ended(job)
+    if one_page:
+        # Not succeeded here: another delivery finished the job first (its results are the same pages').
+        return PageDone(last=False, output=output, job=job, finalized=succeeded)
     return PageDone(last=outcome.newly_done and outcome.all_done, output=output, job=job)
 
 
@@ -150,15 +208,17 @@ def _recognize(
                 page_no, layer.width, layer.height, layer.dpi, layer.text, layer.lines
             )
             return output, pdfout.copy_pdf_page(path, page_no) if with_pdf else None
-    page_image = pages.load_page(
-        path,
-        media_type,
-        page_no,
-        dpi=options.dpi,
-        render_dpi=settings.default_dpi,
-        max_pixels=settings.max_pixels_per_page,
-    )
-    output, engine_image = read_page(get_engine(), page_no, page_image, options)
+    with timings.step("load"):
+        page_image = pages.load_page(
+            path,
+            media_type,
+            page_no,
+            dpi=options.dpi,
+            render_dpi=settings.default_dpi,
+            max_pixels=settings.max_pixels_per_page,
+        )
+    with timings.step("recognize"):
+        output, engine_image = read_page(get_engine(), page_no, page_image, options)
     page_pdf = pdfout.page_pdf(engine_image, output, default_dpi=settings.default_dpi) if with_pdf else None
     return output, page_pdf
 
@@ -180,7 +240,6 @@ def finalize_job(job_id: str, done: PageDone | None = None) -> None:
 
     `done`: what process_page returned when that call completed the job's last page; its page's output is
     used instead of being read back, and for a one-page job nothing needs reading at all."""
-    storage = get_storage()
     job = done.job if done is not None and done.job is not None else read_job(job_id)
     if job is None or job.status != JobStatus.RUNNING:
         return
@@ -193,13 +252,27 @@ def finalize_job(job_id: str, done: PageDone | None = None) -> None:
         if any(status != PageStatus.SUCCEEDED for status in states.values()):
             return
         page_numbers = sorted(states)
-    wanted = set(job.format_list) | {"txt"}
-    info = dict(job.engine_info or {})
-    meta = {"job_id": job.id, "filename": job.filename, "engine": info}
     try:
         outputs = load_page_outputs(job_id, page_numbers, known)
     except ObjectNotFound as exc:
         raise InputError("missing_page_output", f"a page's output is missing: {exc}") from exc
+    with timings.step("finalize"):
+        written = write_results(job, page_numbers, outputs)
+    with timings.step("finish"), session_scope() as session:
+        succeeded = repo.succeed_job(session, job_id)
+    if not succeeded:
+        discard(job_id, written)
+    else:
+        job_ended(job)
+
+
+def write_results(job: JobRecord, page_numbers: list[int], outputs: list[formats.PageOutput]) -> list[str]:
+    """Every requested format of the job (and its text), from its pages' outputs; the keys written."""
+    storage = get_storage()
+    job_id = job.id
+    wanted = set(job.format_list) | {"txt"}
+    info = dict(job.engine_info or {})
+    meta = {"job_id": job.id, "filename": job.filename, "engine": info}
     version = str(info.get("tesseract_version", ""))
     builders = {
         "txt": lambda: formats.build_text(outputs),
@@ -213,12 +286,7 @@ def finalize_job(job_id: str, done: PageDone | None = None) -> None:
             _write_pdf(job_id, page_numbers, title=job.filename, creator=f"tesseract {version}")
             continue
         storage.put_bytes(result_key(job_id, fmt), builders[fmt]().encode("utf-8"), formats.MEDIA_TYPES[fmt])
-    with session_scope() as session:
-        succeeded = repo.succeed_job(session, job_id)
-    if not succeeded:
-        discard(job_id, [result_key(job_id, fmt) for fmt in sorted(wanted)])
-    else:
-        job_ended(job)
+    return [result_key(job_id, fmt) for fmt in sorted(wanted)]
 
 
 def discard(job_id: str, keys: list[str]) -> None:

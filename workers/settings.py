@@ -22,6 +22,11 @@ class WorkerSettings(BaseSettings):
     tesseract_cmd: str = Field("tesseract", description="The tesseract program (pytesseract engine, languages).")
     tessdata_dir: Path | None = Field(None, description="Directory of *.traineddata; default: tesseract's own.")
     worker_concurrency: int | None = Field(None, description="Worker processes; default one per CPU core.")
+    prefetch_multiplier: int = Field(
+        1,
+        ge=1,
+        description="Messages each worker process reserves ahead; 1 keeps a long job from waiting behind others.",
+    )
     max_tasks_per_child: int = Field(500, description="Recycle a worker process after this many tasks.")
     max_memory_per_child_mb: int = Field(1024, description="Recycle a worker process above this resident size.")
     page_time_limit_s: int = Field(300, description="Hard time limit for one page; the soft limit is 30 s less.")

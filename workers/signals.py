@@ -19,6 +19,8 @@ from ocr_telemetry.settings import get_telemetry_settings
 log = logging.getLogger(__name__)
 PAGE_TASKS = ("ocr.ocr_page", "ocr.prepare_job")
 _tokens: dict[str, Any] = {}
+BETWEEN_MAX_S = 1.0
+_last_task_end: list[float] = []  # when this process's last task ended (perf_counter), for the `between` step
 
 
 @signals.setup_logging.connect
@@ -46,7 +48,14 @@ def _enter_task(task_id: str = "", task: Any = None, args: Any = None, **_: Any)
     request = getattr(task, "request", None)
     request_id = getattr(request, context.REQUEST_ID_HEADER, None) or context.new_request_id()
     job_id = getattr(request, context.JOB_ID_HEADER, None) or (args[0] if args else None)
-    _tokens[task_id] = (context.request_id.set(request_id), context.job_id.set(job_id), time.perf_counter())
+    now = time.perf_counter()
+    if _last_task_end and getattr(task, "name", None) in PAGE_TASKS:
+        from workers import timings
+
+        gap = now - _last_task_end.pop()
+        if gap < BETWEEN_MAX_S:  # longer: the process idled for want of work, which is no overhead of a task
+            timings.observe("between", gap)
+    _tokens[task_id] = (context.request_id.set(request_id), context.job_id.set(job_id), now)
 
 
 @signals.task_postrun.connect
@@ -55,12 +64,14 @@ def _leave_task(task_id: str = "", task: Any = None, args: Any = None, state: An
     if tokens is None:
         return
     page = args[1] if args and len(args) > 1 else None
-    log.info(
-        "task %s %s",
-        getattr(task, "name", "?"),
-        str(state or "").lower(),
-        extra={"task": getattr(task, "name", None), "page": page, "duration_ms": _ms(tokens[2])},
-    )
+    extra: dict[str, Any] = {"task": getattr(task, "name", None), "page": page, "duration_ms": _ms(tokens[2])}
+    if extra["task"] in PAGE_TASKS:
+        from workers import timings
+
+        timings.observe("task", time.perf_counter() - tokens[2])
+        extra["steps_ms"] = timings.take()
+        _last_task_end[:] = [time.perf_counter()]
+    log.info("task %s %s", getattr(task, "name", "?"), str(state or "").lower(), extra=extra)
     context.request_id.reset(tokens[0])
     context.job_id.reset(tokens[1])
 

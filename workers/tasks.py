@@ -64,21 +64,27 @@ class JobTask(Task):
 
 @app.task(name="ocr.prepare_job", base=JobTask, bind=True)
 def prepare_job(self: Task, job_id: str) -> None:
-    pages = pipeline.prepare_job(job_id, redelivered=bool((self.request.delivery_info or {}).get("redelivered")))
-    if len(pages) == 1:
-        # One page left (most jobs are one image): do it here rather than send another message. Called
-        # directly, ocr_page keeps its own error handling; a retryable error retries this task, which is
-        # safe because every step is idempotent.
-        ocr_page(job_id, pages[0], task_id=self.request.id)
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    prepared = pipeline.prepare(job_id, redelivered=redelivered, task_id=self.request.id)
+    if len(prepared.pages) == 1:
+        # One page left (most jobs are one image): do it here rather than send another message, with the job
+        # as prepare left it (not read again) and the page claimed as the job started. Called directly,
+        # ocr_page keeps its own error handling; a retryable error retries this task, which is safe because
+        # every step is idempotent.
+        ocr_page(job_id, prepared.pages[0], task_id=self.request.id, prepared=prepared)
         return
-    for page_no in pages:
+    for page_no in prepared.pages:
         ocr_page.delay(job_id, page_no)
 
 
 @app.task(name="ocr.ocr_page", base=JobTask, bind=True)
-def ocr_page(self: Task, job_id: str, page_no: int, task_id: str | None = None) -> None:
-    # task_id: the message being run, which a cancel revokes; prepare_job's when it runs the page inline.
-    done = pipeline.process_page(job_id, page_no, task_id or self.request.id)
+def ocr_page(
+    self: Task, job_id: str, page_no: int, task_id: str | None = None, prepared: pipeline.Prepared | None = None
+) -> None:
+    # task_id: the message being run, which a cancel revokes; prepare_job's when it runs the page inline,
+    # passing what it prepared (never sent in a message: the messages carry ids only).
+    job, claim = (prepared.job, prepared.claim) if prepared is not None else (None, None)
+    done = pipeline.process_page(job_id, page_no, task_id or self.request.id, job=job, claim=claim)
     metrics.page_done(done)
     if done.last:
         # The last page assembles the results itself, with its own output still in memory: one task less

@@ -14,7 +14,8 @@ from bench.chaos import Chaos, schedule_by_counts
 def test_jobs_survive_killed_workers_a_wiped_broker_and_a_killed_api(tmp_path: Path) -> None:
     chaos = Chaos(tmp_path)
     try:
-        result = chaos.run(jobs=15, rounds=5, pause_s=1.0, timeout_s=180)
+        # keep_busy: every disturbance lands on work in progress, however fast the 15 jobs finish
+        result = chaos.run(jobs=15, rounds=5, pause_s=1.0, timeout_s=180, keep_busy=6)
     finally:
         chaos.stop()
     assert result["not_succeeded"] == {} and result["succeeded"] == result["jobs"] >= 15, result

@@ -65,6 +65,16 @@ def test_text_streams_each_page_in_order_before_the_job_finishes(stack: Stack, t
     assert chunks[0][0] < datetime.fromisoformat(done["finished_at"]).timestamp()
 
 
+def test_text_of_a_one_page_job_is_its_result_txt(stack: Stack) -> None:
+    # A one-page job keeps no page JSON (its page is done with the job): the stream reads result.txt.
+    job = stack.submit_ok(corpus_file("tess_HelloGoogle.tif"))
+    with stack.client.stream("GET", f"/v1/jobs/{job['id']}/text") as response:
+        assert response.status_code == 200
+        streamed = "".join(response.iter_text())
+    assert stack.wait(job["id"])["status"] == "succeeded"
+    assert streamed == stack.text(job["id"]) and "Hello" in streamed
+
+
 def test_events_are_ordered_end_with_the_job_and_resume_after_last_event_id(stack: Stack, tmp_path: Path) -> None:
     job = stack.submit_ok(_unique_tiff(tmp_path / "three-pages.tiff", copies=1))
     response = stack.client.get(f"/v1/jobs/{job['id']}/events")  # returns once the job has finished

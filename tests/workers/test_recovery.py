@@ -3,12 +3,14 @@ The end-to-end case (a broker restarted empty) is in tests/e2e/test_recovery.py.
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from celery import Celery
+from PIL import Image
 
 from storage import jobs as repo
 from storage.db import session_scope
@@ -91,10 +93,19 @@ def test_finished_jobs_and_a_busy_queue_are_left_alone(sent: list[str], monkeypa
     assert done not in sent and cancelled not in sent
 
 
+def two_page_tif() -> bytes:
+    image = Image.open(corpus_file("tess_HelloGoogle.tif"))
+    out = io.BytesIO()
+    image.save(out, format="TIFF", save_all=True, append_images=[image.copy()])
+    return out.getvalue()
+
+
 def test_a_job_with_every_page_done_but_never_finalized_is_finalized(sent: list[str]) -> None:
-    job_id = insert_job(tif(), "image/tiff", created_at=LONG_AGO)
-    pipeline.prepare_job(job_id)
-    pipeline.process_page(job_id, 1)  # done, but the finalize step was lost with its worker
+    # (A one-page job finishes its page and succeeds in one transaction: only a longer job can be left so.)
+    job_id = insert_job(two_page_tif(), "image/tiff", created_at=LONG_AGO)
+    assert pipeline.prepare_job(job_id) == [1, 2]
+    pipeline.process_page(job_id, 1)
+    assert pipeline.process_page(job_id, 2).last  # done, but the finalize step was lost with its worker
     assert load_job(job_id).status == "running"
     assert pipeline.prepare_job(job_id) == []
     assert load_job(job_id).status == "succeeded"
