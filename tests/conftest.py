@@ -11,20 +11,13 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.support import BUCKET, PG_ADMIN_URL, RABBIT_URL, REGION, Stack, base_env
+from tests.support import BUCKET, RABBIT_URL, REGION, Stack, base_env, temporary_pg_database
 
 
 @pytest.fixture(scope="session")
 def pg_database_url() -> Iterator[str]:
-    import psycopg
-
-    name = f"ocr_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    admin = PG_ADMIN_URL.rsplit("/", 1)[0]
-    yield f"postgresql+psycopg://{admin.split('://', 1)[1]}/{name}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with temporary_pg_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

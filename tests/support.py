@@ -239,6 +239,52 @@ def api_process(env: dict[str, str]) -> Iterator[httpx.Client]:
         proc.wait(10)
 
 
+@contextlib.contextmanager
+def temporary_pg_database(prefix: str = "ocr_test") -> Iterator[str]:
+    """A new, empty PostgreSQL database for as long as the context lasts: its SQLAlchemy URL."""
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    admin = PG_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"postgresql+psycopg://{admin.split('://', 1)[1]}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def serve_env(**overrides: str) -> dict[str, str]:
+    """The environment of `ocr-service serve` as a user starts it: no OCR_ settings but these."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OCR_")}
+    env.update(PYTHONUNBUFFERED="1", **overrides)
+    return env
+
+
+@contextlib.contextmanager
+def serve_process(root: Path, env: dict[str, str], concurrency: int = 2) -> Iterator[str]:
+    """`ocr-service serve` with its data dir at root/data (log at root/serve.log), ready: its base URL.
+    Stopped with SIGINT, as Ctrl-C would, when the context ends."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "ocr_api.cli", "serve", "--data-dir", str(root / "data"), "--port", str(port),
+           "--concurrency", str(concurrency), "--log-level", "WARNING"]  # fmt: skip
+    with (root / "serve.log").open("wb") as log:
+        proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            wait_for(lambda: client.get("/readyz").status_code == 200, 60, "serve to be ready")
+        yield url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def base_env(data_dir: Path, **overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCR_")}
     env.update(

@@ -3,8 +3,6 @@ worker on RabbitMQ and PostgreSQL, and an API with no worker (jobs stay queued) 
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import RABBIT_URL, REPO, Stack, base_env, free_port, wait_for
+from tests.support import RABBIT_URL, REPO, Stack, base_env, serve_env, serve_process, wait_for
 
 KEY_NAMES = ("alice", "bob")
 
@@ -88,29 +86,19 @@ def _served_keys(env: dict[str, str]) -> dict[str, str]:
 def served_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Access]:
     """`ocr-service serve` with OCR_AUTH=required (keys made before it starts, as a user would)."""
     root = tmp_path_factory.mktemp("serve-auth")
-    data_dir = root / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OCR_")}
-    env.update(PYTHONUNBUFFERED="1", OCR_AUTH="required", OCR_KEY_CACHE_S="0.5", OCR_DATA_DIR=str(data_dir))
-    env.update(OCR_WEBHOOK_ALLOW_PRIVATE="true")  # webhooks to a receiver in the test (test_webhooks_keyed.py)
+    env = serve_env(
+        OCR_AUTH="required",
+        OCR_KEY_CACHE_S="0.5",
+        OCR_DATA_DIR=str(root / "data"),
+        OCR_WEBHOOK_ALLOW_PRIVATE="true",  # webhooks to a receiver in the test (test_webhooks_keyed.py)
+    )
     keys = _served_keys(env)
-    port = free_port()
-    cmd = [sys.executable, "-m", "ocr_api.cli", "serve", "--data-dir", str(data_dir), "--port", str(port),
-           "--concurrency", "2", "--log-level", "WARNING"]  # fmt: skip
-    with (root / "serve.log").open("wb") as log:
-        proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    access = Access(url, env, keys)
-    try:
-        wait_for(lambda: access["nobody"].get("/readyz").status_code == 200, 60, "serve to be ready")
-        yield access
-    finally:
-        access.close()
-        proc.send_signal(signal.SIGINT)
+    with serve_process(root, env) as url:
+        access = Access(url, env, keys)
         try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            yield access
+        finally:
+            access.close()
 
 
 @pytest.fixture(scope="session")

@@ -3,10 +3,6 @@ recipes): started once as a subprocess exactly as a user starts it, with its pri
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import REPO, free_port, wait_for
+from tests.support import REPO, serve_env, serve_process
 
 TEST_OUTPUT = REPO / "test-output"
 
@@ -41,26 +37,8 @@ class Served:
 @pytest.fixture(scope="session")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     root = tmp_path_factory.mktemp("serve")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OCR_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    log_path = root / "serve.log"
-    cmd = [sys.executable, "-m", "ocr_api.cli", "serve", "--data-dir", str(root / "data"), "--port", str(port),
-           "--concurrency", "2", "--log-level", "WARNING"]  # fmt: skip
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=url, timeout=10) as client:
-            wait_for(lambda: client.get("/readyz").status_code == 200, 60, "serve to be ready")
+    with serve_process(root, serve_env()) as url:
         yield Served(url, root / "data")
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="session")

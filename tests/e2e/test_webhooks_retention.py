@@ -5,10 +5,6 @@ Celery worker) on RabbitMQ and PostgreSQL. A loopback receiver in this process g
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -22,14 +18,14 @@ import httpx
 import pytest
 
 from tests.support import (
-    PG_ADMIN_URL,
     RABBIT_URL,
-    REPO,
     Stack,
     api_process,
     base_env,
     corpus_file,
-    free_port,
+    serve_env,
+    serve_process,
+    temporary_pg_database,
     wait_for,
 )
 from workers.webhooks import verify
@@ -136,15 +132,8 @@ class Service:
 
 @pytest.fixture(scope="module")
 def hooks_pg_url() -> Iterator[str]:
-    import psycopg
-
-    name = f"ocr_hooks_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    admin = PG_ADMIN_URL.rsplit("/", 1)[0]
-    yield f"postgresql+psycopg://{admin.split('://', 1)[1]}/{name}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with temporary_pg_database("ocr_hooks") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -165,25 +154,11 @@ def split_service(tmp_path_factory: pytest.TempPathFactory, hooks_pg_url: str) -
 @pytest.fixture(scope="module")
 def serve_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     root = tmp_path_factory.mktemp("hooks-serve")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OCR_")}
-    env.update(HOOK_ENV, PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "ocr_api.cli", "serve", "--data-dir", str(root / "data"), "--port", str(port),
-           "--concurrency", "1", "--log-level", "WARNING"]  # fmt: skip
-    with (root / "serve.log").open("wb") as log:
-        proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
-    try:
-        wait_for(lambda: client.get("/readyz").status_code == 200, 60, "serve to be ready")
+    with (
+        serve_process(root, serve_env(**HOOK_ENV), concurrency=1) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
         yield Service(client, root / "data")
-    finally:
-        client.close()
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(params=["serve", "split-pg"])

@@ -18,7 +18,7 @@ from sqlalchemy import insert, inspect, select, text
 from storage.db import make_engine
 from storage.migrate import BASELINE, current_revision, head_revision, migrate
 from storage.models import Base, Job, JobEvent, utcnow
-from tests.support import PG_ADMIN_URL, REPO, base_env
+from tests.support import REPO, base_env, temporary_pg_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -27,15 +27,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'jobs.sqlite3'}"
         return
-    import psycopg
-
-    name = f"ocr_migrate_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    admin = PG_ADMIN_URL.rsplit("/", 1)[0]
-    yield f"postgresql+psycopg://{admin.split('://', 1)[1]}/{name}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with temporary_pg_database("ocr_migrate") as url:
+        yield url
 
 
 def add_job_with_event(url: str) -> str:

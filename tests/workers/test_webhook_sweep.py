@@ -6,9 +6,9 @@ recorded here instead of going to a broker; the real round trip is in tests/e2e/
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,7 +23,7 @@ from storage import deliveries, reset_storage
 from storage.db import reset_engine, session_scope
 from storage.migrate import migrate
 from storage.models import Job, WebhookDelivery, utcnow
-from tests.support import PG_ADMIN_URL, insert_job, load_job
+from tests.support import insert_job, load_job, temporary_pg_database
 from workers import webhook_sweep, webhooks
 from workers.settings import get_worker_settings
 
@@ -50,24 +50,14 @@ def sweep_env(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv("OCR_WEBHOOK_TIMEOUT_S", "10")
     monkeypatch.setenv("OCR_WEBHOOK_SWEEP_AFTER_S", str(AFTER.total_seconds()))
     monkeypatch.setenv("OCR_WEBHOOK_RETRY_FOR_S", str(WINDOW.total_seconds()))
-    database = None
-    if request.param == "postgresql":
-        import psycopg
-
-        database = f"ocr_whsweep_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{database}"')
-        admin = PG_ADMIN_URL.rsplit("/", 1)[0]
-        monkeypatch.setenv("OCR_DATABASE_URL", f"postgresql+psycopg://{admin.split('://', 1)[1]}/{database}")
-    _forget_settings()
-    migrate()
-    yield request.param
-    _forget_settings()
-    if database:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    with contextlib.ExitStack() as databases:
+        if request.param == "postgresql":
+            url = databases.enter_context(temporary_pg_database("ocr_whsweep"))
+            monkeypatch.setenv("OCR_DATABASE_URL", url)
+        _forget_settings()
+        migrate()
+        yield request.param
+        _forget_settings()
 
 
 @pytest.fixture
