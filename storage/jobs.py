@@ -10,7 +10,6 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from storage.models import Job, JobEvent, JobStatus, Page, PageStatus, WebhookDelivery, utcnow
 
@@ -46,20 +45,20 @@ def add_job(session: Session, job: Job) -> Job:
 def add_jobs(session: Session, jobs: Sequence[Job]) -> None:
     """Insert new jobs (transient Jobs, not added to the session) and their first "status" events: two Core
     INSERTs of all the rows (executemany), instead of the ORM's add and flush, which cost about as much again
-    as the statements for one job. The column defaults are filled in on each object first, so that it reads
-    back as its row does."""
+    as the statements for one job. The models' column defaults are filled in on each object first, so that it
+    reads back as its row does."""
     if not jobs:
         return
     rows = []
     now = utcnow()
+    defaults = [column for column in _JOBS.columns if column.default is not None]
     for job in jobs:
-        for column in _JOBS.columns:
-            if getattr(job, column.key) is None and isinstance(column.default, ScalarElementColumnDefault):
-                setattr(job, column.key, column.default.arg)
-        if job.created_at is None:
-            job.created_at = now
-        if job.options is None:
-            job.options = {}
+        for column in defaults:
+            if getattr(job, column.key) is None:
+                # Scalar defaults as they are; callable ones (created_at, options) take an execution context,
+                # which none of them reads
+                default = cast(Any, column.default)
+                setattr(job, column.key, default.arg if default.is_scalar else default.arg(None))
         # Unset columns are left out, as the ORM leaves them out: NULL (not JSON null), or the table's default.
         rows.append({c.key: v for c in _JOBS.columns if (v := getattr(job, c.key)) is not None})
     by_columns: dict[frozenset[str], list[dict[str, Any]]] = {}
