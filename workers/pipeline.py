@@ -53,12 +53,6 @@ class Prepared:
     claim: repo.PageClaim | None = None  # set when the job's one page was claimed as the job started
 
 
-def prepare_job(job_id: str, redelivered: bool = False) -> list[int]:
-    """Reuse an identical earlier job's results (workers/cache.py), or count the pages, create their rows
-    and return the page numbers still to do (see `prepare`)."""
-    return prepare(job_id, redelivered).pages
-
-
 def prepare(job_id: str, redelivered: bool = False, task_id: str | None = None) -> Prepared:
     """Reuse an identical earlier job's results (workers/cache.py), or count the pages, create their rows
     and return the page numbers still to do, with the job as it now stands.

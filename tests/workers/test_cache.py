@@ -30,7 +30,7 @@ def submit(*, lang: str = "eng", psm: int | None = None, formats: str = "txt,jso
 
 def run(job_id: str) -> list[int]:
     """Run the pipeline steps as the tasks would; returns the pages that prepare sent to OCR."""
-    todo = pipeline.prepare_job(job_id)
+    todo = pipeline.prepare(job_id).pages
     for page_no in todo:
         pipeline.process_page(job_id, page_no)
     if todo:
@@ -110,7 +110,7 @@ def test_a_job_whose_files_are_gone_is_not_reused() -> None:
 
 def test_a_job_still_running_is_not_reused() -> None:
     first = submit()
-    assert pipeline.prepare_job(first) == [1]
+    assert pipeline.prepare(first).pages == [1]
     assert run(submit()) == [1]
 
 

@@ -48,7 +48,7 @@ def test_a_job_recorded_but_never_enqueued_is_sent_again_once(sent: list[str]) -
 
 def test_a_running_job_whose_page_was_lost_is_sent_again(sent: list[str]) -> None:
     job_id = insert_job(tif(), "image/tiff", created_at=LONG_AGO)
-    assert pipeline.prepare_job(job_id) == [1]
+    assert pipeline.prepare(job_id).pages == [1]
     with session_scope() as session:
         repo.claim_page(session, job_id, 1, "lost-task")
     assert recovery.sweep().resent == [], "a page that started a moment ago is still running"
@@ -60,12 +60,12 @@ def test_a_running_job_whose_page_was_lost_is_sent_again(sent: list[str]) -> Non
         assert job is not None
         job.started_at = LONG_AGO
     assert recovery.sweep().resent == [job_id]
-    assert pipeline.prepare_job(job_id) == [1], "the prepare task it sends resends the unfinished page"
+    assert pipeline.prepare(job_id).pages == [1], "the prepare task it sends resends the unfinished page"
 
 
 def test_a_page_that_used_its_attempts_fails_the_job_with_its_number(sent: list[str]) -> None:
     job_id = insert_job(tif(), "image/tiff", created_at=LONG_AGO)
-    pipeline.prepare_job(job_id)
+    pipeline.prepare(job_id)
     with session_scope() as session:
         for _ in range(get_worker_settings().page_max_attempts):
             repo.claim_page(session, job_id, 1, "doomed")
@@ -103,11 +103,11 @@ def two_page_tif() -> bytes:
 def test_a_job_with_every_page_done_but_never_finalized_is_finalized(sent: list[str]) -> None:
     # (A one-page job finishes its page and succeeds in one transaction: only a longer job can be left so.)
     job_id = insert_job(two_page_tif(), "image/tiff", created_at=LONG_AGO)
-    assert pipeline.prepare_job(job_id) == [1, 2]
+    assert pipeline.prepare(job_id).pages == [1, 2]
     pipeline.process_page(job_id, 1)
     assert pipeline.process_page(job_id, 2).last  # done, but the finalize step was lost with its worker
     assert load_job(job_id).status == "running"
-    assert pipeline.prepare_job(job_id) == []
+    assert pipeline.prepare(job_id).pages == []
     assert load_job(job_id).status == "succeeded"
 
 

@@ -30,7 +30,7 @@ def test_missing_input_fails_the_job_with_the_reason(local_env: Path) -> None:
 
 def test_missing_language_model_fails_the_job(local_env: Path) -> None:
     job_id = make_job(corpus_file("tess_HelloGoogle.tif").read_bytes(), "image/tiff", lang="eng+zzz")
-    assert pipeline.prepare_job(job_id) == [1]
+    assert pipeline.prepare(job_id).pages == [1]
     tasks.ocr_page.apply(args=[job_id, 1])
     job = load_job(job_id)
     assert job.status == "failed" and job.error_code == "engine_unavailable"
@@ -51,7 +51,7 @@ def test_a_page_that_keeps_coming_back_fails_the_job(local_env: Path, monkeypatc
     monkeypatch.setenv("OCR_PAGE_MAX_ATTEMPTS", "1")
     get_worker_settings.cache_clear()
     job_id = make_job(corpus_file("tess_HelloGoogle.tif").read_bytes(), "image/tiff")
-    assert pipeline.prepare_job(job_id) == [1]
+    assert pipeline.prepare(job_id).pages == [1]
     with session_scope() as session:
         assert repo.claim_page(session, job_id, 1) == repo.PageClaim(attempts=1, last_error=None)
         # as if a worker died on it once already
@@ -86,7 +86,7 @@ class FlakyEngine:
 
 def test_a_failing_page_is_retried(local_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     job_id = make_job(corpus_file("paperless_multi-page-images.tiff").read_bytes(), "image/tiff")
-    assert pipeline.prepare_job(job_id) == [1, 2, 3]
+    assert pipeline.prepare(job_id).pages == [1, 2, 3]
     flaky = FlakyEngine(failures=1)
     monkeypatch.setattr(pipeline, "get_engine", lambda: flaky)
     tasks.ocr_page.apply(args=[job_id, 1])
@@ -100,7 +100,7 @@ def test_a_page_that_keeps_failing_fails_the_job_with_its_number(
     local_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     job_id = make_job(corpus_file("paperless_multi-page-images.tiff").read_bytes(), "image/tiff")
-    pipeline.prepare_job(job_id)
+    pipeline.prepare(job_id)
     flaky = FlakyEngine(failures=100)
     monkeypatch.setattr(pipeline, "get_engine", lambda: flaky)
     tasks.ocr_page.apply(args=[job_id, 2])
@@ -151,7 +151,7 @@ def test_a_page_that_finishes_after_a_cancel_writes_nothing(local_env: Path, mon
     from tests.support import stored_files
 
     job_id = insert_job(corpus_file("tess_HelloGoogle.tif").read_bytes(), "image/tiff", formats="txt,pdf")
-    assert pipeline.prepare_job(job_id) == [1]
+    assert pipeline.prepare(job_id).pages == [1]
     monkeypatch.setattr(pipeline, "get_engine", lambda: InterruptingEngine(lambda: cancel(job_id)))
     tasks.ocr_page.apply(args=[job_id, 1])
     job = load_job(job_id)
@@ -166,7 +166,7 @@ def test_a_page_that_finishes_after_a_delete_leaves_no_file(local_env: Path, mon
     from tests.support import stored_files
 
     job_id = make_job(corpus_file("tess_HelloGoogle.tif").read_bytes(), "image/tiff")
-    assert pipeline.prepare_job(job_id) == [1]
+    assert pipeline.prepare(job_id).pages == [1]
     monkeypatch.setattr(pipeline, "get_engine", lambda: InterruptingEngine(lambda: delete(job_id)))
     tasks.ocr_page.apply(args=[job_id, 1])
     assert [p for p in stored_files(local_env) if job_id in p.parts] == []
