@@ -2,8 +2,8 @@
 
 docs/security.md describes the whole scheme. The hot path (status reads, uploads) costs a dict lookup: a key
 once looked up is kept for OCR_KEY_CACHE_S seconds, so a revocation takes effect within that time. The rate
-limit is one Redis round trip (INCR + EXPIRE in one pipeline) when the broker is Redis, shared by every API
-process; with another broker it is counted in this process only.
+limit is one Redis INCR per request when the broker is Redis (with the EXPIRE only on a window's first request
+in a process), shared by every API process; with another broker it is counted in this process only.
 """
 
 from __future__ import annotations
