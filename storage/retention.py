@@ -27,13 +27,19 @@ BATCH = 500  # jobs stamped, and jobs expired, per sweep
 _JOBS = cast(Table, Job.__table__)
 
 
+def retention_hours(retain_hours: int | None, setting_hours: int) -> int:
+    """How long a job's files stay after it ends: the upload's retain_hours, never more than the setting (which
+    may have been lowered since the upload)."""
+    return setting_hours if retain_hours is None else min(retain_hours, setting_hours)
+
+
 @dataclass
 class RetentionReport:
     stamped: int = 0  # ended jobs whose expiry time was recorded
     expired: list[str] = field(default_factory=list)  # jobs whose files were deleted
 
 
-def stamp_ended_jobs(now: datetime, default_hours: int, limit: int = BATCH) -> int:
+def stamp_ended_jobs(default_hours: int, limit: int = BATCH) -> int:
     """Record expires_at (end + the job's retain_hours, or the setting) on ended jobs that lack it."""
     unstamped = and_(
         _JOBS.c.status.in_(JobStatus.FINISHED),
@@ -47,7 +53,7 @@ def stamp_ended_jobs(now: datetime, default_hours: int, limit: int = BATCH) -> i
             select(_JOBS.c.id, _JOBS.c.finished_at, _JOBS.c.retain_hours).where(unstamped).limit(limit)
         ).all()
         for job_id, finished_at, retain_hours in rows:
-            hours = default_hours if retain_hours is None else min(retain_hours, default_hours)
+            hours = retention_hours(retain_hours, default_hours)
             result = session.execute(
                 update(_JOBS)
                 .where(_JOBS.c.id == job_id, unstamped)
@@ -88,7 +94,7 @@ def due_jobs(now: datetime, limit: int = BATCH) -> list[str]:
 def sweep(now: datetime | None = None) -> RetentionReport:
     """One pass: stamp ended jobs, then delete the files of up to BATCH due ones. Safe in several processes."""
     now = now or utcnow()
-    report = RetentionReport(stamped=stamp_ended_jobs(now, get_storage_settings().retention_hours))
+    report = RetentionReport(stamped=stamp_ended_jobs(get_storage_settings().retention_hours))
     storage = get_storage()
     for job_id in due_jobs(now):
         # Marked first, then deleted: a download from here on answers 410 rather than finding files half gone.

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from storage.job_reads import JobRecord
+from storage.retention import retention_hours
 from storage.settings import get_storage_settings
 
 
@@ -18,7 +19,7 @@ def expires_at(job: JobRecord) -> datetime | None:
     record; None while the job has not ended."""
     if job.expires_at is not None or job.finished_at is None:
         return job.expires_at
-    hours = job.retain_hours if job.retain_hours is not None else get_storage_settings().retention_hours
+    hours = retention_hours(job.retain_hours, get_storage_settings().retention_hours)
     return job.finished_at + timedelta(hours=hours)
 
 
