@@ -5,12 +5,10 @@ Celery worker) on RabbitMQ and PostgreSQL. A loopback receiver in this process g
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from tests.support import (
     temporary_pg_database,
     wait_for,
 )
+from tests.webhook_receiver import WebhookReceiver
 from workers.webhooks import verify
 
 pytestmark = pytest.mark.slow
@@ -50,54 +49,17 @@ IMAGE = "tess_HelloGoogle.tif"
 # -- the receiver ------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    answered: int
-
-
-@dataclass
-class Receiver:
-    """Answers 500 to the first `failures` POSTs to /flaky/<failures>/<anything>, 200 to the rest."""
-
-    url: str
-    requests: list[Received] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def for_path(self, path: str) -> list[Received]:
-        with self.lock:
-            return [r for r in self.requests if r.path == path]
+def flaky(path: str, earlier: int) -> int:
+    """500 to the first `failures` POSTs to /flaky/<failures>/<anything>, 200 to the rest (and to other paths)."""
+    parts = path.strip("/").split("/")
+    failures = int(parts[1]) if parts[0] == "flaky" else 0
+    return 500 if earlier < failures else 200
 
 
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    state = Receiver(f"http://127.0.0.1:{server.server_address[1]}")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            parts = self.path.strip("/").split("/")
-            failures = int(parts[1]) if parts[0] == "flaky" else 0
-            with state.lock:
-                seen = sum(1 for r in state.requests if r.path == self.path)
-                code = 500 if seen < failures else 200
-                state.requests.append(Received(self.path, dict(self.headers.items()), body, code))
-            self.send_response(code)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server.RequestHandlerClass = Handler
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver(flaky) as receiver:
+        yield receiver
 
 
 # -- the two ways to run the service ---------------------------------------------------------------------
@@ -170,7 +132,7 @@ def service(request: pytest.FixtureRequest) -> Service:
 # -- webhooks ----------------------------------------------------------------------------------------------
 
 
-def test_webhook_is_signed_retried_after_two_500s_and_listed(service: Service, receiver: Receiver) -> None:
+def test_webhook_is_signed_retried_after_two_500s_and_listed(service: Service, receiver: WebhookReceiver) -> None:
     path = f"/flaky/2/{uuid.uuid4().hex}"
     job = service.submit_ok(callback_url=receiver.url + path)
     got = wait_for(lambda: len(r := receiver.for_path(path)) >= 3 and r, 90, "three webhook attempts")
@@ -212,7 +174,7 @@ def test_jobs_without_callback_have_no_deliveries(service: Service) -> None:
     assert service.client.get(f"/v1/jobs/{job['id']}/deliveries").json() == {"deliveries": []}
 
 
-def test_a_cancelled_job_sends_its_webhook(service: Service, receiver: Receiver) -> None:
+def test_a_cancelled_job_sends_its_webhook(service: Service, receiver: WebhookReceiver) -> None:
     path = f"/ok/{uuid.uuid4().hex}"
     job = service.submit_ok(callback_url=receiver.url + path)
     service.client.post(f"/v1/jobs/{job['id']}/cancel")  # 409 if it finished first: its webhook comes anyway
@@ -221,7 +183,9 @@ def test_a_cancelled_job_sends_its_webhook(service: Service, receiver: Receiver)
     assert len(got) == 1 and json.loads(got[0].body)["status"] == final["status"]
 
 
-def test_a_webhook_whose_first_message_was_lost_is_sent_by_the_sweep(service: Service, receiver: Receiver) -> None:
+def test_a_webhook_whose_first_message_was_lost_is_sent_by_the_sweep(
+    service: Service, receiver: WebhookReceiver
+) -> None:
     path = f"/ok/{uuid.uuid4().hex}"
     job = service.submit_ok(filename="lost__lose_webhook__.tif", callback_url=receiver.url + path)
     done = service.wait(job["id"], lambda b: b["status"] == "succeeded", "the job")

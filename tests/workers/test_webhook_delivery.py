@@ -4,12 +4,9 @@ runs, the attempt rows, the schedule, giving up, and the per-key secret."""
 from __future__ import annotations
 
 import hashlib
-import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -19,39 +16,15 @@ from storage import deliveries
 from storage.db import session_scope
 from storage.models import ApiKey, WebhookDelivery, utcnow
 from tests.support import insert_job
+from tests.webhook_receiver import WebhookReceiver, always
 from workers import webhooks
 from workers.settings import get_worker_settings
 
 
-@dataclass
-class Receiver:
-    url: str
-    codes: list[int]  # answered in turn; the last one from then on
-    got: list[dict[str, str | bytes]] = field(default_factory=list)
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    state = Receiver(f"http://127.0.0.1:{server.server_address[1]}/hook", [200])
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            state.got.append({**dict(self.headers.items()), "body": body})
-            code = state.codes[min(len(state.got), len(state.codes)) - 1]
-            self.send_response(code)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server.RequestHandlerClass = Handler
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield state
-    server.shutdown()
-    server.server_close()
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as receiver:
+        yield receiver
 
 
 @pytest.fixture
@@ -75,36 +48,38 @@ def rows(job_id: str) -> list[tuple[int, int | None, str | None, bool]]:
         ]
 
 
-def test_a_delivered_webhook_is_not_sent_again_when_the_task_runs_twice(hooks_env: Path, receiver: Receiver) -> None:
+def test_a_delivered_webhook_is_not_sent_again_when_the_task_runs_twice(
+    hooks_env: Path, receiver: WebhookReceiver
+) -> None:
     job_id = ended_job(receiver.url)
     assert webhooks.deliver(job_id) is None
     assert webhooks.deliver(job_id) is None  # the same message delivered again
-    assert len(receiver.got) == 1
+    assert len(receiver.requests) == 1
     assert rows(job_id) == [(1, 200, None, False)]
 
 
-def test_a_failed_attempt_is_scheduled_and_an_early_run_only_waits(hooks_env: Path, receiver: Receiver) -> None:
-    receiver.codes = [500]
+def test_a_failed_attempt_is_scheduled_and_an_early_run_only_waits(hooks_env: Path, receiver: WebhookReceiver) -> None:
+    receiver.answer = always(500)
     job_id = ended_job(receiver.url)
     wait = webhooks.deliver(job_id)
     assert wait is not None and 24 <= wait <= 36  # OCR_WEBHOOK_RETRY_FIRST_S=30, +-20 % jitter
     again = webhooks.deliver(job_id)  # a duplicate message, early: nothing is sent, it waits for the same time
     assert again is not None and again <= wait
-    assert len(receiver.got) == 1
+    assert len(receiver.requests) == 1
     assert rows(job_id) == [(1, 500, "the receiver answered HTTP 500", True)]
 
 
-def test_an_attempt_claimed_by_another_run_is_not_made_twice(hooks_env: Path, receiver: Receiver) -> None:
+def test_an_attempt_claimed_by_another_run_is_not_made_twice(hooks_env: Path, receiver: WebhookReceiver) -> None:
     job_id = ended_job(receiver.url)
     with session_scope() as session:  # another worker is making attempt 1 right now
         deliveries.add_attempt(session, job_id, 1, receiver.url, utcnow())
     wait = webhooks.deliver(job_id)
-    assert wait is not None and wait > 0 and receiver.got == []  # looks again once that attempt would be stale
+    assert wait is not None and wait > 0 and receiver.requests == []  # looks again once that attempt would be stale
 
     with session_scope() as session:  # ... and that worker was lost long ago
         session.execute(update(WebhookDelivery).values(created_at=utcnow() - timedelta(hours=1)))
     assert webhooks.deliver(job_id) is None
-    assert len(receiver.got) == 1
+    assert len(receiver.requests) == 1
     assert rows(job_id) == [
         (1, None, "no outcome: the worker was lost during the attempt", True),
         (2, 200, None, False),
@@ -112,11 +87,11 @@ def test_an_attempt_claimed_by_another_run_is_not_made_twice(hooks_env: Path, re
 
 
 def test_no_attempt_after_the_retry_window(
-    hooks_env: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+    hooks_env: Path, receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OCR_WEBHOOK_RETRY_FOR_S", "10")
     get_worker_settings.cache_clear()
-    receiver.codes = [503]
+    receiver.answer = always(503)
     job_id = ended_job(receiver.url)
     assert webhooks.deliver(job_id) is None  # the next attempt (30 s on) would be past the window
     [(attempt, code, error, scheduled)] = rows(job_id)
@@ -131,14 +106,14 @@ def test_an_unreachable_receiver_is_recorded_without_a_status(hooks_env: Path) -
     assert (attempt, code, scheduled) == (1, None, True) and error and "ConnectError" in error
 
 
-def test_jobs_without_callback_or_not_ended_are_skipped(hooks_env: Path, receiver: Receiver) -> None:
+def test_jobs_without_callback_or_not_ended_are_skipped(hooks_env: Path, receiver: WebhookReceiver) -> None:
     assert webhooks.deliver(insert_job(b"x", "image/png", status="succeeded")) is None
     assert webhooks.deliver(insert_job(b"x", "image/png", status="running", callback_url=receiver.url)) is None
     assert webhooks.deliver(str(uuid.uuid4())) is None
-    assert receiver.got == []
+    assert receiver.requests == []
 
 
-def test_a_keyed_job_is_signed_with_its_keys_secret(hooks_env: Path, receiver: Receiver) -> None:
+def test_a_keyed_job_is_signed_with_its_keys_secret(hooks_env: Path, receiver: WebhookReceiver) -> None:
     key_id = str(uuid.uuid4())
     with session_scope() as session:
         session.add(
@@ -153,9 +128,7 @@ def test_a_keyed_job_is_signed_with_its_keys_secret(hooks_env: Path, receiver: R
         )
     job_id = ended_job(receiver.url, owner=key_id)
     assert webhooks.deliver(job_id) is None
-    headers = receiver.got[0]
-    body = headers["body"]
-    assert isinstance(body, bytes)
-    timestamp, sig = str(headers["X-OCR-Timestamp"]), str(headers["X-OCR-Signature"])
+    headers, body = receiver.requests[0].headers, receiver.requests[0].body
+    timestamp, sig = headers["X-OCR-Timestamp"], headers["X-OCR-Signature"]
     assert webhooks.verify("tenant-a-secret", timestamp, body, sig)
     assert not webhooks.verify("keyless-secret", timestamp, body, sig)

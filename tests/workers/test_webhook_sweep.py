@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kombu.exceptions import OperationalError
@@ -24,6 +21,7 @@ from storage.db import reset_engine, session_scope
 from storage.migrate import migrate
 from storage.models import Job, WebhookDelivery, utcnow
 from tests.support import insert_job, load_job, temporary_pg_database
+from tests.webhook_receiver import WebhookReceiver, always
 from workers import webhook_sweep, webhooks
 from workers.settings import get_worker_settings
 
@@ -190,44 +188,14 @@ def test_a_resend_the_broker_refused_is_tried_at_the_next_sweep(
 # -- the task a resend runs: one POST per attempt, however many messages race --------------------------------
 
 
-class SlowReceiver:
-    """Answers every POST with `code` after `delay_s`."""
-
-    def __init__(self, code: int, delay_s: float) -> None:
-        self.code, self.delay_s, self.posts = code, delay_s, []
-        self.started = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                receiver.posts.append(self.headers["X-OCR-Delivery"])
-                receiver.started.set()
-                time.sleep(receiver.delay_s)
-                self.send_response(receiver.code)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def slow_receiver() -> Iterator[SlowReceiver]:
-    receiver = SlowReceiver(200, 1.5)
-    yield receiver
-    receiver.close()
+def slow_receiver() -> Iterator[WebhookReceiver]:
+    """Answers every POST with 200 after 1.5 s."""
+    with WebhookReceiver(always(200), delay_s=1.5) as receiver:
+        yield receiver
 
 
-def test_a_resend_racing_a_slow_original_posts_once(sweep_env: str, slow_receiver: SlowReceiver) -> None:
+def test_a_resend_racing_a_slow_original_posts_once(sweep_env: str, slow_receiver: WebhookReceiver) -> None:
     job_id = ended(timedelta(0), url=slow_receiver.url)
     results: list[float | None] = []
     original = threading.Thread(target=lambda: results.append(webhooks.deliver(job_id)))
@@ -238,17 +206,17 @@ def test_a_resend_racing_a_slow_original_posts_once(sweep_env: str, slow_receive
     original.join()
     assert results == [None]  # delivered
     assert webhooks.deliver(job_id) is None  # the resend, when it looks again: delivered, nothing to do
-    assert slow_receiver.posts == [f"{job_id}:1"]
+    assert [r.headers["X-OCR-Delivery"] for r in slow_receiver.requests] == [f"{job_id}:1"]
     with session_scope() as session:
         rows = [(d.attempt, d.status_code) for d in session.query(WebhookDelivery).filter_by(job_id=job_id)]
     assert rows == [(1, 200)]
 
 
-def test_a_resent_lost_first_message_delivers(sweep_env: str, sent: list[str], slow_receiver: SlowReceiver) -> None:
+def test_a_resent_lost_first_message_delivers(sweep_env: str, sent: list[str], slow_receiver: WebhookReceiver) -> None:
     slow_receiver.delay_s = 0
     job_id = ended(AFTER * 2, url=slow_receiver.url)
     assert webhook_sweep.sweep().resent == [job_id]
     assert webhooks.deliver(sent[0]) is None  # what the resent task does
-    assert slow_receiver.posts == [f"{job_id}:1"]
+    assert [r.headers["X-OCR-Delivery"] for r in slow_receiver.requests] == [f"{job_id}:1"]
     age_marks(AFTER * 2)
     assert webhook_sweep.sweep().resent == []  # delivered: never again

@@ -5,17 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from ocr_api.presenters import job_out
 from storage.job_reads import JobRecord
 from tests.support import REPO
+from tests.webhook_receiver import WebhookReceiver, always
 from workers import webhooks
 from workers.settings import get_worker_settings
 from workers.webhooks import CallbackRefused, check_callback, refusal, signature, verify
@@ -143,52 +142,32 @@ def test_expiry_shows_from_the_end_until_the_sweep_records_it() -> None:
 
 
 @pytest.fixture
-def receiver() -> Iterator[tuple[str, list[dict[str, str]]]]:
-    """A loopback HTTP server that records each request's headers and answers 204."""
-    seen: list[dict[str, str]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            seen.append(dict(self.headers.items()))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"127.0.0.1:{server.server_address[1]}", seen
-    server.shutdown()
-    server.server_close()
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver(always(204)) as receiver:
+        yield receiver
 
 
-def test_the_post_goes_to_the_checked_address_with_the_name_as_host(
-    receiver: tuple[str, list[dict[str, str]]],
-) -> None:
-    where, seen = receiver
-    port = where.rsplit(":", 1)[1]
+def test_the_post_goes_to_the_checked_address_with_the_name_as_host(receiver: WebhookReceiver) -> None:
+    port = receiver.address.rsplit(":", 1)[1]
     target = check_callback(f"http://localhost:{port}/hook?x=1", allow_private=True)
     target = webhooks.Target(target.url, target.scheme, target.host, target.port, [ipaddress.ip_address("127.0.0.1")])
     outcome = webhooks.post(target, b"{}", {"Content-Type": "application/json"}, timeout_s=5)
     assert outcome.delivered and outcome.status_code == 204
-    assert seen[0]["Host"] == f"localhost:{port}"
+    assert receiver.requests[0].headers["Host"] == f"localhost:{port}"
 
 
 def test_delivery_checks_the_address_again_and_sends_nothing_to_a_refused_one(
-    receiver: tuple[str, list[dict[str, str]]], monkeypatch: pytest.MonkeyPatch
+    receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    where, seen = receiver
     monkeypatch.setenv("OCR_WEBHOOK_SECRET", "s")
     monkeypatch.setenv("OCR_WEBHOOK_ALLOW_PRIVATE", "false")
     get_worker_settings.cache_clear()
     try:
-        outcome = webhooks.attempt_delivery(record(callback_url=f"http://{where}/hook"), 1)
+        outcome = webhooks.attempt_delivery(record(callback_url=f"{receiver.url}/hook"), 1)
     finally:
         get_worker_settings.cache_clear()
     assert outcome.final and outcome.status_code is None and "loopback" in (outcome.error or "")
-    assert seen == []
+    assert receiver.requests == []
 
 
 def test_delivery_without_a_secret_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
