@@ -84,6 +84,12 @@ class WorkerSettings(BaseSettings):
         return self.webhook_sweep_after_s or 2 * self.webhook_retry_max_s
 
     @property
+    def webhook_attempt_stale_s(self) -> float:
+        """A webhook attempt with no outcome this long after it began lost its worker mid-POST (a POST's time
+        limit and a minute's margin): the delivery task and the webhook sweep both take it over then."""
+        return self.webhook_timeout_s + 60
+
+    @property
     def effective_recovery_after_s(self) -> int:
         # Longer than a page may run (the hard time limit), so a page still working is never sent twice.
         return self.recovery_after_s or self.page_time_limit_s + 60

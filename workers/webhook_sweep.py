@@ -28,7 +28,6 @@ from workers.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
 BATCH = 500  # jobs sent again per sweep
-STALE_MARGIN_S = 60  # as in workers/webhooks.deliver: an attempt with no outcome this long past its time limit
 
 
 @dataclass
@@ -46,7 +45,7 @@ def sweep() -> WebhookSweepReport:
             session,
             utcnow(),
             after_s=settings.effective_webhook_sweep_after_s,
-            stale_s=settings.webhook_timeout_s + STALE_MARGIN_S,
+            stale_s=settings.webhook_attempt_stale_s,
             window_s=settings.webhook_retry_for_s,
             limit=BATCH,
         )

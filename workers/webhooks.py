@@ -241,7 +241,7 @@ def deliver(job_id: str) -> float | None:
     if history:
         attempt, created_at, duration_ms, next_attempt_at = history[-1]
         if duration_ms is None:  # in progress, or its worker was lost mid-POST: look again once it is stale
-            stale_at = created_at + timedelta(seconds=settings.webhook_timeout_s + 60)
+            stale_at = created_at + timedelta(seconds=settings.webhook_attempt_stale_s)
             if now < stale_at:
                 return (stale_at - now).total_seconds()
             next_attempt_at = now
