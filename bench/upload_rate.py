@@ -32,7 +32,7 @@ from typing import Any
 
 from bench import workload
 from bench.stack import Stack, scratch_dir
-from bench.throughput import machine, percentile
+from bench.throughput import drop_pg_database, machine, new_pg_database, percentile
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -144,16 +144,12 @@ async def open_loop(port: int, request: bytes, rate: float, seconds: float, api_
 
 @contextlib.contextmanager
 def postgres_database() -> Iterator[str]:
-    import psycopg
-
-    name = f"ocr_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    """A PostgreSQL database made for the run (bench.throughput's), dropped after it."""
+    url = new_pg_database(PG_ADMIN_URL)
     try:
-        yield f"postgresql+psycopg://{PG_ADMIN_URL.split('://', 1)[1].rsplit('/', 1)[0]}/{name}"
+        yield url
     finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_pg_database(PG_ADMIN_URL, url)
 
 
 def markdown(result: dict[str, Any]) -> str:
