@@ -18,8 +18,10 @@ COPY pyproject.toml README.md ./
 COPY ocr_api ./ocr_api
 COPY workers ./workers
 COPY storage ./storage
+COPY webhooks ./webhooks
+COPY maintenance ./maintenance
 COPY ocr_telemetry ./ocr_telemetry
-COPY ocr_client ./ocr_client
+COPY client ./client
 RUN /opt/venv/bin/pip install --constraint requirements.lock .
 
 FROM ${PYTHON_IMAGE}

@@ -133,9 +133,9 @@ _WARM_LANGS: set[str] = set()
 def run_pipeline(sample: Sample, extra: dict[str, Any]) -> Result:
     from PIL import Image
 
-    from workers.engine import RecognizeOptions, get_engine
-    from workers.pages import count_pages, load_page
-    from workers.preprocess import PageOptions, recognize_page
+    from workers.ocr.engine import RecognizeOptions, get_engine
+    from workers.ocr.pages import count_pages, load_page
+    from workers.ocr.preprocess import PageOptions, recognize_page
     from workers.settings import get_worker_settings
 
     settings = get_worker_settings()
@@ -178,9 +178,9 @@ def run_cost(sample: Sample, repeats: int) -> Cost:
     """Single read against the defaults on each page, alternating, best of `repeats`, model loaded."""
     from PIL import Image
 
-    from workers.engine import RecognizeOptions, get_engine
-    from workers.pages import count_pages, load_page
-    from workers.preprocess import DEFAULT_TUNING, PREPROCESS_DEFAULTS, PageOptions, recognize_page, word_quality
+    from workers.ocr.engine import RecognizeOptions, get_engine
+    from workers.ocr.pages import count_pages, load_page
+    from workers.ocr.preprocess import DEFAULT_TUNING, PREPROCESS_DEFAULTS, PageOptions, recognize_page, word_quality
     from workers.settings import get_worker_settings
 
     settings = get_worker_settings()
@@ -367,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     samples = load_samples(args.corpus, args.only)
     if not samples:
         parser.error("no corpus files selected")
-    from workers.preprocess import PREPROCESS_DEFAULTS
+    from workers.ocr.preprocess import PREPROCESS_DEFAULTS
 
     if args.cost:
         with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:

@@ -40,9 +40,9 @@ def mark_succeeded_with_result(stack: Stack, job_id: str, size_mb: int) -> None:
     """Put a result of `size_mb` for the job through the same storage code the workers use."""
     os.environ.update({k: v for k, v in stack.env.items() if k.startswith(("OCR_", "AWS_"))})
     from storage import get_storage, reset_storage
-    from storage import jobs as repo
-    from storage.db import reset_engine, session_scope
-    from storage.keys import result_key
+    from storage.objects.keys import result_key
+    from storage.records import jobs as repo
+    from storage.records.db import reset_engine, session_scope
 
     reset_storage()
     reset_engine()

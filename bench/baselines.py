@@ -19,8 +19,8 @@ from typing import Any
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # as in the workers: parallelism from processes, not threads
 
 METHODS = {
-    "engine": "the service's own engine (workers.engine.TesserocrEngine, Tesseract in-process) in N processes: "
-    "workers.pages.load_page + recognize (text, hOCR and TSV in one pass)",
+    "engine": "the service's own engine (workers.ocr.engine.TesserocrEngine, Tesseract in-process) in N processes: "
+    "workers.ocr.pages.load_page + recognize (text, hOCR and TSV in one pass)",
     "cli": "`tesseract FILE stdout --psm 3`, one process per page, N at a time",
     "naive": "pytesseract.image_to_string(PIL image, --dpi when the file states one) in N processes: "
     "the OCR part of a naive pytesseract-per-page service, without its HTTP or queue (a lower bound of its cost)",
@@ -41,14 +41,14 @@ def _media_type(path: Path) -> str:
 
 def _init(method: str, barrier: Any) -> None:
     if method == "engine":
-        from workers import tesseract
-        from workers.engine import TesserocrEngine
+        from workers.ocr import tesseract
+        from workers.ocr.engine import TesserocrEngine
 
         _worker["engine"] = TesserocrEngine(tesseract.tessdata_dir())
     else:
         import pytesseract
 
-        from workers import tesseract
+        from workers.ocr import tesseract
 
         pytesseract.pytesseract.tesseract_cmd = tesseract.tesseract_cmd()
     _worker["method"] = method
@@ -61,15 +61,15 @@ def _ready(_: int) -> None:
     if _worker["method"] == "engine":
         from PIL import Image
 
-        from workers.engine import RecognizeOptions
+        from workers.ocr.engine import RecognizeOptions
 
         _worker["engine"].recognize(Image.new("L", (200, 100), 255), RecognizeOptions(lang="eng", psm=3))
 
 
 def engine_page(path: Path, page_no: int = 1) -> float:
     """Render or decode one page as the workers do and recognize it; returns the seconds it took."""
-    from workers.engine import RecognizeOptions
-    from workers.pages import load_page
+    from workers.ocr.engine import RecognizeOptions
+    from workers.ocr.pages import load_page
 
     started = time.perf_counter()
     page = load_page(path, _media_type(path), page_no, dpi=None, render_dpi=300, max_pixels=60_000_000)
@@ -97,7 +97,7 @@ def _page(args: tuple[Path, int]) -> tuple[float, float]:
 
 
 def _cli_page(path: Path) -> float:
-    from workers import tesseract
+    from workers.ocr import tesseract
 
     started = time.perf_counter()
     subprocess.run(

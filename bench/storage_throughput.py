@@ -81,10 +81,10 @@ class Unseekable:
 # -- child: one operation on one backend ---------------------------------------------------------
 def build_storage(args: argparse.Namespace) -> Any:
     if args.backend == "local":
-        from storage.local import LocalStorage
+        from storage.objects.local import LocalStorage
 
         return LocalStorage(Path(args.workdir) / "local")
-    from storage.s3 import S3Storage
+    from storage.objects.s3 import S3Storage
 
     return S3Storage(
         args.s3_bucket,

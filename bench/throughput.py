@@ -50,7 +50,7 @@ from bench.stack import Sampler, ServiceClient, Stack, scratch_dir, tree_cpu_sec
 
 # The engine alone reads each page once; so does the service with its preprocessing switched off, which
 # makes "service" the same work plus the service around it. "service-defaults" adds the default deskew,
-# orientation and retry passes (workers/preprocess.py).
+# orientation and retry passes (workers/ocr/preprocess.py).
 PLAIN = {"orient": "false", "deskew": "false", "retry": "false"}
 SERVICE_METHODS = {  # method: (OCR_ENGINE, upload fields)
     "service": ("tesserocr", PLAIN),

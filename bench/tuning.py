@@ -1,4 +1,4 @@
-"""Leave-one-source-out check of the preprocessing thresholds (workers/preprocess.py `Tuning`).
+"""Leave-one-source-out check of the preprocessing thresholds (workers/ocr/preprocess.py `Tuning`).
 
 For every corpus source (the repository a file came from), the thresholds are chosen on the other sources
 (the grid point with the lowest mean CER there) and the held-out source is scored with them: a rule that
@@ -92,9 +92,9 @@ def grid_points() -> list[dict[str, Any]]:
 
 
 def score_sample(sample: Sample, source: str, points: list[dict[str, Any]], with_plain: bool) -> Scored:
-    from workers.engine import get_engine
-    from workers.pages import count_pages, load_page
-    from workers.preprocess import DEFAULT_TUNING, PREPROCESS_DEFAULTS, PageOptions, recognize_page
+    from workers.ocr.engine import get_engine
+    from workers.ocr.pages import count_pages, load_page
+    from workers.ocr.preprocess import DEFAULT_TUNING, PREPROCESS_DEFAULTS, PageOptions, recognize_page
     from workers.settings import get_worker_settings
 
     settings = get_worker_settings()
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path, help="also write the report between the tuning markers")
     args = parser.parse_args(argv)
 
-    from workers.preprocess import DEFAULT_TUNING
+    from workers.ocr.preprocess import DEFAULT_TUNING
 
     points = grid_points()
     defaults = {f.name: getattr(DEFAULT_TUNING, f.name) for f in fields(DEFAULT_TUNING) if f.name in GRID}

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
+from maintenance import recovery, webhook_resend
 from ocr_api import metrics
 from ocr_api.auth import Access
 from ocr_api.errors import add_exception_handlers
@@ -28,11 +29,10 @@ from ocr_api.settings import get_api_settings
 from ocr_telemetry.logging import configure_logging
 from ocr_telemetry.metrics import use_shared_dir
 from ocr_telemetry.settings import get_telemetry_settings
-from storage import idempotency, retention
-from storage.db import get_engine
-from storage.job_reads import read_jobs
+from storage.records import idempotency, retention
+from storage.records.db import get_engine
+from storage.records.job_reads import read_jobs
 from storage.settings import get_storage_settings
-from workers import recovery, webhook_sweep
 from workers.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ LOOKUP_THREADS = 4
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Before the first request touches a metric: this process's metrics go to the shared directory.
     use_shared_dir(get_telemetry_settings().effective_metrics_dir)
-    # The schema comes from `ocr-service migrate` (storage/migrate.py), not from here.
+    # The schema comes from `ocr-service migrate` (storage/records/migrate.py), not from here.
     time_database(await run_in_threadpool(get_engine))
     app.state.upload_slots = anyio.CapacityLimiter(get_api_settings().upload_concurrency)
     sweeps = [
@@ -58,7 +58,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             periodic(get_worker_settings().recovery_interval_s, idempotency.purge_expired, "idempotency key purge")
         ),
         asyncio.create_task(
-            periodic(get_worker_settings().webhook_sweep_interval_s, webhook_sweep.sweep, "webhook sweep")
+            periodic(get_worker_settings().webhook_sweep_interval_s, webhook_resend.sweep, "webhook sweep")
         ),
     ]
     # Job lookups get threads of their own, fewer than the database pool holds: more concurrent lookups
@@ -75,8 +75,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 async def periodic(interval_s: int, step: Callable[[], object], name: str) -> None:
-    """A sweep (workers/recovery.py, storage/retention.py, workers/webhook_sweep.py) every interval, for as
-    long as the app runs."""
+    """A sweep (maintenance/recovery.py, storage/records/retention.py, maintenance/webhook_resend.py) every
+    interval, for as long as the app runs."""
     if interval_s <= 0:
         return
     while True:

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ocr_api.errors import RateLimited, Unauthorized
 from ocr_api.settings import ApiSettings
-from storage.api_keys import KeyRecord, find_key, jobs_in_flight
+from storage.records.api_keys import KeyRecord, find_key, jobs_in_flight
 
 log = logging.getLogger(__name__)
 

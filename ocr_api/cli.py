@@ -164,7 +164,7 @@ def _auto_migrate() -> None:
 
 
 def _migrate() -> str:
-    from storage.migrate import migrate
+    from storage.records.migrate import migrate
 
     try:
         return migrate()
@@ -202,7 +202,7 @@ def cmd_keys(args: argparse.Namespace) -> None:
     os.environ.setdefault("OCR_DATA_DIR", str(Path(args.data_dir).resolve()))
     configure_logging(args.log_level)
     _auto_migrate()
-    from storage import api_keys
+    from storage.records import api_keys
 
     if args.action == "create":
         try:

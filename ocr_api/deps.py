@@ -11,7 +11,7 @@ from ocr_api.errors import JobNotFound
 from ocr_api.lookups import JobLookups
 from ocr_telemetry import context
 from ocr_telemetry.timing import timed
-from storage.job_reads import JobRecord
+from storage.records.job_reads import JobRecord
 
 JOB_ID = Path(description="Job id as returned by POST /v1/jobs", max_length=64)
 

@@ -19,9 +19,9 @@ import time
 from dataclasses import dataclass, field
 
 from ocr_telemetry import timing
-from storage import jobs as repo
-from storage.db import session_scope
-from storage.models import Job
+from storage.records import jobs as repo
+from storage.records.db import session_scope
+from storage.records.models import Job
 from workers import queue
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 Per caller, a key names one upload: the same key with the same file and options answers 200 with the first
 answer's body; with another file or options, 422; while the first request is still being stored, 409.
-The key is reserved before the upload is stored (storage/idempotency.py) and released if that fails.
+The key is reserved before the upload is stored (storage/records/idempotency.py) and released if that fails.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 
 from ocr_api.errors import IdempotencyInFlight, IdempotencyMismatch
 from ocr_api.schemas import JobOut
-from storage import idempotency as records
+from storage.records import idempotency as records
 
 CHUNK = 1024 * 1024
 # A reservation still without its job after this long was left by an API process that died mid-upload.

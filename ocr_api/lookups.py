@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection
 from concurrent.futures import Executor
 from functools import partial
 
-from storage.job_reads import JobRecord
+from storage.records.job_reads import JobRecord
 
 BATCH_LIMIT = 500  # ids per query: far below SQLite's and PostgreSQL's bound-parameter limits
 

@@ -20,8 +20,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from ocr_telemetry.metrics import collecting_registry
-from storage.db import get_engine
-from storage.models import Job, JobStatus
+from storage.records.db import get_engine
+from storage.records.models import Job, JobStatus
 from workers import queue
 
 log = logging.getLogger(__name__)

@@ -6,8 +6,8 @@ from fastapi import Request, Response
 from pydantic import BaseModel
 
 from ocr_api.schemas import JobOut
-from storage.job_reads import JobRecord
-from workers.job_status import job_status
+from storage.records.job_reads import JobRecord
+from storage.records.job_view import job_status
 
 JOBS_PATH = "/v1/jobs"  # the jobs router's prefix: links are built from it rather than looked up per request
 

@@ -7,6 +7,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from ocr_client.options import FORMATS
+
 from ocr_api.errors import (
     InvalidInput,
     JobAlreadyFinished,
@@ -22,18 +24,19 @@ from ocr_api.settings import get_api_settings
 from ocr_api.uploads import clean_filename, sniff_media_type
 from ocr_telemetry import context
 from ocr_telemetry.timing import timed
-from storage import deliveries, get_storage
-from storage import jobs as repo
-from storage.db import check_database, session_scope
-from storage.job_reads import JobRecord, read_job
-from storage.keys import input_key, job_prefix, result_key
-from storage.models import Job, JobStatus
+from storage import get_storage
+from storage.objects.keys import input_key, job_prefix, result_key
+from storage.records import deliveries
+from storage.records import jobs as repo
+from storage.records.db import check_database, session_scope
+from storage.records.job_reads import JobRecord, read_job
+from storage.records.models import Job, JobStatus
 from storage.settings import get_storage_settings
-from workers import queue, webhooks
-from workers.contract import FORMATS
+from webhooks import delivery as webhooks
+from workers import queue
 from workers.job_end import job_ended
+from workers.ocr.tesseract import installed_languages, valid_lang_spec
 from workers.settings import get_worker_settings
-from workers.tesseract import installed_languages, valid_lang_spec
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """Object storage (local disk or S3) and the job records, shared by the API and the workers."""
 
-from storage.base import Storage, StoredObject
 from storage.errors import ChecksumMismatch, InvalidKey, ObjectNotFound, StorageError, StorageUnavailable
-from storage.factory import get_storage, reset_storage
+from storage.objects.base import Storage, StoredObject
+from storage.objects.factory import get_storage, reset_storage
 
 __all__ = [
     "ChecksumMismatch",

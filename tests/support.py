@@ -311,10 +311,10 @@ def insert_job(data: bytes | None, media_type: str, job_id: str | None = None, *
     """A queued job as POST /v1/jobs records it, in this process's configured database and storage;
     with `data` None its input object is missing."""
     from storage import get_storage
-    from storage import jobs as repo
-    from storage.db import session_scope
-    from storage.keys import input_key
-    from storage.models import Job
+    from storage.objects.keys import input_key
+    from storage.records import jobs as repo
+    from storage.records.db import session_scope
+    from storage.records.models import Job
 
     job_id = job_id or str(uuid.uuid4())
     size, sha256 = 0, "0" * 64
@@ -330,9 +330,9 @@ def insert_job(data: bytes | None, media_type: str, job_id: str | None = None, *
 
 
 def load_job(job_id: str) -> Any:
-    """The job record as the database has it now (a storage.models.Job)."""
-    from storage import jobs as repo
-    from storage.db import session_scope
+    """The job record as the database has it now (a storage.records.models.Job)."""
+    from storage.records import jobs as repo
+    from storage.records.db import session_scope
 
     with session_scope() as session:
         job = repo.get_job(session, job_id)

@@ -14,17 +14,17 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from ocr_client.options import MEDIA_TYPES
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from storage import ObjectNotFound, Storage, StorageError
-from storage import jobs as repo
-from storage.db import session_scope
-from storage.job_reads import JobRecord
-from storage.keys import input_key, job_prefix, result_key
-from storage.models import Job, JobStatus, Page, PageStatus, utcnow
+from storage.objects.keys import input_key, job_prefix, result_key
+from storage.records import jobs as repo
+from storage.records.db import session_scope
+from storage.records.job_reads import JobRecord
+from storage.records.models import Job, JobStatus, Page, PageStatus, utcnow
 from workers import metrics
-from workers.contract import MEDIA_TYPES
 from workers.job_end import job_ended
 
 log = logging.getLogger(__name__)

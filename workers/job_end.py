@@ -1,8 +1,8 @@
 """What happens after a job has ended (succeeded, failed or cancelled), called once its end is committed by
 whichever step ended it: the worker's finalize, the result cache, a failure, the recovery sweep, a cancel.
 
-Only a job with a callback_url costs anything here: its webhook delivery is queued (workers/webhooks.py).
-Retention needs nothing at this point: the retention sweep (storage/retention.py) records when an ended
+Only a job with a callback_url costs anything here: its webhook delivery is queued (webhooks/delivery.py).
+Retention needs nothing at this point: the retention sweep (storage/records/retention.py) records when an ended
 job's files go, and the status JSON shows that time from the job's end until then.
 """
 
@@ -12,12 +12,12 @@ import logging
 
 from kombu.exceptions import OperationalError
 
-from storage.job_reads import JobRecord, read_job
+from storage.records.job_reads import JobRecord, read_job
 from workers import faults
 from workers.celery_app import app
 
 log = logging.getLogger(__name__)
-DELIVER_WEBHOOK = "ocr.deliver_webhook"  # workers/webhooks.py; sent by name, so the API imports no task code
+DELIVER_WEBHOOK = "ocr.deliver_webhook"  # webhooks/delivery.py; sent by name, so the API imports no task code
 
 
 def job_ended(job: JobRecord | str) -> None:
@@ -30,7 +30,7 @@ def job_ended(job: JobRecord | str) -> None:
         return
     try:
         send_webhook(record.id)
-    except (OperationalError, OSError) as exc:  # the webhook sweep (workers/webhook_sweep.py) sends it later
+    except (OperationalError, OSError) as exc:  # the webhook sweep (maintenance/webhook_resend.py) sends it later
         log.error("job %s: could not queue its webhook: %s", record.id, exc)
 
 

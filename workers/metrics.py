@@ -49,7 +49,7 @@ PROCESS_STARTS = Counter(
 
 
 def page_done(done: object) -> None:
-    """Observe a page that process_page recognized (a workers.pipeline.PageDone); others are not counted."""
+    """Observe a page that process_page recognized (a workers.steps.PageDone); others are not counted."""
     output = getattr(done, "output", None)
     job = getattr(done, "job", None)
     if output is None or job is None:

@@ -9,9 +9,9 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from storage.errors import ObjectNotFound, StorageUnavailable
-from workers import metrics, pipeline
+from workers import metrics, steps
 from workers.celery_app import app
-from workers.errors import EngineUnavailable, InputError
+from workers.ocr.errors import EngineUnavailable, InputError
 from workers.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class JobTask(Task):
         job_id, page_no = args[0], (args[1] if len(args) > 1 else None)
 
         def fail(code: str, message: str) -> None:
-            pipeline.fail_job(job_id, code, message, page_no)
+            steps.fail_job(job_id, code, message, page_no)
             if page_no is not None:  # failed here for good, not by Celery after retries: count it as such
                 metrics.page_failed()
 
@@ -59,13 +59,13 @@ class JobTask(Task):
         job_id, page_no = args[0], (args[1] if len(args) > 1 else None)
         where = f"page {page_no}: " if page_no else ""
         log.error("job %s %sfailed after retries: %r", job_id, where, exc)
-        pipeline.fail_job(job_id, "ocr_failed", f"{where}{type(exc).__name__}: {exc}", page_no)
+        steps.fail_job(job_id, "ocr_failed", f"{where}{type(exc).__name__}: {exc}", page_no)
 
 
 @app.task(name="ocr.prepare_job", base=JobTask, bind=True)
 def prepare_job(self: Task, job_id: str) -> None:
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
-    prepared = pipeline.prepare(job_id, redelivered=redelivered, task_id=self.request.id)
+    prepared = steps.prepare(job_id, redelivered=redelivered, task_id=self.request.id)
     if len(prepared.pages) == 1:
         # One page left (most jobs are one image): do it here rather than send another message, with the job
         # as prepare left it (not read again) and the page claimed as the job started. Called directly,
@@ -79,20 +79,20 @@ def prepare_job(self: Task, job_id: str) -> None:
 
 @app.task(name="ocr.ocr_page", base=JobTask, bind=True)
 def ocr_page(
-    self: Task, job_id: str, page_no: int, task_id: str | None = None, prepared: pipeline.Prepared | None = None
+    self: Task, job_id: str, page_no: int, task_id: str | None = None, prepared: steps.Prepared | None = None
 ) -> None:
     # task_id: the message being run, which a cancel revokes; prepare_job's when it runs the page inline,
     # passing what it prepared (never sent in a message: the messages carry ids only).
     job, claim = (prepared.job, prepared.claim) if prepared is not None else (None, None)
-    done = pipeline.process_page(job_id, page_no, task_id or self.request.id, job=job, claim=claim)
+    done = steps.process_page(job_id, page_no, task_id or self.request.id, job=job, claim=claim)
     metrics.page_done(done)
     if done.last:
         # The last page assembles the results itself, with its own output still in memory: one task less
         # per job (a single line's job is mostly overhead). finalize_job is idempotent, so a retry of this
         # task finalizes again safely.
-        pipeline.finalize_job(job_id, done)
+        steps.finalize_job(job_id, done)
 
 
 @app.task(name="ocr.finalize_job", base=JobTask, bind=True)
 def finalize_job(self: Task, job_id: str) -> None:
-    pipeline.finalize_job(job_id)
+    steps.finalize_job(job_id)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 import anyio
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
+from ocr_client.options import MEDIA_TYPES
 
 from ocr_api import service
 from ocr_api.auth import CurrentCaller, check_jobs_in_flight, current_caller
@@ -18,7 +19,6 @@ from ocr_api.schemas import DeliveryList, ErrorResponse, JobList, JobOut
 from ocr_api.settings import get_api_settings
 from ocr_telemetry.timing import timed
 from storage import get_storage
-from workers.contract import MEDIA_TYPES
 
 router = APIRouter(prefix=JOBS_PATH, tags=["jobs"], dependencies=[Depends(current_caller)])
 ERRORS: dict[int | str, dict[str, Any]] = {

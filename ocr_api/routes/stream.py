@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Depends, Header
 from fastapi.responses import StreamingResponse
+from ocr_client.options import PAGE_SEPARATOR
 from starlette.concurrency import run_in_threadpool
 
 from ocr_api import progress
@@ -23,8 +24,7 @@ from ocr_api.errors import JobNotFinished
 from ocr_api.schemas import ErrorResponse
 from ocr_api.service import require_files
 from storage import ObjectNotFound
-from storage.models import JobStatus
-from workers.contract import PAGE_SEPARATOR
+from storage.records.models import JobStatus
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(current_caller)])
 POLL_INTERVAL_S = 0.3

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from ocr_api import service
 from ocr_api.schemas import Languages, Readiness
 from ocr_api.settings import get_api_settings
-from workers.tesseract import installed_languages
+from workers.ocr.tesseract import installed_languages
 
 router = APIRouter(tags=["system"])
 

@@ -15,11 +15,11 @@ from string import Template
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from ocr_client.options import MEDIA_TYPES
 
 from ocr_api.security import FORM_CSP
 from ocr_api.settings import get_api_settings
-from workers.contract import MEDIA_TYPES
-from workers.tesseract import installed_languages
+from workers.ocr.tesseract import installed_languages
 
 router = APIRouter(tags=["ui"], include_in_schema=False)
 PACKAGE = Path(__file__).resolve().parents[1]

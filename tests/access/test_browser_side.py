@@ -60,10 +60,10 @@ def test_cors_answers_the_configured_origins_only(queued_auth: Access) -> None:
 def test_expired_and_abandoned_idempotency_records_make_room(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OCR_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("OCR_DATABASE_URL", raising=False)
-    from storage import idempotency as records
-    from storage.db import _sessionmaker, get_engine
-    from storage.migrate import migrate
-    from storage.models import utcnow
+    from storage.records import idempotency as records
+    from storage.records.db import _sessionmaker, get_engine
+    from storage.records.migrate import migrate
+    from storage.records.models import utcnow
     from storage.settings import get_storage_settings
 
     for cached in (get_storage_settings, get_engine, _sessionmaker):

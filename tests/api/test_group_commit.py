@@ -18,11 +18,11 @@ from sqlalchemy.exc import IntegrityError
 
 from ocr_api.group_commit import GroupCommit
 from ocr_telemetry import context
-from storage import jobs as repo
 from storage import reset_storage
-from storage.db import reset_engine, session_scope
-from storage.migrate import migrate
-from storage.models import Job, JobEvent
+from storage.records import jobs as repo
+from storage.records.db import reset_engine, session_scope
+from storage.records.migrate import migrate
+from storage.records.models import Job, JobEvent
 from tests.support import REDIS_URL
 from workers import queue
 from workers.settings import get_worker_settings

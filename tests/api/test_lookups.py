@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import Engine
 
 from ocr_api.lookups import JobLookups
-from storage import jobs as repo
-from storage.db import make_engine
-from storage.job_reads import JobRecord, read_jobs
-from storage.models import Base, Job
+from storage.records import jobs as repo
+from storage.records.db import make_engine
+from storage.records.job_reads import JobRecord, read_jobs
+from storage.records.models import Base, Job
 from tests.support import Stack, corpus_file
 
 

@@ -67,7 +67,7 @@ def test_truncated_files_are_refused_or_fail_with_the_reason(stack: Stack, sourc
 def test_a_pdf_page_of_200_by_200_inches_stays_within_the_pixel_budget(tmp_path: Path) -> None:
     """Rendered at whatever resolution fits OCR_MAX_PIXELS_PER_PAGE, in this process: a poster page OCRs as a
     smaller image instead of taking gigabytes (end to end it is a blank page that takes Tesseract a while)."""
-    from workers import pages
+    from workers.ocr import pages
 
     poster = tmp_path / "poster.pdf"
     Image.new("L", (200, 200), 255).save(poster, "PDF", resolution=1.0)  # 200 x 200 pixels at 1 dpi: 200 inches

@@ -21,12 +21,12 @@ import pytest
 from PIL import Image
 from sqlalchemy.orm import Session
 
-from storage import jobs as repo
-from storage.db import make_engine
-from storage.keys import page_key
-from storage.local import LocalStorage
+from storage.objects.keys import page_key
+from storage.objects.local import LocalStorage
+from storage.records import jobs as repo
+from storage.records.db import make_engine
 from tests.support import Stack, corpus_file
-from workers.formats import PageOutput
+from workers.ocr.formats import PageOutput
 
 
 def _unique_tiff(path: Path, copies: int = 2) -> Path:

@@ -27,7 +27,7 @@ from tests.support import (
     wait_for,
 )
 from tests.webhook_receiver import WebhookReceiver
-from workers.webhooks import verify
+from webhooks.delivery import verify
 
 pytestmark = pytest.mark.slow
 SECRET = "test-webhook-secret"

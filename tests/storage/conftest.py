@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from storage.base import Storage
-from storage.local import LocalStorage
-from storage.s3 import S3Storage
+from storage.objects.base import Storage
+from storage.objects.local import LocalStorage
+from storage.objects.s3 import S3Storage
 from storage.settings import StorageSettings
 from tests.support import BUCKET, REGION
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from storage.base import Storage, StoredObject
 from storage.errors import ChecksumMismatch, InvalidKey, ObjectNotFound
+from storage.objects.base import Storage, StoredObject
 
 MB = 1024 * 1024
 

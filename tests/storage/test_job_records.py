@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage import jobs as repo
-from storage.db import make_engine
-from storage.models import Base, Job
+from storage.records import jobs as repo
+from storage.records.db import make_engine
+from storage.records.models import Base, Job
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

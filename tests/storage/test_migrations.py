@@ -15,9 +15,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import insert, inspect, select, text
 
-from storage.db import make_engine
-from storage.migrate import BASELINE, current_revision, head_revision, migrate
-from storage.models import Base, Job, JobEvent, utcnow
+from storage.records.db import make_engine
+from storage.records.migrate import BASELINE, current_revision, head_revision, migrate
+from storage.records.models import Base, Job, JobEvent, utcnow
 from tests.support import REPO, base_env, temporary_pg_database
 
 

@@ -20,8 +20,8 @@ from storage.errors import (
     StorageUnavailable,
     TransientStorageError,
 )
-from storage.factory import build_storage
-from storage.s3 import UPLOADS_DIR, S3Storage
+from storage.objects.factory import build_storage
+from storage.objects.s3 import UPLOADS_DIR, S3Storage
 from storage.settings import StorageSettings
 
 MakeS3 = Callable[..., S3Storage]
@@ -90,7 +90,7 @@ def test_copy_in_parts_keeps_checksum_and_type(
 ) -> None:
     # Above CopyObject's limit (lowered here from 5 GiB) the copy goes in parts, which do not carry the
     # source's metadata over by themselves.
-    monkeypatch.setattr("storage.s3.MAX_SINGLE_COPY", 1 * MB)
+    monkeypatch.setattr("storage.objects.s3.MAX_SINGLE_COPY", 1 * MB)
     storage = make_s3_storage(s3_multipart_threshold_mb=5)
     data = os.urandom(11 * MB)
     stored = storage.put_bytes("jobs/c1/result.pdf", data, "application/pdf")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from storage import reset_storage
-from storage.db import reset_engine
-from storage.migrate import migrate
+from storage.records.db import reset_engine
+from storage.records.migrate import migrate
 from workers.settings import get_worker_settings
 
 

@@ -8,12 +8,12 @@ import uuid
 import pytest
 
 from storage import get_storage
-from storage import jobs as repo
-from storage.db import session_scope
-from storage.keys import job_prefix, result_key
-from storage.models import JobStatus
+from storage.objects.keys import job_prefix, result_key
+from storage.records import jobs as repo
+from storage.records.db import session_scope
+from storage.records.models import JobStatus
 from tests.support import corpus_file, insert_job, load_job
-from workers import cache, pipeline
+from workers import cache, steps
 from workers.settings import get_worker_settings
 
 SAMPLE = "tess_HelloGoogle.tif"
@@ -30,11 +30,11 @@ def submit(*, lang: str = "eng", psm: int | None = None, formats: str = "txt,jso
 
 def run(job_id: str) -> list[int]:
     """Run the pipeline steps as the tasks would; returns the pages that prepare sent to OCR."""
-    todo = pipeline.prepare(job_id).pages
+    todo = steps.prepare(job_id).pages
     for page_no in todo:
-        pipeline.process_page(job_id, page_no)
+        steps.process_page(job_id, page_no)
     if todo:
-        pipeline.finalize_job(job_id)
+        steps.finalize_job(job_id)
     return todo
 
 
@@ -110,7 +110,7 @@ def test_a_job_whose_files_are_gone_is_not_reused() -> None:
 
 def test_a_job_still_running_is_not_reused() -> None:
     first = submit()
-    assert pipeline.prepare(first).pages == [1]
+    assert steps.prepare(first).pages == [1]
     assert run(submit()) == [1]
 
 

@@ -17,9 +17,9 @@ from PIL import Image
 
 from bench.scoring import cer
 from tests.support import REPO, corpus_file
-from workers import formats, pages, pdfout
-from workers.engine import get_engine
-from workers.preprocess import PageOptions, recognize_page
+from workers.ocr import formats, pages, pdfout
+from workers.ocr.engine import get_engine
+from workers.ocr.preprocess import PageOptions, recognize_page
 
 ALTO = "{http://www.loc.gov/standards/alto/ns-v4#}"
 XHTML = "{http://www.w3.org/1999/xhtml}"

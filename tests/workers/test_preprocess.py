@@ -13,10 +13,10 @@ from PIL import Image, ImageDraw, ImageFont
 
 from bench.scoring import cer
 from tests.support import corpus_file, ground_truth
-from workers import imageops, pages, tesseract
-from workers.engine import OcrEngine, PytesseractEngine, TesserocrEngine
-from workers.formats import PageOutput
-from workers.preprocess import PREPROCESS_DEFAULTS, PageOptions, recognize_page, switches
+from workers.ocr import imageops, pages, tesseract
+from workers.ocr.engine import OcrEngine, PytesseractEngine, TesserocrEngine
+from workers.ocr.formats import PageOutput
+from workers.ocr.preprocess import PREPROCESS_DEFAULTS, PageOptions, recognize_page, switches
 
 OFF = {"orient": False, "deskew": False, "retry": False}
 
@@ -202,7 +202,7 @@ class ScriptedEngine:
         return "0"
 
     def recognize(self, image: Image.Image, options: Any) -> Any:
-        from workers.engine import Recognition
+        from workers.ocr.engine import Recognition
 
         words = self.first if self.calls == 0 else self.later
         self.calls += 1

@@ -12,11 +12,12 @@ import pytest
 from celery import Celery
 from PIL import Image
 
-from storage import jobs as repo
-from storage.db import session_scope
-from storage.models import utcnow
+from maintenance import recovery
+from storage.records import jobs as repo
+from storage.records.db import session_scope
+from storage.records.models import utcnow
 from tests.support import RABBIT_URL, REDIS_URL, corpus_file, insert_job, load_job
-from workers import pipeline, queue, recovery
+from workers import queue, steps
 from workers.settings import get_worker_settings
 
 LONG_AGO = utcnow() - timedelta(hours=1)
@@ -48,7 +49,7 @@ def test_a_job_recorded_but_never_enqueued_is_sent_again_once(sent: list[str]) -
 
 def test_a_running_job_whose_page_was_lost_is_sent_again(sent: list[str]) -> None:
     job_id = insert_job(tif(), "image/tiff", created_at=LONG_AGO)
-    assert pipeline.prepare(job_id).pages == [1]
+    assert steps.prepare(job_id).pages == [1]
     with session_scope() as session:
         repo.claim_page(session, job_id, 1, "lost-task")
     assert recovery.sweep().resent == [], "a page that started a moment ago is still running"
@@ -60,12 +61,12 @@ def test_a_running_job_whose_page_was_lost_is_sent_again(sent: list[str]) -> Non
         assert job is not None
         job.started_at = LONG_AGO
     assert recovery.sweep().resent == [job_id]
-    assert pipeline.prepare(job_id).pages == [1], "the prepare task it sends resends the unfinished page"
+    assert steps.prepare(job_id).pages == [1], "the prepare task it sends resends the unfinished page"
 
 
 def test_a_page_that_used_its_attempts_fails_the_job_with_its_number(sent: list[str]) -> None:
     job_id = insert_job(tif(), "image/tiff", created_at=LONG_AGO)
-    pipeline.prepare(job_id)
+    steps.prepare(job_id)
     with session_scope() as session:
         for _ in range(get_worker_settings().page_max_attempts):
             repo.claim_page(session, job_id, 1, "doomed")
@@ -103,11 +104,11 @@ def two_page_tif() -> bytes:
 def test_a_job_with_every_page_done_but_never_finalized_is_finalized(sent: list[str]) -> None:
     # (A one-page job finishes its page and succeeds in one transaction: only a longer job can be left so.)
     job_id = insert_job(two_page_tif(), "image/tiff", created_at=LONG_AGO)
-    assert pipeline.prepare(job_id).pages == [1, 2]
-    pipeline.process_page(job_id, 1)
-    assert pipeline.process_page(job_id, 2).last  # done, but the finalize step was lost with its worker
+    assert steps.prepare(job_id).pages == [1, 2]
+    steps.process_page(job_id, 1)
+    assert steps.process_page(job_id, 2).last  # done, but the finalize step was lost with its worker
     assert load_job(job_id).status == "running"
-    assert pipeline.prepare(job_id).pages == []
+    assert steps.prepare(job_id).pages == []
     assert load_job(job_id).status == "succeeded"
 
 

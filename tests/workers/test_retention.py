@@ -1,4 +1,4 @@
-"""The retention sweep (storage/retention.py) in this process: when a job's files go, that they all go, that
+"""The retention sweep (storage/records/retention.py) in this process: when a job's files go, that they all go, that
 sweeps racing each other expire a job once, and that a store failure is tried again. Through the real
 service: tests/e2e/test_webhooks_retention.py."""
 
@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from storage import get_storage, retention
+from storage import get_storage
 from storage.errors import StorageUnavailable
-from storage.keys import job_prefix, result_key
-from storage.models import utcnow
+from storage.objects.keys import job_prefix, result_key
+from storage.records import retention
+from storage.records.models import utcnow
 from tests.support import insert_job, load_job
 
 HOUR = timedelta(hours=1)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from storage import jobs as repo
-from storage.db import session_scope
+from storage.records import jobs as repo
+from storage.records.db import session_scope
 from tests.support import corpus_file, insert_job, load_job
-from workers import pipeline, tasks
+from workers import steps, tasks
 from workers.settings import get_worker_settings
 
 
@@ -30,7 +30,7 @@ def test_missing_input_fails_the_job_with_the_reason(local_env: Path) -> None:
 
 def test_missing_language_model_fails_the_job(local_env: Path) -> None:
     job_id = make_job(corpus_file("tess_HelloGoogle.tif").read_bytes(), "image/tiff", lang="eng+zzz")
-    assert pipeline.prepare(job_id).pages == [1]
+    assert steps.prepare(job_id).pages == [1]
     tasks.ocr_page.apply(args=[job_id, 1])
     job = load_job(job_id)
     assert job.status == "failed" and job.error_code == "engine_unavailable"
@@ -51,7 +51,7 @@ def test_a_page_that_keeps_coming_back_fails_the_job(local_env: Path, monkeypatc
     monkeypatch.setenv("OCR_PAGE_MAX_ATTEMPTS", "1")
     get_worker_settings.cache_clear()
     job_id = make_job(corpus_file("tess_HelloGoogle.tif").read_bytes(), "image/tiff")
-    assert pipeline.prepare(job_id).pages == [1]
+    assert steps.prepare(job_id).pages == [1]
     with session_scope() as session:
         assert repo.claim_page(session, job_id, 1) == repo.PageClaim(attempts=1, last_error=None)
         # as if a worker died on it once already
@@ -65,7 +65,7 @@ class FlakyEngine:
     """The real engine, failing its first `failures` calls the way a crashing binding would."""
 
     def __init__(self, failures: int) -> None:
-        from workers.engine import get_engine
+        from workers.ocr.engine import get_engine
 
         self.real = get_engine()
         self.name = self.real.name
@@ -86,9 +86,9 @@ class FlakyEngine:
 
 def test_a_failing_page_is_retried(local_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     job_id = make_job(corpus_file("paperless_multi-page-images.tiff").read_bytes(), "image/tiff")
-    assert pipeline.prepare(job_id).pages == [1, 2, 3]
+    assert steps.prepare(job_id).pages == [1, 2, 3]
     flaky = FlakyEngine(failures=1)
-    monkeypatch.setattr(pipeline, "get_engine", lambda: flaky)
+    monkeypatch.setattr(steps, "get_engine", lambda: flaky)
     tasks.ocr_page.apply(args=[job_id, 1])
     with session_scope() as session:
         page = repo.get_page(session, job_id, 1)
@@ -100,9 +100,9 @@ def test_a_page_that_keeps_failing_fails_the_job_with_its_number(
     local_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     job_id = make_job(corpus_file("paperless_multi-page-images.tiff").read_bytes(), "image/tiff")
-    pipeline.prepare(job_id)
+    steps.prepare(job_id)
     flaky = FlakyEngine(failures=100)
-    monkeypatch.setattr(pipeline, "get_engine", lambda: flaky)
+    monkeypatch.setattr(steps, "get_engine", lambda: flaky)
     tasks.ocr_page.apply(args=[job_id, 2])
     job = load_job(job_id)
     assert job.status == "failed" and (job.error_message or "").startswith("page 2:")
@@ -116,7 +116,7 @@ class InterruptingEngine:
     """The real engine; while it recognizes, someone cancels or deletes the job."""
 
     def __init__(self, interrupt) -> None:  # type: ignore[no-untyped-def]
-        from workers.engine import get_engine
+        from workers.ocr.engine import get_engine
 
         self.real = get_engine()
         self.name = self.real.name
@@ -140,7 +140,7 @@ def cancel(job_id: str) -> None:
 
 def delete(job_id: str) -> None:
     from storage import get_storage
-    from storage.keys import job_prefix
+    from storage.objects.keys import job_prefix
 
     with session_scope() as session:
         repo.delete_job(session, job_id)
@@ -151,8 +151,8 @@ def test_a_page_that_finishes_after_a_cancel_writes_nothing(local_env: Path, mon
     from tests.support import stored_files
 
     job_id = insert_job(corpus_file("tess_HelloGoogle.tif").read_bytes(), "image/tiff", formats="txt,pdf")
-    assert pipeline.prepare(job_id).pages == [1]
-    monkeypatch.setattr(pipeline, "get_engine", lambda: InterruptingEngine(lambda: cancel(job_id)))
+    assert steps.prepare(job_id).pages == [1]
+    monkeypatch.setattr(steps, "get_engine", lambda: InterruptingEngine(lambda: cancel(job_id)))
     tasks.ocr_page.apply(args=[job_id, 1])
     job = load_job(job_id)
     assert job.status == "cancelled" and job.pages_done == 0 and job.error_code is None
@@ -166,8 +166,8 @@ def test_a_page_that_finishes_after_a_delete_leaves_no_file(local_env: Path, mon
     from tests.support import stored_files
 
     job_id = make_job(corpus_file("tess_HelloGoogle.tif").read_bytes(), "image/tiff")
-    assert pipeline.prepare(job_id).pages == [1]
-    monkeypatch.setattr(pipeline, "get_engine", lambda: InterruptingEngine(lambda: delete(job_id)))
+    assert steps.prepare(job_id).pages == [1]
+    monkeypatch.setattr(steps, "get_engine", lambda: InterruptingEngine(lambda: delete(job_id)))
     tasks.ocr_page.apply(args=[job_id, 1])
     assert [p for p in stored_files(local_env) if job_id in p.parts] == []
 

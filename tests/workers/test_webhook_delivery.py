@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from storage import deliveries
-from storage.db import session_scope
-from storage.models import ApiKey, WebhookDelivery, utcnow
+from storage.records import deliveries
+from storage.records.db import session_scope
+from storage.records.models import ApiKey, WebhookDelivery, utcnow
 from tests.support import insert_job
 from tests.webhook_receiver import WebhookReceiver, always
-from workers import webhooks
+from webhooks import delivery as webhooks
 from workers.settings import get_worker_settings
 
 

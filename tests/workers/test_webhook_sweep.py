@@ -1,4 +1,4 @@
-"""The webhook sweep (workers/webhook_sweep.py) in this process, on SQLite and on PostgreSQL: which lost webhooks
+"""The webhook sweep (maintenance/webhook_resend.py) in this process, on SQLite and on PostgreSQL: which lost webhooks
 it sends again (an overdue retry, an attempt that never recorded an outcome, a job with no attempt at all), which
 it leaves alone (no callback, not ended, not yet overdue, delivered, outside the retry window, sent again a moment
 ago), racing sweeps, a broker that is down, and a resend racing a slow original. The task messages it sends are
@@ -16,13 +16,15 @@ import pytest
 from kombu.exceptions import OperationalError
 from sqlalchemy import update
 
-from storage import deliveries, reset_storage
-from storage.db import reset_engine, session_scope
-from storage.migrate import migrate
-from storage.models import Job, WebhookDelivery, utcnow
+from maintenance import webhook_resend as webhook_sweep
+from storage import reset_storage
+from storage.records import deliveries
+from storage.records.db import reset_engine, session_scope
+from storage.records.migrate import migrate
+from storage.records.models import Job, WebhookDelivery, utcnow
 from tests.support import insert_job, load_job, temporary_pg_database
 from tests.webhook_receiver import WebhookReceiver, always
-from workers import webhook_sweep, webhooks
+from webhooks import delivery as webhooks
 from workers.settings import get_worker_settings
 
 URL = "http://127.0.0.1:9/hook"  # nothing listens: only tests that deliver use a real receiver

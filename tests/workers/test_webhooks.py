@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ocr_api.presenters import job_out
-from storage.job_reads import JobRecord
+from storage.records.job_reads import JobRecord
 from tests.support import REPO
 from tests.webhook_receiver import WebhookReceiver, always
-from workers import webhooks
+from webhooks import delivery as webhooks
+from webhooks.delivery import CallbackRefused, check_callback, refusal, signature, verify
 from workers.settings import get_worker_settings
-from workers.webhooks import CallbackRefused, check_callback, refusal, signature, verify
 
 
 def test_signature_is_hmac_sha256_of_timestamp_dot_body() -> None:

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import event
 
 from storage import get_storage
-from storage.db import get_engine, session_scope
-from storage.keys import job_prefix, page_key, result_key
-from storage.models import Page
+from storage.objects.keys import job_prefix, page_key, result_key
+from storage.records.db import get_engine, session_scope
+from storage.records.models import Page
 from tests.support import corpus_file, insert_job, load_job
 from workers import tasks, timings
 

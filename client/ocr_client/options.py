@@ -1,0 +1,102 @@
+"""The options of an OCR job, as `POST /v1/jobs` takes them: defined here, once.
+
+Everything else is derived from `JobOptions`: the server takes it as its form model (ocr_api/routes/jobs.py, so
+the OpenAPI document shows these fields, defaults, limits and descriptions), the browser form lists its
+switches, the workers take the switches' defaults from it, and `Client.submit`, `AsyncClient.submit` and
+`ocr-client submit` (one flag per field, underscores as dashes) accept every field. A field added here appears
+in all of them; tests/clients/test_options_agree.py checks that they agree.
+
+It lives in the client's distribution so that the client needs nothing of the server; it imports only pydantic.
+The wire contract's constants (the result formats and their media types, the page separator of text
+results) are here too, for the same reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FORMATS = ("txt", "hocr", "alto", "tsv", "json", "pdf")
+Format = Literal["txt", "hocr", "alto", "tsv", "json", "pdf"]
+MEDIA_TYPES: dict[str, str] = {
+    "txt": "text/plain; charset=utf-8",
+    "hocr": "text/html; charset=utf-8",
+    "alto": "application/xml; charset=utf-8",
+    "tsv": "text/tab-separated-values; charset=utf-8",
+    "json": "application/json",
+    "pdf": "application/pdf",
+}
+# Between pages in text results and in the streamed text (Tesseract's own convention).
+PAGE_SEPARATOR = "\f"
+
+
+class JobOptions(BaseModel):
+    """What an upload may ask for besides its file. Every field is optional: one not given takes the default
+    shown (for `lang`, the server's OCR_DEFAULT_LANG). `title` is the switch's label in the browser form."""
+
+    # Unknown form fields are ignored, as they always were (the file part itself arrives beside this model).
+    model_config = ConfigDict(extra="ignore")
+
+    lang: str | None = Field(
+        None, title="Languages", description="Tesseract languages joined by '+', e.g. eng+deu (default: the server's)"
+    )
+    psm: int | None = Field(
+        None, ge=0, le=13, title="Page segmentation", description="Tesseract page segmentation mode"
+    )
+    dpi: int | None = Field(
+        None, ge=50, le=2400, title="Resolution", description="Resolution override (dpi) for the input's pages"
+    )
+    formats: str | None = Field(
+        None, title="Formats", description="Comma-separated result formats: " + ",".join(FORMATS) + " (default: txt)"
+    )
+    normalize: bool = Field(
+        True,
+        title="Enlarge small text and small crops",
+        description="Scale small text up and give small crops a white border",
+    )
+    orient: bool = Field(
+        True, title="Detect and fix page orientation", description="Detect page orientation (OSD) and rotate"
+    )
+    deskew: bool = Field(
+        True, title="Straighten skewed pages", description="Straighten skewed scans, kept when that reads better"
+    )
+    auto_model: bool = Field(
+        True,
+        title="Try the Fraktur model on German pages that read poorly",
+        description="Read German pages that read poorly with the Fraktur model (frk) too",
+    )
+    retry: bool = Field(
+        True,
+        title="Read poor pages again with other settings",
+        description="Retry empty or low-confidence pages with other settings",
+    )
+    skip_text: bool = Field(
+        False, title="Reuse a PDF page's own text layer", description="Reuse a PDF page's existing text layer"
+    )
+    callback_url: str | None = Field(
+        None, title="Webhook URL", description="POST the job's status here, signed, when it ends (README: Webhooks)"
+    )
+    retain_hours: int | None = Field(
+        None,
+        ge=0,
+        title="Retention (hours)",
+        description="Delete the input and results this many hours after the job ends",
+    )
+
+    @classmethod
+    def switch_names(cls) -> tuple[str, ...]:
+        """The on/off fields, in their order here (the browser form's checkboxes, the job's `options`)."""
+        return tuple(name for name, f in cls.model_fields.items() if f.annotation in (bool, "bool"))
+
+    def given(self) -> dict[str, Any]:
+        """The fields the caller set, as sent: what a job records and an idempotency fingerprint compares."""
+        return self.model_dump(include=self.model_fields_set)
+
+    def switches(self) -> dict[str, bool]:
+        """The switches the caller set (the job's `options`); a switch left out takes its default later."""
+        return {name: value for name, value in self.given().items() if name in self.switch_names()}
+
+    @classmethod
+    def switch_defaults(cls) -> dict[str, bool]:
+        return {name: bool(cls.model_fields[name].default) for name in cls.switch_names()}

@@ -1,1 +1,0 @@
-"""Alembic migrations of the job database; applied by storage.migrate (`ocr-service migrate`)."""

@@ -1,0 +1,136 @@
+"""API keys: made, listed and revoked by `ocr-service keys`, looked up by the API on each request.
+
+Only the key's sha256 is stored. Keys are 256 random bits, so a plain (unsalted, fast) hash is the right one,
+as for GitHub's tokens: nothing can be guessed from it, and a lookup is one indexed equality.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from storage.records.db import get_engine, session_scope
+from storage.records.models import ApiKey, Job, JobStatus, utcnow
+
+KEY_PREFIX = "ocr_"
+SHOWN_PREFIX = 12  # characters of the key kept in clear (its "ocr_" and 8 random ones) to recognize it in a list
+NAME_MAX = 64
+_KEYS = cast(Table, ApiKey.__table__)
+_JOBS = cast(Table, Job.__table__)
+
+
+class KeyNameTaken(ValueError):
+    pass
+
+
+class KeyNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """What the API needs of a key on each request."""
+
+    id: str
+    name: str
+    admin: bool
+    rate_per_minute: int | None
+    max_in_flight: int | None
+
+
+@dataclass(frozen=True)
+class NewKey:
+    record: KeyRecord
+    key: str  # shown once, never stored
+    webhook_secret: str
+
+
+@dataclass(frozen=True)
+class KeyListing:
+    name: str
+    prefix: str
+    admin: bool
+    rate_per_minute: int | None
+    max_in_flight: int | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def create_key(
+    name: str, *, admin: bool = False, rate_per_minute: int | None = None, max_in_flight: int | None = None
+) -> NewKey:
+    if not name or len(name) > NAME_MAX:
+        raise ValueError(f"a key's name has 1 to {NAME_MAX} characters")
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKey(
+        id=str(uuid.uuid4()),
+        name=name,
+        key_hash=hash_key(key),
+        prefix=key[:SHOWN_PREFIX],
+        admin=admin,
+        rate_per_minute=rate_per_minute,
+        max_in_flight=max_in_flight,
+        webhook_secret=secrets.token_urlsafe(32),
+        created_at=utcnow(),
+    )
+    try:
+        with session_scope() as session:
+            session.add(row)
+    except IntegrityError as exc:
+        raise KeyNameTaken(f"a key named '{name}' exists already") from exc
+    record = KeyRecord(row.id, name, admin, rate_per_minute, max_in_flight)
+    return NewKey(record, key, row.webhook_secret)
+
+
+def list_keys() -> list[KeyListing]:
+    with session_scope() as session:
+        rows = session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.name)).all()
+        return [
+            KeyListing(r.name, r.prefix, r.admin, r.rate_per_minute, r.max_in_flight, r.created_at, r.revoked_at)
+            for r in rows
+        ]
+
+
+def revoke_key(name: str) -> None:
+    """Revoke the key of this name (revoking it twice is harmless); KeyNotFound when there is none."""
+    with session_scope() as session:
+        found = session.execute(select(ApiKey.id).where(ApiKey.name == name)).first()
+        if found is None:
+            raise KeyNotFound(f"no key named '{name}'")
+        session.execute(
+            update(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None)).values(revoked_at=utcnow())
+        )
+
+
+_BY_HASH = select(_KEYS.c.id, _KEYS.c.name, _KEYS.c.admin, _KEYS.c.rate_per_minute, _KEYS.c.max_in_flight).where(
+    _KEYS.c.key_hash == bindparam("key_hash"), _KEYS.c.revoked_at.is_(None)
+)
+_IN_FLIGHT = (
+    select(func.count())
+    .select_from(_JOBS)
+    .where(_JOBS.c.owner == bindparam("owner"), _JOBS.c.status.in_(JobStatus.LIVE))
+)
+
+
+def find_key(key: str) -> KeyRecord | None:
+    """The live (not revoked) key, or None. Blocking: call it from a thread."""
+    with get_engine().connect() as conn:
+        row = conn.execute(_BY_HASH, {"key_hash": hash_key(key)}).first()
+    return None if row is None else KeyRecord(row[0], row[1], bool(row[2]), row[3], row[4])
+
+
+def jobs_in_flight(owner: str) -> int:
+    """The key's queued and running jobs. Blocking: call it from a thread."""
+    with get_engine().connect() as conn:
+        return int(conn.execute(_IN_FLIGHT, {"owner": owner}).scalar_one())

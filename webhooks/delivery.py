@@ -1,0 +1,327 @@
+"""Webhooks: when a job with a callback_url ends, its status JSON is POSTed there, signed, and retried with
+exponential backoff until the receiver answers 2xx or OCR_WEBHOOK_RETRY_FOR_S has passed since the first try.
+
+Each attempt is a row of ocr_webhook_deliveries, inserted before the POST: the row's (job, attempt) is unique,
+so of two deliveries of the same task message only one makes the attempt. The task (`ocr.deliver_webhook`,
+taking a job id) makes at most one attempt, then sends itself again with a countdown for the next one.
+
+Callback addresses are checked at upload and again before every attempt (DNS may have changed): every
+address the host resolves to must be public, and the POST goes to the address that was checked (the host
+name stays in the Host header and in TLS), so a second DNS answer cannot point it elsewhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+import random
+import socket
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pydantic_core
+from celery import Task
+from sqlalchemy.exc import IntegrityError
+
+from storage.records import deliveries
+from storage.records.db import session_scope
+from storage.records.job_reads import JobRecord, read_job
+from storage.records.job_view import job_status
+from storage.records.models import JobStatus, utcnow
+from workers.celery_app import app
+from workers.job_end import DELIVER_WEBHOOK
+from workers.settings import get_worker_settings
+
+log = logging.getLogger(__name__)
+
+MAX_URL_LENGTH = 2000
+USER_AGENT = "ocr-service-webhook/1"
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class CallbackRefused(Exception):
+    """The callback URL is not one this service may POST to; the message says why. `transient`: it may be
+    accepted later (its host did not resolve)."""
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+# -- addresses -------------------------------------------------------------------------------------------
+
+
+def refusal(address: IPAddress) -> str | None:
+    """Why a webhook may not go to this address (None: it may): anything but a public unicast address."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    for kind, bad in (
+        ("loopback", address.is_loopback),
+        ("link-local", address.is_link_local),
+        ("multicast", address.is_multicast),
+        ("unspecified", address.is_unspecified),
+        ("reserved", address.is_reserved),
+        ("private", address.is_private),
+        ("not globally routable", not address.is_global),
+    ):
+        if bad:
+            return f"{address} is a {kind} address" if kind != "not globally routable" else f"{address} is {kind}"
+    return None
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str  # as given
+    scheme: str
+    host: str  # the name (or address) in the URL
+    port: int
+    addresses: list[IPAddress]  # what it resolved to, every one checked
+
+
+def parse_callback(url: str) -> tuple[str, str, int]:
+    """Scheme, host and port of a callback URL; CallbackRefused for anything but an absolute http(s) URL."""
+    if len(url) > MAX_URL_LENGTH:
+        raise CallbackRefused(f"callback_url is longer than {MAX_URL_LENGTH} characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise CallbackRefused(f"callback_url is not a valid URL: {exc}") from exc
+    if parts.scheme not in ("http", "https"):
+        raise CallbackRefused("callback_url must be an http:// or https:// URL")
+    if not parts.hostname:
+        raise CallbackRefused("callback_url has no host")
+    if parts.username is not None or parts.password is not None:
+        raise CallbackRefused("callback_url must not contain credentials; the signature authenticates the service")
+    return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
+
+
+def resolve(host: str, port: int) -> list[IPAddress]:
+    """Every address `host` resolves to (the address itself for a literal)."""
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise CallbackRefused(f"callback_url host '{host}' does not resolve: {exc}", transient=True) from exc
+    found: list[IPAddress] = []
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])  # drop an IPv6 zone index
+        if address not in found:
+            found.append(address)
+    return found
+
+
+def check_callback(url: str, allow_private: bool) -> Target:
+    """Parse and resolve a callback URL and check every address; CallbackRefused says what is wrong."""
+    scheme, host, port = parse_callback(url)
+    addresses = resolve(host, port)
+    if not addresses:
+        raise CallbackRefused(f"callback_url host '{host}' has no address")
+    if not allow_private:
+        for address in addresses:
+            why = refusal(address)
+            if why:
+                raise CallbackRefused(
+                    f"callback_url host '{host}' is not allowed: {why} (OCR_WEBHOOK_ALLOW_PRIVATE=true allows it)"
+                )
+    return Target(url, scheme, host, port, addresses)
+
+
+# -- signing ---------------------------------------------------------------------------------------------
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The X-OCR-Signature value: HMAC-SHA256 of "<timestamp>.<body>" with the secret, hex."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def verify(secret: str, timestamp: str, body: bytes, header: str, tolerance_s: float = 300) -> bool:
+    """What a receiver does (the README's example does the same): the signature matches and is recent."""
+    try:
+        ts = int(timestamp)
+    except ValueError:
+        return False
+    if abs(time.time() - ts) > tolerance_s:
+        return False
+    return hmac.compare_digest(signature(secret, ts, body), header)
+
+
+def signing_secret(owner: str | None) -> str | None:
+    """The secret that signs a job's webhooks: its API key's own, or OCR_WEBHOOK_SECRET for keyless jobs."""
+    if owner is None:
+        return get_worker_settings().webhook_secret
+    with session_scope() as session:
+        return deliveries.key_secret(session, owner)
+
+
+# -- delivery --------------------------------------------------------------------------------------------
+
+
+def backoff_s(failures: int) -> float:
+    """The wait after the `failures`-th failed attempt: doubling from OCR_WEBHOOK_RETRY_FIRST_S, capped at
+    OCR_WEBHOOK_RETRY_MAX_S, with up to 20 % jitter either way so that many receivers coming back at once are
+    not all retried in the same second."""
+    settings = get_worker_settings()
+    wait = min(settings.webhook_retry_first_s * 2 ** (failures - 1), settings.webhook_retry_max_s)
+    return wait * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not a secret
+
+
+def status_body(job: JobRecord) -> bytes:
+    """The job's status JSON exactly as GET /v1/jobs/{id} answers it."""
+    base = (get_worker_settings().public_url or "").rstrip("/") + "/v1/jobs"
+    return pydantic_core.to_json(job_status(job, base))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    final: bool = False  # retrying cannot help (the address is refused, there is no secret)
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def post(target: Target, body: bytes, headers: dict[str, str], timeout_s: float) -> Outcome:
+    """One POST to the first checked address, redirects not followed."""
+    address = target.addresses[0]
+    host_in_url = f"[{address}]" if address.version == 6 else str(address)
+    parts = urlsplit(target.url)
+    url = urlunsplit((parts.scheme, f"{host_in_url}:{target.port}", parts.path or "/", parts.query, ""))
+    default_port = 443 if target.scheme == "https" else 80
+    host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
+    if ":" in target.host and not target.host.startswith("["):
+        host_header = f"[{target.host}]" + ("" if target.port == default_port else f":{target.port}")
+    extensions: dict[str, Any] = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    started = time.monotonic()
+    try:
+        with (
+            httpx.Client(timeout=timeout_s, follow_redirects=False, trust_env=False) as client,
+            # Streamed and closed unread: only the status matters, and a receiver's body could be any size.
+            client.stream(
+                "POST", url, content=body, headers={**headers, "Host": host_header}, extensions=extensions
+            ) as response,
+        ):
+            pass
+        error = None if 200 <= response.status_code < 300 else f"the receiver answered HTTP {response.status_code}"
+        return Outcome(response.status_code, error, _ms_since(started))
+    except httpx.HTTPError as exc:
+        return Outcome(None, f"{type(exc).__name__}: {exc}".rstrip(": "), _ms_since(started))
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def deliver(job_id: str) -> float | None:
+    """Make the job's next webhook attempt if one is due. Returns the seconds until the next attempt is due
+    when one is (the task sends itself again for then), None when there is nothing more to do: delivered,
+    given up, no webhook, or another delivery of this message is making the attempt."""
+    settings = get_worker_settings()
+    job = read_job(job_id)
+    if job is None or not job.callback_url or job.status not in JobStatus.FINISHED:
+        return None
+    now = utcnow()
+    with session_scope() as session:
+        history = [
+            (d.attempt, d.created_at, d.duration_ms, d.next_attempt_at) for d in deliveries.attempts(session, job_id)
+        ]
+    if history:
+        attempt, created_at, duration_ms, next_attempt_at = history[-1]
+        if duration_ms is None:  # in progress, or its worker was lost mid-POST: look again once it is stale
+            stale_at = created_at + timedelta(seconds=settings.webhook_attempt_stale_s)
+            if now < stale_at:
+                return (stale_at - now).total_seconds()
+            next_attempt_at = now
+            _record(job_id, attempt, Outcome(None, "no outcome: the worker was lost during the attempt", 0), now)
+        if next_attempt_at is None:
+            return None
+        if next_attempt_at > now:
+            return (next_attempt_at - now).total_seconds()
+    number = history[-1][0] + 1 if history else 1
+    first = history[0][1] if history else now
+    try:
+        with session_scope() as session:
+            deliveries.add_attempt(session, job_id, number, job.callback_url, now)
+    except IntegrityError:
+        return None  # another delivery of this message claimed the attempt
+    outcome = attempt_delivery(job, number)
+    wait = None if outcome.delivered or outcome.final else backoff_s(number)
+    if wait is not None and utcnow() + timedelta(seconds=wait) > first + timedelta(
+        seconds=settings.webhook_retry_for_s
+    ):
+        wait = None
+        outcome = Outcome(
+            outcome.status_code,
+            f"{outcome.error}; given up: no attempt later than OCR_WEBHOOK_RETRY_FOR_S={settings.webhook_retry_for_s:g}"
+            " after the first",
+            outcome.duration_ms,
+        )
+    _record(job_id, number, outcome, None if wait is None else utcnow() + timedelta(seconds=wait))
+    level = logging.INFO if outcome.delivered else logging.WARNING
+    log.log(level, "webhook of job %s, attempt %s: %s", job_id, number, outcome.error or outcome.status_code)
+    return wait
+
+
+def attempt_delivery(job: JobRecord, number: int) -> Outcome:
+    settings = get_worker_settings()
+    assert job.callback_url is not None
+    try:
+        target = check_callback(job.callback_url, settings.webhook_allow_private)
+    except CallbackRefused as exc:
+        return Outcome(None, str(exc), 0, final=not exc.transient)
+    secret = signing_secret(job.owner)
+    if not secret:
+        why = "no signing secret: the job's API key is gone, or OCR_WEBHOOK_SECRET is unset"
+        return Outcome(None, why, 0, final=True)
+    body = status_body(job)
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-OCR-Timestamp": str(timestamp),
+        "X-OCR-Signature": signature(secret, timestamp, body),
+        "X-OCR-Job-Id": job.id,
+        "X-OCR-Delivery": f"{job.id}:{number}",
+    }
+    return post(target, body, headers, settings.webhook_timeout_s)
+
+
+def _record(job_id: str, attempt: int, outcome: Outcome, next_attempt_at: datetime | None) -> None:
+    with session_scope() as session:
+        deliveries.record_outcome(
+            session,
+            job_id,
+            attempt,
+            status_code=outcome.status_code,
+            error=outcome.error,
+            duration_ms=outcome.duration_ms,
+            next_attempt_at=next_attempt_at,
+        )
+
+
+@app.task(
+    name=DELIVER_WEBHOOK,
+    bind=True,
+    autoretry_for=(Exception,),  # the database or broker was unreachable: the attempt is tried again
+    retry_backoff=5,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=10,
+)
+def deliver_webhook(self: Task, job_id: str) -> None:
+    wait = deliver(job_id)
+    if wait is not None:
+        self.apply_async(args=[job_id], countdown=max(wait, 0.0))

@@ -1,0 +1,321 @@
+"""The job pipeline: prepare (count pages), recognize one page, finalize (assemble the result files).
+
+Each step reloads the job from the database, does nothing when its work is already done, and writes
+results under server-generated keys, so a step that runs twice does no harm.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from storage import ObjectNotFound, get_storage
+from storage.objects.keys import job_prefix, page_key, page_pdf_key, result_key
+from storage.records import jobs as repo
+from storage.records.db import session_scope
+from storage.records.job_reads import JobRecord, read_job
+from storage.records.models import JobStatus, PageStatus
+from workers import cache, faults, timings
+from workers.job_end import job_ended
+from workers.ocr import formats, pages, pdfout, tesseract
+from workers.ocr.engine import get_engine
+from workers.ocr.errors import InputError
+from workers.ocr.preprocess import PageOptions, alternate_lang, read_page, switches
+from workers.settings import get_worker_settings
+
+log = logging.getLogger(__name__)
+
+
+def engine_info(job: JobRecord) -> dict[str, Any]:
+    """The engine, its version and every model a page of this job may be read with (the job's languages,
+    and the alternate models auto_model may choose), each with its sha256, so results can be reproduced."""
+    engine = get_engine()
+    options = {"lang": job.lang, "psm": job.psm, "dpi": job.dpi, "formats": job.format_list, **(job.options or {})}
+    models = tesseract.model_info(job.lang)
+    alternate = alternate_lang(job.lang, tesseract.installed_models()) if switches(options)["auto_model"] else None
+    if alternate:
+        models += [m for m in tesseract.model_info(alternate) if m not in models]
+    return {
+        "engine": engine.name,
+        "tesseract_version": engine.version(),
+        "models": models,
+        "options": options,
+    }
+
+
+@dataclass(frozen=True)
+class Prepared:
+    pages: list[int]  # the page numbers still to do
+    job: JobRecord | None = None  # the job as it stands after this step, when it has pages to do
+    claim: repo.PageClaim | None = None  # set when the job's one page was claimed as the job started
+
+
+def prepare(job_id: str, redelivered: bool = False, task_id: str | None = None) -> Prepared:
+    """Reuse an identical earlier job's results (workers/cache.py), or count the pages, create their rows
+    and return the page numbers still to do, with the job as it now stands.
+
+    `redelivered`: the broker sent this message again because the worker running it died. A queued job's
+    redeliveries are counted, and a document that keeps killing its worker while it is opened is given up
+    after OCR_PAGE_MAX_ATTEMPTS of them, as a page would be.
+
+    `task_id`: the task that will recognize the page itself when the job has only one. The job then starts
+    with that page already claimed by it, in the one write transaction (a cancel kills that task from then on)."""
+    with timings.step("prepare"):
+        prepared = _prepare(job_id, redelivered, task_id)
+    return prepared
+
+
+def _prepare(job_id: str, redelivered: bool, task_id: str | None) -> Prepared:
+    settings = get_worker_settings()
+    job = read_job(job_id)
+    if job is None or job.status in JobStatus.FINISHED:
+        return Prepared([])
+    if redelivered and job.status == JobStatus.QUEUED:
+        with session_scope() as session:
+            attempts = repo.note_prepare_redelivery(session, job_id)
+        if attempts >= settings.page_max_attempts:
+            raise InputError(
+                "open_failed", f"gave up opening the document after {attempts} attempts (the worker was lost each time)"
+            )
+    if job.status == JobStatus.RUNNING:  # redelivered, or sent again by the recovery sweep: resend what is not done
+        with session_scope() as session:
+            pending = repo.pending_pages(session, job_id)
+        if not pending:  # every page done, but the job was never finalized (that step was lost)
+            finalize_job(job_id)
+        return Prepared(pending, job)
+    info = engine_info(job)
+    key = cache.cache_key(job.input_sha256, info)
+    if settings.result_cache:
+        with session_scope() as session:
+            source = cache.find_cached_job(session, key, job_id)
+        if source is not None and cache.complete_from_cache(get_storage(), job, source, key):
+            return Prepared([])
+    with get_storage().local_path(job.input_key) as path:
+        faults.before_count(job.filename)
+        total = pages.count_pages(path, job.media_type, settings.max_pixels_per_page)
+    if total > settings.max_pages:
+        raise InputError("too_many_pages", f"the document has {total} pages; OCR_MAX_PAGES={settings.max_pages}")
+    if total == 0:
+        raise InputError("no_pages", "the document has no pages")
+    claim_for = task_id if total == 1 else None
+    with timings.step("start"), session_scope() as session:
+        started = repo.start_job(session, job_id, total, info, key, claim_for=claim_for)
+        if started is None:
+            # Another delivery of this message started the job; what it has not finished is still to do.
+            return Prepared(repo.pending_pages(session, job_id))
+    running = dataclasses.replace(job, status=JobStatus.RUNNING, pages_total=total, engine_info=info)
+    claim = repo.PageClaim(attempts=1, last_error=None) if claim_for is not None and started == [1] else None
+    return Prepared(started, running, claim)
+
+
+@dataclass(frozen=True)
+class PageDone:
+    last: bool  # this call completed the job's last page: the job is ready to finalize
+    output: formats.PageOutput | None = None  # the page's outputs when this call recognized it
+    job: JobRecord | None = None  # the job as this call read it
+    finalized: bool = False  # this call also wrote the results and marked the job succeeded (a one-page job)
+
+
+def process_page(
+    job_id: str,
+    page_no: int,
+    task_id: str | None = None,
+    *,
+    job: JobRecord | None = None,
+    claim: repo.PageClaim | None = None,
+) -> PageDone:
+    """Recognize one page and store its outputs; `task_id`, the task doing it, is what a cancel kills.
+
+    `job` and `claim`: what `prepare` returned when this page is done inline right after it (the job is not
+    read again, and a page claimed as the job started is not claimed twice). A one-page job is finished in
+    one write transaction: its results are written first, then the page is marked done and the job
+    succeeded together (a delivery that dies before that commit leaves the page to be done again)."""
+    settings = get_worker_settings()
+    storage = get_storage()
+    job = job or read_job(job_id)
+    if job is None or job.status != JobStatus.RUNNING:
+        return PageDone(last=False)
+    if claim is None:  # (a page claimed as its job started is on its first delivery)
+        with timings.step("claim"), session_scope() as session:
+            claim = repo.claim_page(session, job_id, page_no, task_id)
+            if claim is None:
+                # Redelivered after the page was stored: finalize again in case that message was lost.
+                return PageDone(last=not repo.pending_pages(session, job_id))
+            if claim.attempts > settings.page_max_attempts:
+                # Each delivery counts; a page that keeps killing its worker must not loop forever.
+                last = f"; last error: {claim.last_error}" if claim.last_error else " (the worker was lost each time)"
+                raise InputError("page_failed", f"gave up after {claim.attempts - 1} attempts{last}")
+    options = PageOptions(lang=job.lang, psm=job.psm, dpi=job.dpi, extra=dict(job.options or {}))
+    try:
+        faults.before_recognize(job.filename)
+        with storage.local_path(job.input_key) as path:
+            output, page_pdf = _recognize(path, job.media_type, page_no, options, with_pdf="pdf" in job.format_list)
+    except Exception as exc:
+        # Kept on the page row: if the page is finally given up, the job's error says why.
+        note_page_error(job_id, page_no, f"{type(exc).__name__}: {exc}")
+        raise
+    # A one-page job keeps no page JSON: its results are made from the output in memory, and the text stream
+    # reads its result.txt instead (ocr_api/progress.py). Longer jobs need it to assemble their results.
+    one_page = job.pages_total == 1 and page_no == 1
+    written = [] if one_page else [page_key(job_id, page_no)]
+    with timings.step("store"):
+        if page_pdf is not None:
+            written.append(page_pdf_key(job_id, page_no))
+            storage.put_bytes(page_pdf_key(job_id, page_no), page_pdf, formats.MEDIA_TYPES["pdf"])
+        if not one_page:
+            storage.put_bytes(page_key(job_id, page_no), output.to_json().encode(), "application/json")
+    if one_page:
+        with timings.step("finalize"):
+            written += write_results(job, [1], [output])
+    info = {"confidence": round(output.confidence, 2), **output.info}
+    with timings.step("finish"), session_scope() as session:
+        outcome = repo.finish_page(session, job_id, page_no, info)
+        succeeded = one_page and outcome.live and outcome.all_done and repo.succeed_job(session, job_id)
+    if not outcome.live:
+        # Cancelled or deleted while this page ran: what it wrote must not outlive the job's own clean-up.
+        discard(job_id, written)
+        return PageDone(last=False)
+    if succeeded:
+        job_ended(job)
+    if one_page:
+        # Not succeeded here: another delivery finished the job first (its results are the same pages').
+        return PageDone(last=False, output=output, job=job, finalized=succeeded)
+    return PageDone(last=outcome.newly_done and outcome.all_done, output=output, job=job)
+
+
+def _recognize(
+    path: Path, media_type: str, page_no: int, options: PageOptions, *, with_pdf: bool
+) -> tuple[formats.PageOutput, bytes | None]:
+    """One page's outputs from one recognition pass, and its searchable one-page PDF when wanted.
+
+    With the job option skip_text, a PDF page that already has text keeps it (and its original page).
+    """
+    settings = get_worker_settings()
+    dpi = options.dpi or settings.default_dpi
+    if media_type == pages.PDF and options.extra.get("skip_text"):
+        layer = pages.read_text_layer(path, page_no, dpi)
+        if layer is not None:
+            output = formats.page_output_from_text_layer(
+                page_no, layer.width, layer.height, layer.dpi, layer.text, layer.lines
+            )
+            return output, pdfout.copy_pdf_page(path, page_no) if with_pdf else None
+    with timings.step("load"):
+        page_image = pages.load_page(
+            path,
+            media_type,
+            page_no,
+            dpi=options.dpi,
+            render_dpi=settings.default_dpi,
+            max_pixels=settings.max_pixels_per_page,
+        )
+    with timings.step("recognize"):
+        output, engine_image = read_page(get_engine(), page_no, page_image, options)
+    page_pdf = pdfout.page_pdf(engine_image, output, default_dpi=settings.default_dpi) if with_pdf else None
+    return output, page_pdf
+
+
+def load_page_outputs(
+    job_id: str, page_numbers: list[int], known: dict[int, formats.PageOutput] | None = None
+) -> list[formats.PageOutput]:
+    """The stored outputs of these pages; those in `known` (just recognized here) are not read back."""
+    storage = get_storage()
+    known = known or {}
+    return [
+        known[n] if n in known else formats.PageOutput.from_json(storage.read_bytes(page_key(job_id, n)))
+        for n in page_numbers
+    ]
+
+
+def finalize_job(job_id: str, done: PageDone | None = None) -> None:
+    """Assemble every requested format from the page outputs, then mark the job succeeded.
+
+    `done`: what process_page returned when that call completed the job's last page; its page's output is
+    used instead of being read back, and for a one-page job nothing needs reading at all."""
+    job = done.job if done is not None and done.job is not None else read_job(job_id)
+    if job is None or job.status != JobStatus.RUNNING:
+        return
+    known = {done.output.page: done.output} if done is not None and done.output is not None else {}
+    if job.pages_total is not None and sorted(known) == list(range(1, job.pages_total + 1)):
+        page_numbers = sorted(known)
+    else:
+        with session_scope() as session:
+            states = repo.page_states(session, job_id)
+        if any(status != PageStatus.SUCCEEDED for status in states.values()):
+            return
+        page_numbers = sorted(states)
+    try:
+        outputs = load_page_outputs(job_id, page_numbers, known)
+    except ObjectNotFound as exc:
+        raise InputError("missing_page_output", f"a page's output is missing: {exc}") from exc
+    with timings.step("finalize"):
+        written = write_results(job, page_numbers, outputs)
+    with timings.step("finish"), session_scope() as session:
+        succeeded = repo.succeed_job(session, job_id)
+    if not succeeded:
+        discard(job_id, written)
+    else:
+        job_ended(job)
+
+
+def write_results(job: JobRecord, page_numbers: list[int], outputs: list[formats.PageOutput]) -> list[str]:
+    """Every requested format of the job (and its text), from its pages' outputs; the keys written."""
+    storage = get_storage()
+    job_id = job.id
+    wanted = set(job.format_list) | {"txt"}
+    info = dict(job.engine_info or {})
+    meta = {"job_id": job.id, "filename": job.filename, "engine": info}
+    version = str(info.get("tesseract_version", ""))
+    builders = {
+        "txt": lambda: formats.build_text(outputs),
+        "hocr": lambda: formats.build_hocr(outputs, version),
+        "alto": lambda: formats.build_alto(outputs, meta),
+        "tsv": lambda: formats.build_tsv(outputs),
+        "json": lambda: formats.build_json(outputs, meta),
+    }
+    for fmt in sorted(wanted):
+        if fmt == "pdf":
+            _write_pdf(job_id, page_numbers, title=job.filename, creator=f"tesseract {version}")
+            continue
+        storage.put_bytes(result_key(job_id, fmt), builders[fmt]().encode("utf-8"), formats.MEDIA_TYPES[fmt])
+    return [result_key(job_id, fmt) for fmt in sorted(wanted)]
+
+
+def discard(job_id: str, keys: list[str]) -> None:
+    """Remove what a step wrote for a job that was cancelled, failed or deleted while it ran (all of the job's
+    files when the job is gone); nothing when another delivery of the step has completed the job."""
+    storage = get_storage()
+    job = read_job(job_id)
+    if job is None:
+        storage.delete_prefix(job_prefix(job_id))
+    elif job.status != JobStatus.SUCCEEDED:
+        for key in keys:
+            storage.delete(key)
+
+
+def _write_pdf(job_id: str, page_numbers: list[int], *, title: str | None, creator: str) -> None:
+    """Merge the one-page PDFs the page tasks stored into result.pdf, spooled through a temporary file."""
+    storage = get_storage()
+    page_pdfs = (storage.read_bytes(page_pdf_key(job_id, n)) for n in page_numbers)
+    with tempfile.TemporaryFile() as spool:
+        try:
+            pdfout.merge_pdf_pages(page_pdfs, spool, title=title, creator=creator)
+        except ObjectNotFound as exc:
+            raise InputError("missing_page_output", f"a page's PDF is missing: {exc}") from exc
+        spool.seek(0)
+        storage.save_stream(result_key(job_id, "pdf"), spool, formats.MEDIA_TYPES["pdf"])
+
+
+def note_page_error(job_id: str, page_no: int, message: str) -> None:
+    with session_scope() as session:
+        repo.note_page_error(session, job_id, page_no, message)
+
+
+def fail_job(job_id: str, code: str, message: str, page_no: int | None = None) -> None:
+    with session_scope() as session:
+        failed = repo.fail_job(session, job_id, code, message, page_no)
+    if failed:
+        job_ended(job_id)
