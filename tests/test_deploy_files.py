@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -101,10 +100,29 @@ def test_image_installs_the_same_system_packages_as_the_install_script() -> None
     assert COMPOSE["services"]["migrate"]["build"]["args"]["OCR_LANGS"].endswith(
         re.search(r'^ARG OCR_LANGS="([^"]*)"', DOCKERFILE, re.M)[1] + "}"  # type: ignore[index]
     )
-    for package_dir in ("ocr_api", "workers", "storage", "ocr_client", "ocr_telemetry"):
-        assert f"COPY {package_dir} " in DOCKERFILE
-        assert (REPO / package_dir / "__init__.py").exists()
-    assert Path(REPO / "pyproject.toml").exists()
+    for package_dir in installed_package_dirs():
+        top = package_dir.split("/")[0]
+        assert f"COPY {top} ./{top}" in DOCKERFILE, f"{package_dir}: installed by pyproject.toml, not copied"
+    assert "COPY pyproject.toml" in DOCKERFILE
+
+
+def installed_package_dirs() -> list[str]:
+    """The folders of the top-level packages pyproject.toml installs, relative to the repository."""
+    import tomllib
+
+    find = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    tops = [pattern.rstrip("*") for pattern in find["include"]]
+    dirs = []
+    for top in tops:
+        found = [
+            f"{where}/{top}".removeprefix("./")
+            for where in find["where"]
+            if (REPO / where / top / "__init__.py").exists()
+        ]
+        assert len(found) == 1, f"package {top}: found in {found} of {find['where']}"
+        dirs += found
+    assert {"ocr_api", "workers", "storage", "client/ocr_client"} <= set(dirs)
+    return dirs
 
 
 def test_image_is_multi_stage_pinned_non_root_and_single_threaded() -> None:
