@@ -52,27 +52,11 @@ async def client_loop(
 ) -> None:
     while time.monotonic() < stop_at:
         started = time.monotonic()
-        files = {"file": ("page.tif", data, "image/tiff")}
-        response = await request(client, stats, "upload", "POST", "/v1/jobs", files=files)
-        if response is None:
+        job_id = await upload(client, data, stats)
+        if job_id is None:
             continue
-        if response.status_code != 202:
-            stats["errors"].append(f"upload {response.status_code}: {response.text[:200]}")
-            continue
-        job_id = response.json()["id"]
         stats["submitted"] += 1
-        deadline = stop_at + drain_s
-        status = "queued"
-        while time.monotonic() < deadline:
-            reply = await request(client, stats, "status", "GET", f"/v1/jobs/{job_id}")
-            if reply is not None and reply.status_code != 200:
-                stats["errors"].append(f"status {reply.status_code}")
-                break
-            if reply is not None:
-                status = reply.json()["status"]
-                if status not in ("queued", "running"):
-                    break
-            await asyncio.sleep(0.2)
+        status = await wait_for_end(client, job_id, stats, deadline=stop_at + drain_s)
         if status != "succeeded":
             stats["lost" if status in ("queued", "running") else "failed"].append(job_id)
             continue
@@ -83,6 +67,34 @@ async def client_loop(
             stats["errors"].append(f"result {result.status_code}")
             continue
         stats["latency"].append(time.monotonic() - started)
+
+
+async def upload(client: httpx.AsyncClient, data: bytes, stats: dict[str, Any]) -> str | None:
+    """The new job's id, or None (the failure noted in stats)."""
+    files = {"file": ("page.tif", data, "image/tiff")}
+    response = await request(client, stats, "upload", "POST", "/v1/jobs", files=files)
+    if response is None:
+        return None
+    if response.status_code != 202:
+        stats["errors"].append(f"upload {response.status_code}: {response.text[:200]}")
+        return None
+    return str(response.json()["id"])
+
+
+async def wait_for_end(client: httpx.AsyncClient, job_id: str, stats: dict[str, Any], deadline: float) -> str:
+    """Poll until the job ends or the deadline passes; its last status seen."""
+    status = "queued"
+    while time.monotonic() < deadline:
+        reply = await request(client, stats, "status", "GET", f"/v1/jobs/{job_id}")
+        if reply is not None and reply.status_code != 200:
+            stats["errors"].append(f"status {reply.status_code}")
+            break
+        if reply is not None:
+            status = reply.json()["status"]
+            if status not in ("queued", "running"):
+                break
+        await asyncio.sleep(0.2)
+    return status
 
 
 async def load(base_url: str, clients: int, seconds: float, drain_s: float) -> dict[str, Any]:

@@ -34,18 +34,19 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import os
 import platform
 import statistics
 import sys
 import time
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from bench import baselines, workload
+from bench.postgres import drop_pg_database, new_pg_database
 from bench.stack import Sampler, ServiceClient, Stack, scratch_dir, tree_cpu_seconds
 
 # The engine alone reads each page once; so does the service with its preprocessing switched off, which
@@ -209,57 +210,48 @@ def run_all(args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
     sets = workload.page_sets(work_dir, args.quick, args.sets)
     rows: list[Row] = []
     extra: dict[str, Any] = {"inspect": {}, "threads": {}, "steps": {}, "drain": args.drain}
-    engines = dict.fromkeys(SERVICE_METHODS[m][0] for m in args.methods if m in SERVICE_METHODS)
     for n in args.processes:
-        env = dict(item.split("=", 1) for item in args.env)
-        if args.postgres:
-            env["OCR_DATABASE_URL"] = new_pg_database(args.postgres)
-        stacks = {engine: Stack(work_dir / f"{engine}-{n}", args.redis_url, n, engine=engine, extra_env=env)
-                  for engine in engines}  # fmt: skip
-        clients: dict[str, ServiceClient] = {}
-        try:
-            for engine, stack in stacks.items():
-                stack.start()
-                clients[engine] = ServiceClient(stack.base_url)
-                warm_up(stack, clients[engine])
-                extra["inspect"][f"{engine}-{n}"] = stack.inspect()
-            for attempt in range(1, args.repeats + 1):
-                for page_set in sets:
-                    for method in args.methods:
-                        rows.append(measure(method, page_set, n, stacks, clients, extra))
-                        row = rows[-1]
-                        print(f"  #{attempt} N={n} {page_set.kind:8} {method:20} {row.pages_per_s:7.3f} pages/s "
-                              f"{row.cpu_per_page * 1000:7.1f} ms CPU/page", flush=True)  # fmt: skip
-            if n == max(args.processes) and args.extras and "tesserocr" in clients:
-                runs = 8 if args.quick else 30
-                extra["latency"] = [measure_latency(clients["tesserocr"], runs, f) for f in (PLAIN, {})]
-                extra["long_pdf"] = measure_long_pdf(clients["tesserocr"], work_dir, args.pdf_pages, n)
-        finally:
-            for client in clients.values():
-                client.close()
-            for stack in stacks.values():
-                stack.stop()
-            if args.postgres:
-                drop_pg_database(args.postgres, env["OCR_DATABASE_URL"])
+        rows += run_at(n, args, work_dir, sets, extra)
     return {"rows": [{**asdict(r), "pages_per_s": r.pages_per_s, "cpu_per_page": r.cpu_per_page} for r in rows],
             **extra}  # fmt: skip
 
 
-def new_pg_database(admin_url: str) -> str:
-    """A fresh, empty PostgreSQL database for one stack (the API migrates it on start); its SQLAlchemy URL."""
-    import psycopg
-
-    name = f"ocr_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"postgresql+psycopg://{admin_url.split('://', 1)[1].rsplit('/', 1)[0]}/{name}"
-
-
-def drop_pg_database(admin_url: str, url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+def run_at(
+    n: int, args: argparse.Namespace, work_dir: Path, sets: list[workload.PageSet], extra: dict[str, Any]
+) -> list[Row]:
+    """Every method on every page set with N worker processes, args.repeats times."""
+    engines = dict.fromkeys(SERVICE_METHODS[m][0] for m in args.methods if m in SERVICE_METHODS)
+    env = dict(item.split("=", 1) for item in args.env)
+    if args.postgres:
+        env["OCR_DATABASE_URL"] = new_pg_database(args.postgres)
+    stacks = {engine: Stack(work_dir / f"{engine}-{n}", args.redis_url, n, engine=engine, extra_env=env)
+              for engine in engines}  # fmt: skip
+    clients: dict[str, ServiceClient] = {}
+    rows: list[Row] = []
+    try:
+        for engine, stack in stacks.items():
+            stack.start()
+            clients[engine] = ServiceClient(stack.base_url)
+            warm_up(stack, clients[engine])
+            extra["inspect"][f"{engine}-{n}"] = stack.inspect()
+        for attempt in range(1, args.repeats + 1):
+            for page_set, method in itertools.product(sets, args.methods):
+                row = measure(method, page_set, n, stacks, clients, extra)
+                rows.append(row)
+                print(f"  #{attempt} N={n} {page_set.kind:8} {method:20} {row.pages_per_s:7.3f} pages/s "
+                      f"{row.cpu_per_page * 1000:7.1f} ms CPU/page", flush=True)  # fmt: skip
+        if n == max(args.processes) and args.extras and "tesserocr" in clients:
+            runs = 8 if args.quick else 30
+            extra["latency"] = [measure_latency(clients["tesserocr"], runs, f) for f in (PLAIN, {})]
+            extra["long_pdf"] = measure_long_pdf(clients["tesserocr"], work_dir, args.pdf_pages, n)
+    finally:
+        for client in clients.values():
+            client.close()
+        for stack in stacks.values():
+            stack.stop()
+        if args.postgres:
+            drop_pg_database(args.postgres, env["OCR_DATABASE_URL"])
+    return rows
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:

@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import workload
+from bench.postgres import drop_pg_database, new_pg_database
 from bench.stack import Stack, scratch_dir
-from bench.throughput import drop_pg_database, machine, new_pg_database, percentile
+from bench.throughput import machine, percentile
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
