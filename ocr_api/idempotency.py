@@ -13,6 +13,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, BinaryIO
 
+from ocr_client.options import JobOptions
+
 from ocr_api.errors import IdempotencyInFlight, IdempotencyMismatch
 from ocr_api.schemas import JobOut
 from storage.records import idempotency as records
@@ -22,25 +24,32 @@ CHUNK = 1024 * 1024
 STALE_AFTER = timedelta(minutes=10)
 
 
-def fingerprint(stream: BinaryIO, fields: dict[str, Any]) -> str:
-    """sha256 over the upload's bytes and its options (canonical JSON, fields not given left out, so adding an
-    optional field to the form does not change earlier uploads' fingerprints); the stream is left at its start."""
+def fingerprint(stream: BinaryIO, options: JobOptions) -> str:
+    """sha256 over the upload's bytes and the options given (canonical JSON); the stream is left at its start."""
     digest = hashlib.sha256()
     stream.seek(0)
     while chunk := stream.read(CHUNK):
         digest.update(chunk)
     stream.seek(0)
     digest.update(b"\0")
-    given = {name: value for name, value in fields.items() if value is not None}
-    digest.update(json.dumps(given, sort_keys=True, separators=(",", ":")).encode())
+    digest.update(json.dumps(fingerprinted(options), sort_keys=True, separators=(",", ":")).encode())
     return digest.hexdigest()
+
+
+def fingerprinted(options: JobOptions) -> dict[str, Any]:
+    """The options as fingerprints have always held them: only the fields given (so a new optional field leaves
+    earlier uploads' fingerprints as they were), the switches given grouped under "options" as the job records
+    them."""
+    switches = options.switches()
+    given = {name: value for name, value in options.given().items() if name not in switches and value is not None}
+    return {**given, "options": switches}
 
 
 def submit_once(
     owner: str,
     key: str,
     stream: BinaryIO,
-    fields: dict[str, Any],
+    options: JobOptions,
     submit: Callable[[], JobOut],
     *,
     ttl_hours: int,
@@ -48,7 +57,7 @@ def submit_once(
     """The status and body to answer: (202, new job) the first time, (200, that same body) on a retry.
     Blocking: call it from a thread."""
     outcome = records.reserve(
-        owner, key, fingerprint(stream, fields), ttl=timedelta(hours=ttl_hours), stale_after=STALE_AFTER
+        owner, key, fingerprint(stream, options), ttl=timedelta(hours=ttl_hours), stale_after=STALE_AFTER
     )
     if isinstance(outcome, records.Replay):
         return 200, outcome.response

@@ -44,7 +44,7 @@ class JobOut(BaseModel):
     psm: int | None
     dpi: int | None
     formats: list[str]
-    options: dict[str, Any]
+    options: dict[str, Any] = Field(description="The switches the upload set; the others took their defaults")
     engine: dict[str, Any] | None = Field(description="tesseract version, models with checksums, options")
     links: JobLinks
 

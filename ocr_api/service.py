@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from ocr_client.options import FORMATS
+from ocr_client.options import FORMATS, JobOptions
 
 from ocr_api.errors import (
     InvalidInput,
@@ -43,13 +43,28 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class JobRequest:
+    """An upload's options checked, as the job's row records them."""
+
     lang: str
     psm: int | None
     dpi: int | None
     formats: list[str]
-    options: dict[str, bool]
+    options: dict[str, bool]  # the switches given (a switch left out takes its default in the workers)
     callback_url: str | None = None
     retain_hours: int | None = None
+
+    @classmethod
+    def checked(cls, options: JobOptions, default_lang: str, owner: str | None) -> JobRequest:
+        """InvalidInput names the first field the service cannot take."""
+        return cls(
+            lang=validate_lang(options.lang or default_lang),
+            psm=options.psm,
+            dpi=options.dpi,
+            formats=parse_formats(options.formats),
+            options=options.switches(),
+            callback_url=check_callback_url(options.callback_url, owner=owner),
+            retain_hours=check_retain_hours(options.retain_hours),
+        )
 
 
 def parse_formats(raw: str | None) -> list[str]:
@@ -85,33 +100,14 @@ def validate_lang(lang: str) -> str:
 
 
 def submit_upload(
-    stream: BinaryIO,
-    filename: str | None,
-    *,
-    lang: str | None,
-    psm: int | None,
-    dpi: int | None,
-    formats: str | None,
-    options: dict[str, bool],
-    callback_url: str | None = None,
-    retain_hours: int | None = None,
-    owner: str | None = None,
+    stream: BinaryIO, filename: str | None, options: JobOptions, *, owner: str | None = None
 ) -> JobRecord:
-    """POST /v1/jobs after form parsing: check the fields, store the file, record and enqueue the job."""
+    """POST /v1/jobs after form parsing: check the options, store the file, record and enqueue the job."""
     settings = get_api_settings()
-    request = JobRequest(
-        lang=validate_lang(lang or settings.default_lang),
-        psm=psm,
-        dpi=dpi,
-        formats=parse_formats(formats),
-        options=options,
-        callback_url=check_callback_url(callback_url, owner=owner),
-        retain_hours=check_retain_hours(retain_hours),
-    )
     return submit_job(
         stream,
         filename,
-        request,
+        JobRequest.checked(options, settings.default_lang, owner),
         max_bytes=settings.max_upload_bytes,
         max_pixels=settings.max_pixels_per_page,
         owner=owner,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
-from ocr_client.options import MEDIA_TYPES
+from ocr_client.options import MEDIA_TYPES, Format, JobOptions
 
 from ocr_api import service
 from ocr_api.auth import CurrentCaller, check_jobs_in_flight, current_caller
@@ -24,7 +24,6 @@ router = APIRouter(prefix=JOBS_PATH, tags=["jobs"], dependencies=[Depends(curren
 ERRORS: dict[int | str, dict[str, Any]] = {
     c: {"model": ErrorResponse} for c in (401, 404, 409, 410, 413, 415, 422, 429, 503)
 }
-Format = Literal["txt", "hocr", "alto", "tsv", "json", "pdf"]
 
 
 @router.post("", status_code=202, response_model=JobOut, responses=ERRORS, summary="Upload a file for OCR")
@@ -32,57 +31,17 @@ async def create_job(
     request: Request,
     caller: CurrentCaller,
     file: Annotated[UploadFile, File(description="Image (PNG, JPEG, TIFF, WebP, BMP, GIF) or PDF")],
-    lang: Annotated[str | None, Form(description="Tesseract languages joined by '+', e.g. eng+deu")] = None,
-    psm: Annotated[int | None, Form(ge=0, le=13, description="Tesseract page segmentation mode")] = None,
-    dpi: Annotated[int | None, Form(ge=50, le=2400, description="Resolution override")] = None,
-    formats: Annotated[str | None, Form(description="Comma-separated: txt,hocr,alto,tsv,json,pdf")] = None,
-    normalize: Annotated[
-        bool | None, Form(description="Scale small text up and give small crops a white border")
-    ] = None,
-    orient: Annotated[bool | None, Form(description="Detect page orientation (OSD) and rotate")] = None,
-    deskew: Annotated[bool | None, Form(description="Straighten skewed scans")] = None,
-    retry: Annotated[bool | None, Form(description="Retry empty or low-confidence pages with other settings")] = None,
-    auto_model: Annotated[
-        bool | None, Form(description="Read German pages that read poorly with the Fraktur model (frk) too")
-    ] = None,
-    skip_text: Annotated[bool | None, Form(description="Reuse a PDF page's existing text layer")] = None,
-    callback_url: Annotated[
-        str | None, Form(description="POST the job's status here, signed, when it ends (README: Webhooks)")
-    ] = None,
-    retain_hours: Annotated[
-        int | None, Form(ge=0, description="Delete the input and results this many hours after the job ends")
-    ] = None,
+    options: Annotated[JobOptions, Form()],
     idempotency_key: Annotated[
         str | None,
         Header(alias="Idempotency-Key", max_length=255, description="A retry with the same key gets the same job"),
     ] = None,
 ) -> Response:
-    switches = {
-        "normalize": normalize,
-        "orient": orient,
-        "deskew": deskew,
-        "retry": retry,
-        "auto_model": auto_model,
-        "skip_text": skip_text,
-    }
-    options = {name: value for name, value in switches.items() if value is not None}
     base = jobs_url(request)
 
     def submit() -> JobOut:
         check_jobs_in_flight(caller)
-        job = service.submit_upload(
-            file.file,
-            file.filename,
-            lang=lang,
-            psm=psm,
-            dpi=dpi,
-            formats=formats,
-            options=options,
-            callback_url=callback_url,
-            retain_hours=retain_hours,
-            owner=caller.key_id,
-        )
-        return job_out(job, base)
+        return job_out(service.submit_upload(file.file, file.filename, options, owner=caller.key_id), base)
 
     # In a thread (file I/O, then the wait for the group commit), at most OCR_UPLOAD_CONCURRENCY at once: the rest
     # wait their turn in order, instead of dozens of threads taking the GIL from each other.
@@ -90,21 +49,12 @@ async def create_job(
     if idempotency_key is None:
         body = await anyio.to_thread.run_sync(submit, limiter=slots)
         return json_response(body, 202, {"Location": body.links.self})
-    fields = {
-        "lang": lang,
-        "psm": psm,
-        "dpi": dpi,
-        "formats": formats,
-        "options": options,
-        "callback_url": callback_url,
-        "retain_hours": retain_hours,
-    }
     once = partial(
         submit_once,
         caller.idempotency_owner,
         idempotency_key,
         file.file,
-        fields,
+        options,
         submit,
         ttl_hours=get_api_settings().idempotency_hours,
     )

@@ -2,7 +2,8 @@
 
 Every URL in the page starts with the root path the request came in under (OCR_ROOT_PATH), so the form works
 behind a reverse proxy that serves the API under a prefix. The page has no inline script: the later CSP needs
-none.
+none. The switches' checkboxes come from `JobOptions`: each field's title is its label, its default whether it
+starts checked.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from string import Template
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from ocr_client.options import MEDIA_TYPES
+from ocr_client.options import FORMATS, JobOptions
 
 from ocr_api.security import FORM_CSP
 from ocr_api.settings import get_api_settings
@@ -25,14 +26,6 @@ router = APIRouter(tags=["ui"], include_in_schema=False)
 PACKAGE = Path(__file__).resolve().parents[1]
 STATIC_DIR = PACKAGE / "static"
 DEFAULT_FORMATS = ("txt",)
-SWITCHES = (  # name, label, checked: the service's defaults
-    ("normalize", "Enlarge small text and small crops", True),
-    ("orient", "Detect and fix page orientation", True),
-    ("deskew", "Straighten skewed pages", True),
-    ("auto_model", "Try the Fraktur model on German pages that read poorly", True),
-    ("retry", "Read poor pages again with other settings", True),
-    ("skip_text", "Reuse a PDF page's own text layer", False),
-)
 FORMAT_LABELS = {"txt": "Plain text", "hocr": "hOCR", "alto": "ALTO XML", "tsv": "TSV", "json": "JSON",
                  "pdf": "Searchable PDF"}  # fmt: skip
 LANGUAGE_NAMES = {"eng": "English", "deu": "German", "fra": "French", "frk": "German Fraktur",
@@ -63,6 +56,10 @@ def _checkbox(group: str, value: str, label: str, checked: bool) -> str:
     )
 
 
+def _label(name: str) -> str:
+    return JobOptions.model_fields[name].title or name
+
+
 @router.get("/", response_class=HTMLResponse, summary="The upload form")
 def index(request: Request) -> HTMLResponse:
     root = str(request.scope.get("root_path", "")).rstrip("/")
@@ -72,9 +69,11 @@ def index(request: Request) -> HTMLResponse:
         for code in installed_languages()
     )
     formats = "\n".join(
-        _checkbox("formats", fmt, FORMAT_LABELS.get(fmt, fmt), fmt in DEFAULT_FORMATS) for fmt in MEDIA_TYPES
+        _checkbox("formats", fmt, FORMAT_LABELS.get(fmt, fmt), fmt in DEFAULT_FORMATS) for fmt in FORMATS
     )
-    switches = "\n".join(_checkbox("switch", name, label, on) for name, label, on in SWITCHES)
+    switches = "\n".join(
+        _checkbox("switch", name, _label(name), on) for name, on in JobOptions.switch_defaults().items()
+    )
     page = _page_template().substitute(
         root=escape(root), version=asset_version(), languages=languages, formats=formats, switches=switches
     )

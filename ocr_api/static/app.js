@@ -124,6 +124,7 @@
 
   function readOptions() {
     const checked = (name) => [...form.querySelectorAll(`input[name=${name}]:checked`)].map((i) => i.value);
+    // One checkbox per switch of JobOptions (rendered by ocr_api/routes/ui.py): each is sent, on or off.
     const switches = {};
     for (const box of form.querySelectorAll("input[name=switch]")) switches[box.value] = box.checked;
     return { lang: checked("lang").join("+"), formats: checked("formats"), switches };

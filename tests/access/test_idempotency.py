@@ -3,6 +3,7 @@ same key is 422, a duplicate while the first is in flight is 409; per API key; t
 
 from __future__ import annotations
 
+import io
 import threading
 import uuid
 from pathlib import Path
@@ -10,8 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-
 from ocr_client import Client, RetryPolicy
+from ocr_client.options import JobOptions
+
 from tests.access.conftest import Access, upload
 from tests.support import corpus_file
 
@@ -89,6 +91,37 @@ def test_concurrent_identical_requests_make_one_job(access: Access) -> None:
     assert _jobs(client) == [job_id]
 
 
+@pytest.mark.parametrize(
+    ("form", "digest"),
+    [
+        ({}, "df29c4ce7660b01c825dc5972bca17bb6ba258d7e9daa4c7b82d128fc3a3d25a"),
+        ({"formats": "txt,pdf"}, "16da959a43ff8006e400320e8eb4c2f3c478e1a72fa9f47cfb58520a095dbbea"),
+        (
+            {"lang": "eng+deu", "psm": "6", "dpi": "300", "formats": "hocr", "deskew": "false", "skip_text": "1"},
+            "8824aedfe911714df49e2a0bd247919d87dc78b7c7fa7f76077440bdc9a18239",
+        ),
+        (
+            {
+                "callback_url": "https://example.com/hook",
+                "retain_hours": "2",
+                "normalize": "true",
+                "orient": "off",
+                "retry": "on",
+                "auto_model": "0",
+            },
+            "9d9da3f638764a4dfd52a8b04f11a8c22c6142cfe0bd458ab3978c5c79922717",
+        ),
+    ],
+    ids=["nothing", "formats", "switches-off", "webhook-and-retention"],
+)
+def test_fingerprints_stay_those_of_earlier_uploads(form: dict[str, str], digest: str) -> None:
+    """The digests the service computed for these uploads before the options became one model (commit 66aa63a):
+    a retry across the upgrade still finds its first job."""
+    from ocr_api.idempotency import fingerprint
+
+    assert fingerprint(io.BytesIO(b"scan"), JobOptions.model_validate(form)) == digest
+
+
 def _owner_of(access: Access, name: str) -> str:
     from sqlalchemy import create_engine, text
 
@@ -124,8 +157,7 @@ def test_a_duplicate_of_a_request_in_flight_is_409_and_the_client_waits_it_out(a
     from ocr_api.idempotency import fingerprint
 
     with corpus_file(PNG).open("rb") as fh:
-        fields = {"lang": None, "psm": None, "dpi": None, "formats": None, "options": {}}
-        print_ = fingerprint(fh, fields)
+        print_ = fingerprint(fh, JobOptions())
     _execute(
         access,
         "INSERT INTO ocr_idempotency_keys (owner, key, fingerprint, created_at, expires_at) "

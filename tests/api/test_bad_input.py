@@ -99,12 +99,32 @@ def test_unknown_language_is_422_listing_installed(api_only_stack: Stack) -> Non
         ({"psm": "abc"}, "psm"),
         ({"dpi": "5"}, "dpi"),
         ({"formats": "txt,docx"}, "docx"),
+        ({"retain_hours": "-1"}, "retain_hours"),
+        ({"normalize": "maybe"}, "normalize"),
     ],
 )
 def test_bad_options_are_422(api_only_stack: Stack, fields: dict[str, str], needle: str) -> None:
     png = corpus_file("paperless_simple.png").read_bytes()
     error = assert_error(post_bytes(api_only_stack, png, **fields), 422)
     assert needle in error["message"]
+
+
+def test_option_errors_name_each_field_in_the_one_error_shape(api_only_stack: Stack) -> None:
+    png = corpus_file("paperless_simple.png").read_bytes()
+    error = assert_error(post_bytes(api_only_stack, png, psm="abc", dpi="5", orient="maybe"), 422, "invalid_request")
+    assert error["details"] == [
+        {"field": "psm", "message": "Input should be a valid integer, unable to parse string as an integer"},
+        {"field": "dpi", "message": "Input should be greater than or equal to 50"},
+        {"field": "orient", "message": "Input should be a valid boolean, unable to interpret input"},
+    ]
+    assert error["message"] == "; ".join(f"{d['field']}: {d['message']}" for d in error["details"])
+
+
+def test_unknown_fields_are_ignored_and_the_job_records_the_switches_given(api_only_stack: Stack) -> None:
+    png = corpus_file("paperless_simple.png").read_bytes()
+    response = post_bytes(api_only_stack, png, deskew="false", skip_text="1", colour="blue", options="{}")
+    assert response.status_code == 202, response.text
+    assert response.json()["options"] == {"deskew": False, "skip_text": True}
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from ocr_client.options import JobOptions
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
@@ -212,3 +213,15 @@ def test_a_failed_job_shows_its_reason(browser: WebDriver, served: Served, tmp_p
     assert item.get_attribute("data-state") == "failed" and error.startswith("The job failed: "), error
     job = httpx.get(f"{served.url}/v1/jobs/{item.get_attribute('data-job-id')}").json()
     assert job["error"]["message"] in error
+
+
+def test_the_form_sends_every_switch_as_set(browser: WebDriver, served: Served) -> None:
+    """Every switch of JobOptions goes as a form field, on or off as the user left it: flipped all, the job
+    records each one flipped."""
+    browser.get(f"{served.url}/")
+    defaults = JobOptions.switch_defaults()
+    for name in defaults:
+        browser.find_element(By.ID, f"switch-{name}").click()
+    item = _submit_file(browser, corpus_file("tess_HelloGoogle.tif"))
+    job = httpx.get(f"{served.url}/v1/jobs/{item.get_attribute('data-job-id')}").json()
+    assert job["options"] == {name: not on for name, on in defaults.items()}
