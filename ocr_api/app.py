@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
-from maintenance import recovery, webhook_resend
+from maintenance import recovery, retention, webhook_resend
 from ocr_api import metrics
 from ocr_api.auth import Access
 from ocr_api.errors import add_exception_handlers
@@ -29,8 +29,8 @@ from ocr_api.settings import get_api_settings
 from ocr_telemetry.logging import configure_logging
 from ocr_telemetry.metrics import use_shared_dir
 from ocr_telemetry.settings import get_telemetry_settings
-from storage.records import idempotency, retention
-from storage.records.db import get_engine
+from storage.records import idempotency
+from storage.records.db import get_engine, session_scope
 from storage.records.job_reads import read_jobs
 from storage.settings import get_storage_settings
 from workers.settings import get_worker_settings
@@ -55,7 +55,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         asyncio.create_task(periodic(get_worker_settings().recovery_interval_s, recovery.sweep, "recovery sweep")),
         asyncio.create_task(periodic(get_storage_settings().retention_interval_s, retention.sweep, "retention sweep")),
         asyncio.create_task(
-            periodic(get_worker_settings().recovery_interval_s, idempotency.purge_expired, "idempotency key purge")
+            periodic(get_worker_settings().recovery_interval_s, _purge_idempotency_keys, "idempotency key purge")
         ),
         asyncio.create_task(
             periodic(get_worker_settings().webhook_sweep_interval_s, webhook_resend.sweep, "webhook sweep")
@@ -74,8 +74,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                     await task
 
 
+def _purge_idempotency_keys() -> None:
+    with session_scope() as session:
+        idempotency.purge_expired(session)
+
+
 async def periodic(interval_s: int, step: Callable[[], object], name: str) -> None:
-    """A sweep (maintenance/recovery.py, storage/records/retention.py, maintenance/webhook_resend.py) every
+    """A sweep (maintenance/recovery.py, maintenance/retention.py, maintenance/webhook_resend.py) every
     interval, for as long as the app runs."""
     if interval_s <= 0:
         return

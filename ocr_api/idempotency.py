@@ -18,6 +18,7 @@ from ocr_client.options import JobOptions
 from ocr_api.errors import IdempotencyInFlight, IdempotencyMismatch
 from ocr_api.schemas import JobOut
 from storage.records import idempotency as records
+from storage.records.db import session_scope
 
 CHUNK = 1024 * 1024
 # A reservation still without its job after this long was left by an API process that died mid-upload.
@@ -56,9 +57,9 @@ def submit_once(
 ) -> tuple[int, dict[str, Any]]:
     """The status and body to answer: (202, new job) the first time, (200, that same body) on a retry.
     Blocking: call it from a thread."""
-    outcome = records.reserve(
-        owner, key, fingerprint(stream, options), ttl=timedelta(hours=ttl_hours), stale_after=STALE_AFTER
-    )
+    digest = fingerprint(stream, options)
+    with session_scope() as session:  # committed before the upload is stored: a concurrent retry sees it
+        outcome = records.reserve(session, owner, key, digest, ttl=timedelta(hours=ttl_hours), stale_after=STALE_AFTER)
     if isinstance(outcome, records.Replay):
         return 200, outcome.response
     if isinstance(outcome, records.Mismatch):
@@ -73,7 +74,9 @@ def submit_once(
     try:
         body = submit().model_dump(mode="json")
     except BaseException:
-        records.release(owner, key)
+        with session_scope() as session:
+            records.release(session, owner, key)
         raise
-    records.complete(owner, key, body["id"], body)
+    with session_scope() as session:
+        records.complete(session, owner, key, body["id"], body)
     return 202, body

@@ -17,11 +17,11 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 
 from ocr_telemetry.metrics import collecting_registry
-from storage.records.db import get_engine
-from storage.records.models import Job, JobStatus
+from storage.records import jobs as repo
+from storage.records.db import session_scope
+from storage.records.models import JobStatus
 from workers import queue
 
 log = logging.getLogger(__name__)
@@ -75,8 +75,8 @@ class ServiceState(Collector):
     def _jobs_by_status() -> GaugeMetricFamily | None:
         family = GaugeMetricFamily(JOBS, "Jobs in the database by status.", labels=["status"])
         try:
-            with get_engine().connect() as conn:
-                counts = dict(conn.execute(select(Job.status, func.count()).group_by(Job.status)).all())
+            with session_scope() as session:
+                counts = repo.counts_by_status(session)
         except Exception as exc:
             log.warning("job counts unavailable: %s", exc)
             return None

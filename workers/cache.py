@@ -11,19 +11,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from ocr_client.options import MEDIA_TYPES
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
 
 from storage import ObjectNotFound, Storage, StorageError
 from storage.objects.keys import input_key, job_prefix, result_key
 from storage.records import jobs as repo
+from storage.records.cached_jobs import CachedJob
+from storage.records.cached_jobs import find_cached_job as find_cached_job  # the step's lookup (workers/steps.py)
 from storage.records.db import session_scope
 from storage.records.job_reads import JobRecord
-from storage.records.models import Job, JobStatus, Page, PageStatus, utcnow
 from workers import metrics
 from workers.job_end import job_ended
 
@@ -35,38 +33,6 @@ def cache_key(input_sha256: str, engine_info: dict[str, Any]) -> str:
     material = {"key_version": KEY_VERSION, "input_sha256": input_sha256, **engine_info}
     encoded = json.dumps(material, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(encoded.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class CachedJob:
-    id: str
-    pages_total: int
-    engine_info: dict[str, Any]
-    page_info: dict[int, dict[str, Any]]
-
-
-def find_cached_job(session: Session, key: str, exclude_id: str) -> CachedJob | None:
-    """The newest succeeded job with this key, other than `exclude_id`."""
-    stmt = (
-        select(Job)
-        .where(Job.cache_key == key, Job.status == JobStatus.SUCCEEDED, Job.id != exclude_id)
-        .where(Job.expired_at.is_(None), or_(Job.expires_at.is_(None), Job.expires_at > utcnow()))  # files kept
-        .order_by(Job.finished_at.desc())
-        .limit(1)
-    )
-    job = session.scalars(stmt).first()
-    if job is None or not job.pages_total:
-        return None
-    pages = session.scalars(select(Page).where(Page.job_id == job.id, Page.status == PageStatus.SUCCEEDED))
-    page_info = {p.page_no: dict(p.info or {}) for p in pages}
-    if len(page_info) != job.pages_total:
-        return None
-    return CachedJob(
-        id=job.id,
-        pages_total=job.pages_total,
-        engine_info=dict(job.engine_info or {}),
-        page_info=page_info,
-    )
 
 
 def _media_type(key: str) -> str | None:

@@ -2,7 +2,7 @@
 whichever step ended it: the worker's finalize, the result cache, a failure, the recovery sweep, a cancel.
 
 Only a job with a callback_url costs anything here: its webhook delivery is queued (webhooks/delivery.py).
-Retention needs nothing at this point: the retention sweep (storage/records/retention.py) records when an ended
+Retention needs nothing at this point: the retention sweep (maintenance/retention.py) records when an ended
 job's files go, and the status JSON shows that time from the job's end until then.
 """
 

@@ -19,6 +19,7 @@ from ocr_api.schemas import DeliveryList, ErrorResponse, JobList, JobOut
 from ocr_api.settings import get_api_settings
 from ocr_telemetry.timing import timed
 from storage import get_storage
+from storage.objects.headers import content_disposition
 
 router = APIRouter(prefix=JOBS_PATH, tags=["jobs"], dependencies=[Depends(current_caller)])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -119,12 +120,3 @@ def get_result(job: ValidJob, fmt: Format) -> Response:
         "Content-Disposition": content_disposition(download_name, inline=fmt != "pdf"),
     }
     return StreamingResponse(storage.iter_chunks(key), media_type=MEDIA_TYPES[fmt], headers=headers)
-
-
-def content_disposition(filename: str, inline: bool) -> str:
-    from urllib.parse import quote
-
-    # The plain fallback: printable ASCII only, no quote or backslash (a control character would split the header)
-    ascii_name = "".join(c for c in filename if " " <= c <= "~" and c not in '"\\').strip() or "result"
-    kind = "inline" if inline else "attachment"
-    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"

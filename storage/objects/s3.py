@@ -1,4 +1,8 @@
-"""S3 (and MinIO, Ceph, ...) storage behind the Storage protocol; every object carries its sha256."""
+"""S3 (and MinIO, Ceph, ...) storage behind the Storage protocol; every object carries its sha256.
+
+Beside it: s3_client.py (timeouts, retries, transfer settings, a client per process), s3_errors.py (botocore's
+errors as storage errors), s3_streams.py (unseekable uploads in full parts).
+"""
 
 from __future__ import annotations
 
@@ -7,66 +11,26 @@ import hashlib
 import io
 import os
 import tempfile
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn, cast
-from urllib.parse import quote
+from typing import Any, BinaryIO, cast
 
 import boto3
-from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    HTTPClientError,
-    IncompleteReadError,
-    NoCredentialsError,
-    PartialCredentialsError,
-)
-from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
 
-from storage.errors import (
-    ObjectNotFound,
-    StorageError,
-    StorageUnavailable,
-    TransientStorageError,
-)
+from storage.errors import ObjectNotFound, StorageError, StorageUnavailable
 from storage.objects.base import CHUNK_SIZE, HashingReader, StoredObject, validate_key, validate_prefix, verify_chunks
+from storage.objects.headers import content_disposition
+from storage.objects.s3_client import MB, ProcessClients, client_config, probe_config, transfer_config
+from storage.objects.s3_errors import bucket_problem, storage_errors
+from storage.objects.s3_streams import Prepended, read_up_to, seekable
 from storage.settings import StorageSettings
 
-MB = 1024 * 1024
-PART_SIZE = 8 * MB  # S3's minimum part is 5 MiB; 8 MiB parts allow objects up to 80 GB.
 MAX_SINGLE_COPY = 5 * 1024 * MB  # CopyObject's limit; larger objects are copied in parts.
 SHA256_META = "sha256"
 UPLOADS_DIR = ".uploads/"  # in-flight uploads of unseekable streams; never a valid user key
-
-_NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
-_PERMANENT = {
-    "403",
-    "AccessDenied",
-    "AccountProblem",
-    "AllAccessDisabled",
-    "AuthorizationHeaderMalformed",
-    "ExpiredToken",
-    "InvalidAccessKeyId",
-    "InvalidBucketName",
-    "InvalidToken",
-    "NoSuchBucket",
-    "PermanentRedirect",
-    "SignatureDoesNotMatch",
-}
-_TRANSIENT = {
-    "InternalError",
-    "RequestLimitExceeded",
-    "RequestTimeout",
-    "ServiceUnavailable",
-    "SlowDown",
-    "Throttling",
-    "ThrottlingException",
-    "TooManyRequests",
-}
 
 
 class S3Storage:
@@ -93,28 +57,10 @@ class S3Storage:
         self.presigned_downloads = presigned_downloads
         self.presign_expiry_s = presign_expiry_s
         self._threshold = max(1, multipart_threshold_mb) * MB
-        self._config = Config(
-            connect_timeout=connect_timeout_s,
-            read_timeout=read_timeout_s,
-            retries={"mode": "standard", "total_max_attempts": max_attempts},  # first try included
-            signature_version="s3v4",
-            # Reads are checked against the object's own sha256; CRC checks on responses add nothing
-            # and break on servers that report a multipart (composite) CRC as if it were whole.
-            response_checksum_validation="when_required",
-            # MinIO and most S3-compatible servers are addressed as endpoint/bucket/key.
-            s3={"addressing_style": "path"} if endpoint_url else None,
-        )
-        self._transfer = TransferConfig(
-            multipart_threshold=self._threshold,
-            multipart_chunksize=PART_SIZE,
-            max_concurrency=4,
-            preferred_transfer_client="classic",
-        )
-        # Unseekable streams are read into memory part by part; bound how many parts wait there.
-        self._transfer.max_in_memory_upload_chunks = 4
-        self._probe_config = self._config.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
-        self._clients: dict[tuple[int, str], Any] = {}
-        self._clients_lock = threading.Lock()
+        self._config = client_config(connect_timeout_s, read_timeout_s, max_attempts, path_style=bool(endpoint_url))
+        self._transfer = transfer_config(self._threshold)
+        self._probe_config = probe_config(self._config)
+        self._clients = ProcessClients()
 
     @classmethod
     def from_settings(cls, settings: StorageSettings) -> S3Storage:
@@ -140,21 +86,10 @@ class S3Storage:
 
     @property
     def _probe(self) -> Any:
-        # One attempt: a health probe reports the state now instead of retrying for half a minute.
         return self._process_client("probe", self._probe_config)
 
     def _process_client(self, role: str, config: Config) -> Any:
-        """One client per process and role: pooled connections must not be shared across a Celery fork."""
-        pid = os.getpid()
-        client = self._clients.get((pid, role))
-        if client is None:
-            with self._clients_lock:
-                if self._clients and next(iter(self._clients))[0] != pid:
-                    self._clients = {}
-                client = self._clients.get((pid, role))
-                if client is None:
-                    client = self._clients[(pid, role)] = self._make_client(config)
-        return client
+        return self._clients.get(role, lambda: self._make_client(config))
 
     def _make_client(self, config: Config) -> Any:
         session = boto3.session.Session()
@@ -169,12 +104,12 @@ class S3Storage:
     # -- writes ----------------------------------------------------------------------------------
     def save_stream(self, key: str, stream: BinaryIO, content_type: str | None = None) -> StoredObject:
         full_key = self._key(key)
-        if _seekable(stream):
+        if seekable(stream):
             return self._save_seekable(key, full_key, stream, content_type)
-        head = _read_up_to(stream, self._threshold)
+        head = read_up_to(stream, self._threshold)
         if len(head) < self._threshold:
             return self._save_seekable(key, full_key, io.BytesIO(head), content_type)
-        rest = cast(BinaryIO, _Prepended(head, stream))
+        rest = cast(BinaryIO, Prepended(head, stream))
         del head  # handed out part by part from now on; a name here would pin it for the whole upload
         return self._save_unseekable(key, full_key, rest, content_type)
 
@@ -332,7 +267,7 @@ class S3Storage:
             return None
         params: dict[str, str] = {"Bucket": self.bucket, "Key": self._key(key)}
         if filename:
-            params["ResponseContentDisposition"] = _attachment(filename)
+            params["ResponseContentDisposition"] = content_disposition(filename)
         if content_type:
             params["ResponseContentType"] = content_type
         with self._errors(key):
@@ -343,55 +278,14 @@ class S3Storage:
         try:
             self._probe.head_bucket(Bucket=self.bucket)
         except ClientError as exc:
-            code = _code(exc)
-            if code in {"404", "NoSuchBucket", "NotFound"}:
-                reason = "does not exist"
-            elif code in {"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"}:
-                reason = "refused access: check the credentials and the bucket policy"
-            elif code in {"301", "PermanentRedirect", "400"}:
-                region = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("x-amz-bucket-region")
-                reason = f"is in another region{f' ({region})' if region else ''}: set OCR_S3_REGION"
-            else:
-                reason = f"cannot be used: {code} {exc}"
-            raise StorageUnavailable(f"{self._where()} {reason}") from exc
+            raise StorageUnavailable(f"{self._where()} {bucket_problem(exc)}") from exc
         except (NoCredentialsError, PartialCredentialsError) as exc:
             raise StorageUnavailable(f"{self._where()}: no usable AWS credentials: {exc}") from exc
         except BotoCoreError as exc:
             raise StorageUnavailable(f"{self._where()} is unreachable: {exc}") from exc
 
-    # -- error mapping ---------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _errors(self, key: str) -> Iterator[None]:
-        try:
-            yield
-        except ClientError as exc:
-            self._raise_client_error(key, exc)
-        except (NoCredentialsError, PartialCredentialsError) as exc:
-            raise StorageUnavailable(f"{self._where()}: no usable AWS credentials: {exc}") from exc
-        except (BotoConnectionError, HTTPClientError, IncompleteReadError) as exc:
-            # Also covers connection refused, timeouts, and a body cut off mid-stream.
-            raise TransientStorageError(f"{self._where()}: {exc}") from exc
-        except BotoCoreError as exc:
-            raise StorageError(f"{self._where()}: {exc}") from exc
-
-    def _raise_client_error(self, key: str, exc: ClientError) -> NoReturn:
-        code = _code(exc)
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code in _NOT_FOUND:
-            raise ObjectNotFound(key) from exc
-        if code in _PERMANENT:
-            raise StorageUnavailable(f"{self._where()} is not usable: {code}: {_message(exc)}") from exc
-        if code in _TRANSIENT or status >= 500 or status == 429:
-            raise TransientStorageError(f"{self._where()}: {code}: {_message(exc)} (key {key})") from exc
-        raise StorageError(f"{self._where()}: {code}: {_message(exc)} (key {key})") from exc
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
-
-
-def _message(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Message", "")) or str(exc)
+    def _errors(self, key: str) -> contextlib.AbstractContextManager[None]:
+        return storage_errors(self._where(), key)
 
 
 def _put_args(sha256: str | None, content_type: str | None) -> dict[str, Any]:
@@ -399,46 +293,3 @@ def _put_args(sha256: str | None, content_type: str | None) -> dict[str, Any]:
     if sha256:
         args["Metadata"] = {SHA256_META: sha256}
     return args
-
-
-def _attachment(filename: str) -> str:
-    ascii_name = filename.encode("ascii", "ignore").decode().replace('"', "").replace("\\", "") or "download"
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
-def _seekable(stream: BinaryIO) -> bool:
-    try:
-        return bool(stream.seekable()) and stream.tell() >= 0
-    except (AttributeError, OSError, ValueError):
-        return False
-
-
-def _read_up_to(stream: BinaryIO, size: int) -> bytes:
-    """Read `size` bytes, or fewer only at the end of the stream (pipes and sockets return short reads)."""
-    parts: list[bytes] = []
-    remaining = size
-    while remaining > 0:
-        data = stream.read(remaining)
-        if not data:
-            break
-        parts.append(data)
-        remaining -= len(data)
-    return b"".join(parts)
-
-
-class _Prepended:
-    """`head`, then the rest of `stream`; every read is filled up to `n` bytes unless the stream ends.
-
-    s3transfer cuts parts at read boundaries, and a short read would make a part under S3's minimum.
-    """
-
-    def __init__(self, head: bytes, stream: BinaryIO) -> None:
-        self._head = head
-        self._stream = stream
-
-    def read(self, n: int = -1) -> bytes:
-        if n < 0:
-            data, self._head = self._head + self._stream.read(), b""
-            return data
-        data, self._head = self._head[:n], self._head[n:]
-        return data + _read_up_to(self._stream, n - len(data))

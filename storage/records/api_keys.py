@@ -2,6 +2,12 @@
 
 Only the key's sha256 is stored. Keys are 256 random bits, so a plain (unsalted, fast) hash is the right one,
 as for GitHub's tokens: nothing can be guessed from it, and a lookup is one indexed equality.
+
+create_key, list_keys and revoke_key take the caller's session, as every repository function does
+(storage/records/db.py). find_key and jobs_in_flight are the documented exception, as job_reads.read_job is:
+they run on every authenticated request, and a session (setup, transaction, commit) costs several times their
+one indexed SELECT, so each checks a connection out of the pool, runs a Core statement compiled once at import,
+and gives it back.
 """
 
 from __future__ import annotations
@@ -13,10 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Engine, Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from storage.records.db import get_engine, session_scope
+from storage.records.db import get_engine
 from storage.records.models import ApiKey, Job, JobStatus, utcnow
 
 KEY_PREFIX = "ocr_"
@@ -68,7 +75,12 @@ def hash_key(key: str) -> str:
 
 
 def create_key(
-    name: str, *, admin: bool = False, rate_per_minute: int | None = None, max_in_flight: int | None = None
+    session: Session,
+    name: str,
+    *,
+    admin: bool = False,
+    rate_per_minute: int | None = None,
+    max_in_flight: int | None = None,
 ) -> NewKey:
     if not name or len(name) > NAME_MAX:
         raise ValueError(f"a key's name has 1 to {NAME_MAX} characters")
@@ -84,33 +96,29 @@ def create_key(
         webhook_secret=secrets.token_urlsafe(32),
         created_at=utcnow(),
     )
+    session.add(row)
     try:
-        with session_scope() as session:
-            session.add(row)
+        session.flush()
     except IntegrityError as exc:
         raise KeyNameTaken(f"a key named '{name}' exists already") from exc
     record = KeyRecord(row.id, name, admin, rate_per_minute, max_in_flight)
     return NewKey(record, key, row.webhook_secret)
 
 
-def list_keys() -> list[KeyListing]:
-    with session_scope() as session:
-        rows = session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.name)).all()
-        return [
-            KeyListing(r.name, r.prefix, r.admin, r.rate_per_minute, r.max_in_flight, r.created_at, r.revoked_at)
-            for r in rows
-        ]
+def list_keys(session: Session) -> list[KeyListing]:
+    rows = session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.name)).all()
+    return [
+        KeyListing(r.name, r.prefix, r.admin, r.rate_per_minute, r.max_in_flight, r.created_at, r.revoked_at)
+        for r in rows
+    ]
 
 
-def revoke_key(name: str) -> None:
+def revoke_key(session: Session, name: str) -> None:
     """Revoke the key of this name (revoking it twice is harmless); KeyNotFound when there is none."""
-    with session_scope() as session:
-        found = session.execute(select(ApiKey.id).where(ApiKey.name == name)).first()
-        if found is None:
-            raise KeyNotFound(f"no key named '{name}'")
-        session.execute(
-            update(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None)).values(revoked_at=utcnow())
-        )
+    found = session.execute(select(ApiKey.id).where(ApiKey.name == name)).first()
+    if found is None:
+        raise KeyNotFound(f"no key named '{name}'")
+    session.execute(update(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None)).values(revoked_at=utcnow()))
 
 
 _BY_HASH = select(_KEYS.c.id, _KEYS.c.name, _KEYS.c.admin, _KEYS.c.rate_per_minute, _KEYS.c.max_in_flight).where(
@@ -123,14 +131,16 @@ _IN_FLIGHT = (
 )
 
 
-def find_key(key: str) -> KeyRecord | None:
-    """The live (not revoked) key, or None. Blocking: call it from a thread."""
-    with get_engine().connect() as conn:
+def find_key(key: str, engine: Engine | None = None) -> KeyRecord | None:
+    """The live (not revoked) key, or None (default engine: the configured database). Blocking: call it from a
+    thread."""
+    with (engine or get_engine()).connect() as conn:
         row = conn.execute(_BY_HASH, {"key_hash": hash_key(key)}).first()
     return None if row is None else KeyRecord(row[0], row[1], bool(row[2]), row[3], row[4])
 
 
-def jobs_in_flight(owner: str) -> int:
-    """The key's queued and running jobs. Blocking: call it from a thread."""
-    with get_engine().connect() as conn:
+def jobs_in_flight(owner: str, engine: Engine | None = None) -> int:
+    """The key's queued and running jobs (default engine: the configured database). Blocking: call it from a
+    thread."""
+    with (engine or get_engine()).connect() as conn:
         return int(conn.execute(_IN_FLIGHT, {"owner": owner}).scalar_one())

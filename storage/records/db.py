@@ -1,4 +1,12 @@
-"""Database engine and sessions for the job records (SQLite for one machine, PostgreSQL for many)."""
+"""Database engine and sessions for the job records (SQLite for one machine, PostgreSQL for many).
+
+The session convention of every repository in storage/records: a function takes the caller's `session: Session`
+as its first parameter and never opens, commits or rolls back one of its own; the caller opens
+`with session_scope() as session:` around one unit of work (committed when the block ends, rolled back when it
+raises). The one exception are the per-request reads on the API's hot path (job_reads.read_job/read_jobs,
+api_keys.find_key/jobs_in_flight): one Core SELECT on a pooled connection, without the cost of a session
+(their module docstrings say why).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -70,3 +78,9 @@ def reset_engine() -> None:
         get_engine().dispose()
     get_engine.cache_clear()
     _sessionmaker.cache_clear()
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE matched. `Session.execute` is typed as returning a plain `Result`; for
+    these statements it is a `CursorResult`, which has the count."""
+    return int(cast(CursorResult[Any], result).rowcount)

@@ -9,6 +9,7 @@ from typing import cast
 from sqlalchemy import Table, and_, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from storage.records.db import rows_changed
 from storage.records.models import ApiKey, Job, JobStatus, WebhookDelivery
 
 _JOBS = cast(Table, Job.__table__)
@@ -124,7 +125,7 @@ def claim_lost_webhooks(
     claimed = []
     for job_id, attempt in found[:limit]:
         marked = session.execute(update(_JOBS).where(_JOBS.c.id == job_id, not_marked).values(webhook_resent_at=now))
-        if marked.rowcount:  # type: ignore[attr-defined]
+        if rows_changed(marked):
             claimed.append(LostWebhook(job_id, attempt))
     return claimed
 

@@ -1,4 +1,10 @@
-"""All queries on job records. Every state change is a conditional update, so running a step twice is harmless."""
+"""All queries on job records. Every state change is a conditional update, so running a step twice is harmless.
+
+One style: the statements go to the tables directly (SQLAlchemy Core), as the worker's per-page statements must
+(the ORM's bulk UPDATE/INSERT path costs about half as much again per statement, and these run several times
+for every page). Only the loaders whose callers want model objects (get_job, get_page, list_jobs,
+events_after) select the mapped classes. Each function takes the caller's session (storage/records/db.py).
+"""
 
 from __future__ import annotations
 
@@ -11,13 +17,13 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Table, and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from storage.records.db import rows_changed
 from storage.records.models import Job, JobEvent, JobStatus, Page, PageStatus, WebhookDelivery, utcnow
 
-# The worker's per-page statements go to the tables directly (Core): the ORM's bulk UPDATE/INSERT path costs
-# about half as much again per statement, and these run several times for every page.
 _JOBS = cast(Table, Job.__table__)
 _PAGES = cast(Table, Page.__table__)
 _EVENTS = cast(Table, JobEvent.__table__)
+_DELIVERIES = cast(Table, WebhookDelivery.__table__)
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,12 @@ def events_after(session: Session, job_id: str, after_id: int, limit: int = 500)
     return list(session.scalars(stmt))
 
 
+def counts_by_status(session: Session) -> dict[str, int]:
+    """Jobs by status (statuses without a job left out): one grouped count, for the metrics scrape."""
+    rows = session.execute(select(_JOBS.c.status, func.count()).group_by(_JOBS.c.status))
+    return {status: int(count) for status, count in rows}
+
+
 def encode_cursor(job: Job) -> str:
     raw = f"{job.created_at.isoformat()}|{job.id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -107,11 +119,10 @@ def list_jobs(
 
 
 def delete_job(session: Session, job_id: str) -> bool:
-    session.execute(delete(JobEvent).where(JobEvent.job_id == job_id))
-    session.execute(delete(Page).where(Page.job_id == job_id))
-    session.execute(delete(WebhookDelivery).where(WebhookDelivery.job_id == job_id))
-    result = session.execute(delete(Job).where(Job.id == job_id))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    for table in (_EVENTS, _PAGES, _DELIVERIES):
+        session.execute(delete(table).where(table.c.job_id == job_id))
+    result = session.execute(delete(_JOBS).where(_JOBS.c.id == job_id))
+    return bool(rows_changed(result))
 
 
 def start_job(
@@ -140,7 +151,7 @@ def start_job(
             cache_key=cache_key,
         )
     )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not rows_changed(result):
         return None
     states = page_states(session, job_id)
     new = [n for n in range(1, pages_total + 1) if n not in states]
@@ -166,12 +177,12 @@ def note_prepare_redelivery(session: Session, job_id: str) -> int:
 
 def page_states(session: Session, job_id: str) -> dict[int, str]:
     """Page number -> status of every page row of a job."""
-    rows = session.execute(select(Page.page_no, Page.status).where(Page.job_id == job_id))
+    rows = session.execute(select(_PAGES.c.page_no, _PAGES.c.status).where(_PAGES.c.job_id == job_id))
     return {page_no: status for page_no, status in rows}
 
 
 def pending_pages(session: Session, job_id: str) -> list[int]:
-    stmt = select(Page.page_no).where(Page.job_id == job_id, Page.status != PageStatus.SUCCEEDED)
+    stmt = select(_PAGES.c.page_no).where(_PAGES.c.job_id == job_id, _PAGES.c.status != PageStatus.SUCCEEDED)
     return sorted(session.scalars(stmt))
 
 
@@ -205,7 +216,9 @@ def claim_page(session: Session, job_id: str, page_no: int, task_id: str | None 
 def note_page_error(session: Session, job_id: str, page_no: int, message: str) -> None:
     """Why the last attempt at a page failed, reported if the page is finally given up."""
     session.execute(
-        update(Page).where(Page.job_id == job_id, Page.page_no == page_no).values(error_message=message[:2000])
+        update(_PAGES)
+        .where(_PAGES.c.job_id == job_id, _PAGES.c.page_no == page_no)
+        .values(error_message=message[:2000])
     )
 
 
@@ -221,7 +234,7 @@ def finish_page(session: Session, job_id: str, page_no: int, info: dict[str, Any
         )
         .values(status=PageStatus.SUCCEEDED, finished_at=utcnow(), info=info, error_message=None)
     )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not rows_changed(result):
         status = session.execute(select(_JOBS.c.status).where(_JOBS.c.id == job_id)).scalar_one_or_none()
         if status != JobStatus.RUNNING:
             return PageOutcome(newly_done=False, all_done=False, live=False)
@@ -240,7 +253,7 @@ def finish_page(session: Session, job_id: str, page_no: int, info: dict[str, Any
 
 
 def done_pages(session: Session, job_id: str) -> list[int]:
-    stmt = select(Page.page_no).where(Page.job_id == job_id, Page.status == PageStatus.SUCCEEDED)
+    stmt = select(_PAGES.c.page_no).where(_PAGES.c.job_id == job_id, _PAGES.c.status == PageStatus.SUCCEEDED)
     return sorted(session.scalars(stmt))
 
 
@@ -250,7 +263,7 @@ def succeed_job(session: Session, job_id: str) -> bool:
         .where(_JOBS.c.id == job_id, _JOBS.c.status == JobStatus.RUNNING)
         .values(status=JobStatus.SUCCEEDED, finished_at=utcnow())
     )
-    if result.rowcount:  # type: ignore[attr-defined]
+    if rows_changed(result):
         add_event(session, job_id, "status", {"status": JobStatus.SUCCEEDED})
         return True
     return False
@@ -270,12 +283,14 @@ def cancel_job(session: Session, job_id: str) -> Cancelled:
         .where(_JOBS.c.id == job_id, _JOBS.c.status.in_(JobStatus.LIVE))
         .values(status=JobStatus.CANCELLED, finished_at=utcnow())
     )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not rows_changed(result):
         status = session.execute(select(_JOBS.c.status).where(_JOBS.c.id == job_id)).scalar_one_or_none()
         return Cancelled(cancelled=False, status=status, running_tasks=[])
     add_event(session, job_id, "status", {"status": JobStatus.CANCELLED})
     tasks = session.scalars(
-        select(Page.task_id).where(Page.job_id == job_id, Page.status == PageStatus.PENDING, Page.task_id.is_not(None))
+        select(_PAGES.c.task_id).where(
+            _PAGES.c.job_id == job_id, _PAGES.c.status == PageStatus.PENDING, _PAGES.c.task_id.is_not(None)
+        )
     )
     return Cancelled(cancelled=True, status=JobStatus.CANCELLED, running_tasks=sorted({t for t in tasks if t}))
 
@@ -284,16 +299,16 @@ def fail_job(session: Session, job_id: str, code: str, message: str, page_no: in
     """Fail a job that has not finished; the first reason wins."""
     if page_no is not None:
         session.execute(
-            update(Page)
-            .where(Page.job_id == job_id, Page.page_no == page_no)
+            update(_PAGES)
+            .where(_PAGES.c.job_id == job_id, _PAGES.c.page_no == page_no)
             .values(status=PageStatus.FAILED, error_message=message, finished_at=utcnow())
         )
     result = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status.not_in(JobStatus.FINISHED))
+        update(_JOBS)
+        .where(_JOBS.c.id == job_id, _JOBS.c.status.not_in(JobStatus.FINISHED))
         .values(status=JobStatus.FAILED, finished_at=utcnow(), error_code=code, error_message=message)
     )
-    if result.rowcount:  # type: ignore[attr-defined]
+    if rows_changed(result):
         add_event(
             session,
             job_id,
@@ -334,7 +349,7 @@ def claim_stuck_jobs(session: Session, cutoff: datetime, max_attempts: int, limi
     now = utcnow()
     for job_id, status in rows:
         marked = session.execute(update(_JOBS).where(_JOBS.c.id == job_id, stale).values(enqueued_at=now))
-        if not marked.rowcount:  # type: ignore[attr-defined]
+        if not rows_changed(marked):
             continue
         exhausted = session.execute(
             select(_PAGES.c.page_no, _PAGES.c.attempts, _PAGES.c.error_message)

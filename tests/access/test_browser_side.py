@@ -61,29 +61,39 @@ def test_expired_and_abandoned_idempotency_records_make_room(tmp_path: Path, mon
     monkeypatch.setenv("OCR_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("OCR_DATABASE_URL", raising=False)
     from storage.records import idempotency as records
-    from storage.records.db import _sessionmaker, get_engine
+    from storage.records.db import _sessionmaker, get_engine, session_scope
     from storage.records.migrate import migrate
     from storage.records.models import utcnow
     from storage.settings import get_storage_settings
+
+    day, stale = timedelta(hours=24), timedelta(minutes=10)
+
+    def reserve(
+        owner: str, key: str, fingerprint: str, ttl: timedelta = day, stale_after: timedelta = stale
+    ) -> records.Outcome:
+        with session_scope() as session:  # each request's reservation is committed on its own, as the API does
+            return records.reserve(session, owner, key, fingerprint, ttl=ttl, stale_after=stale_after)
 
     for cached in (get_storage_settings, get_engine, _sessionmaker):
         cached.cache_clear()
     try:
         migrate()
-        day, stale = timedelta(hours=24), timedelta(minutes=10)
-        assert isinstance(records.reserve("a", "k", "f1", ttl=day, stale_after=stale), records.Reserved)
-        assert isinstance(records.reserve("a", "k", "f1", ttl=day, stale_after=stale), records.InFlight)
+        assert isinstance(reserve("a", "k", "f1"), records.Reserved)
+        assert isinstance(reserve("a", "k", "f1"), records.InFlight)
         # Abandoned in flight (its API process died) for longer than stale_after: replaced
-        assert isinstance(records.reserve("a", "k", "f2", ttl=day, stale_after=-stale), records.Reserved)
-        records.complete("a", "k", "job-1", {"id": "job-1"})
-        assert records.reserve("a", "k", "f2", ttl=day, stale_after=stale) == records.Replay("job-1", {"id": "job-1"})
-        assert isinstance(records.reserve("a", "k", "f3", ttl=day, stale_after=stale), records.Mismatch)
-        assert isinstance(records.reserve("b", "k", "f3", ttl=day, stale_after=stale), records.Reserved)
+        assert isinstance(reserve("a", "k", "f2", stale_after=-stale), records.Reserved)
+        with session_scope() as session:
+            records.complete(session, "a", "k", "job-1", {"id": "job-1"})
+        assert reserve("a", "k", "f2") == records.Replay("job-1", {"id": "job-1"})
+        assert isinstance(reserve("a", "k", "f3"), records.Mismatch)
+        assert isinstance(reserve("b", "k", "f3"), records.Reserved)
         # Past its expiry a key is new again, and the sweep deletes what expired
-        assert isinstance(records.reserve("a", "short", "f", ttl=-day, stale_after=stale), records.Reserved)
-        assert isinstance(records.reserve("a", "short", "g", ttl=day, stale_after=stale), records.Reserved)
-        assert records.purge_expired(utcnow() + 2 * day) == 3
-        assert records.purge_expired() == 0
+        assert isinstance(reserve("a", "short", "f", ttl=-day), records.Reserved)
+        assert isinstance(reserve("a", "short", "g"), records.Reserved)
+        with session_scope() as session:
+            assert records.purge_expired(session, utcnow() + 2 * day) == 3
+        with session_scope() as session:
+            assert records.purge_expired(session) == 0
     finally:
         for cached in (get_storage_settings, get_engine, _sessionmaker):
             cached.cache_clear()

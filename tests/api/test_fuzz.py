@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error, response_schema_conformance, status_code_conformance
 
-from ocr_api.routes.jobs import content_disposition
+from storage.objects.headers import content_disposition
 from tests.support import Stack, corpus_file, stored_files
 
 LONG = int(os.environ.get("OCR_FUZZ_EXAMPLES", "10000"))

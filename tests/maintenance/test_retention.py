@@ -1,6 +1,6 @@
-"""The retention sweep (storage/records/retention.py) in this process: when a job's files go, that they all go, that
-sweeps racing each other expire a job once, and that a store failure is tried again. Through the real
-service: tests/e2e/test_webhooks_retention.py."""
+"""The retention sweep (maintenance/retention.py; its queries: storage/records/retention.py) in this process: when
+a job's files go, that they all go, that sweeps racing each other expire a job once, and that a store failure is
+tried again. Through the real service: tests/e2e/test_webhooks_retention.py."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from maintenance import retention
 from storage import get_storage
 from storage.errors import StorageUnavailable
 from storage.objects.keys import job_prefix, result_key
-from storage.records import retention
 from storage.records.models import utcnow
 from tests.support import insert_job, load_job
 

@@ -9,11 +9,12 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import insert, inspect, select, text
+from sqlalchemy import Table, insert, inspect, select, text
 
 from storage.records.db import make_engine
 from storage.records.migrate import BASELINE, current_revision, head_revision, migrate
@@ -36,7 +37,7 @@ def add_job_with_event(url: str) -> str:
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(
-            insert(Job.__table__).values(
+            insert(cast(Table, Job.__table__)).values(
                 id=job_id,
                 status="succeeded",
                 created_at=utcnow(),
@@ -50,7 +51,9 @@ def add_job_with_event(url: str) -> str:
                 options={"deskew": True},
             )
         )
-        conn.execute(insert(JobEvent.__table__).values(job_id=job_id, type="status", data={"status": "queued"}))
+        conn.execute(
+            insert(cast(Table, JobEvent.__table__)).values(job_id=job_id, type="status", data={"status": "queued"})
+        )
     engine.dispose()
     return job_id
 

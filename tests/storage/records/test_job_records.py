@@ -3,36 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from storage.records import jobs as repo
-from storage.records.db import make_engine
-from storage.records.models import Base, Job
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'jobs.sqlite3'}"
-    else:
-        url = request.getfixturevalue("pg_database_url")
-    eng = make_engine(url)
-    Base.metadata.create_all(eng)
-    yield eng
-    if request.param == "postgresql":
-        Base.metadata.drop_all(eng)
-    eng.dispose()
-
-
-@pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
-    with sessionmaker(bind=engine, expire_on_commit=False)() as s:
-        yield s
+from storage.records.models import Job
 
 
 def new_job(session: Session) -> Job:

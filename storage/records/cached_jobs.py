@@ -1,0 +1,48 @@
+"""The result cache's query (workers/cache.py): the newest succeeded job with the same cache key whose files are
+still kept, with what a copy of it needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Table, or_, select
+from sqlalchemy.orm import Session
+
+from storage.records.models import Job, JobStatus, Page, PageStatus, utcnow
+
+_JOBS = cast(Table, Job.__table__)
+_PAGES = cast(Table, Page.__table__)
+
+
+@dataclass(frozen=True)
+class CachedJob:
+    id: str
+    pages_total: int
+    engine_info: dict[str, Any]
+    page_info: dict[int, dict[str, Any]]
+
+
+def find_cached_job(session: Session, key: str, exclude_id: str) -> CachedJob | None:
+    """The newest succeeded job with this key, other than `exclude_id`, with every page's info; None when there
+    is none, or its files are gone or going, or a page row is missing."""
+    job = session.execute(
+        select(_JOBS.c.id, _JOBS.c.pages_total, _JOBS.c.engine_info)
+        .where(_JOBS.c.cache_key == key, _JOBS.c.status == JobStatus.SUCCEEDED, _JOBS.c.id != exclude_id)
+        .where(_JOBS.c.expired_at.is_(None), or_(_JOBS.c.expires_at.is_(None), _JOBS.c.expires_at > utcnow()))
+        .order_by(_JOBS.c.finished_at.desc())
+        .limit(1)
+    ).first()
+    if job is None or not job.pages_total:
+        return None
+    pages = session.execute(
+        select(_PAGES.c.page_no, _PAGES.c.info).where(
+            _PAGES.c.job_id == job.id, _PAGES.c.status == PageStatus.SUCCEEDED
+        )
+    )
+    page_info = {page_no: dict(info or {}) for page_no, info in pages}
+    if len(page_info) != job.pages_total:
+        return None
+    return CachedJob(
+        id=job.id, pages_total=job.pages_total, engine_info=dict(job.engine_info or {}), page_info=page_info
+    )
