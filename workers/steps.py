@@ -197,27 +197,38 @@ def process_page(
         if stored is not None:
             return stored
     output, page_pdf = _recognize_job_page(job, page_no)
-    # A one-page job keeps no page JSON: its results are made from the output in memory, and the text stream
-    # reads its result.txt instead (ocr_api/progress.py). Longer jobs need it to assemble their results.
-    one_page = job.pages_total == 1 and page_no == 1
-    written = _store_page(job_id, page_no, output, page_pdf, keep_json=not one_page)
-    if one_page:
-        with timings.step("finalize"):
-            written += write_results(job, [1], [output])
+    if job.pages_total == 1 and page_no == 1:
+        return _finish_one_page_job(job, output, page_pdf)
+    written = _store_page(job_id, page_no, output, page_pdf, keep_json=True)
     info = {"confidence": round(output.confidence, 2), **output.info}
     with timings.step("finish"), session_scope() as session:
         outcome = repo.finish_page(session, job_id, page_no, info)
-        succeeded = one_page and outcome.live and outcome.all_done and repo.succeed_job(session, job_id)
     if not outcome.live:
         # Cancelled or deleted while this page ran: what it wrote must not outlive the job's own clean-up.
         discard(job_id, written)
         return PageDone(last=False)
+    return PageDone(last=outcome.newly_done and outcome.all_done, output=output, job=job)
+
+
+def _finish_one_page_job(job: JobRecord, output: PageOutput, page_pdf: bytes | None) -> PageDone:
+    """The end of the one-page fast path: the job's results are written from the output in memory (no page
+    JSON is kept; the text stream reads result.txt instead, ocr_api/progress.py), then the page is marked
+    done and the job succeeded in one transaction."""
+    written = _store_page(job.id, 1, output, page_pdf, keep_json=False)
+    with timings.step("finalize"):
+        written += write_results(job, [1], [output])
+    info = {"confidence": round(output.confidence, 2), **output.info}
+    with timings.step("finish"), session_scope() as session:
+        outcome = repo.finish_page(session, job.id, 1, info)
+        succeeded = outcome.live and outcome.all_done and repo.succeed_job(session, job.id)
+    if not outcome.live:
+        # Cancelled or deleted while this page ran: what it wrote must not outlive the job's own clean-up.
+        discard(job.id, written)
+        return PageDone(last=False)
     if succeeded:
         job_ended(job)
-    if one_page:
-        # Not succeeded here: another delivery finished the job first (its results are the same pages').
-        return PageDone(last=False, output=output, job=job, finalized=succeeded)
-    return PageDone(last=outcome.newly_done and outcome.all_done, output=output, job=job)
+    # Not succeeded here: another delivery finished the job first (its results are the same pages').
+    return PageDone(last=False, output=output, job=job, finalized=succeeded)
 
 
 def _claim_page(job_id: str, page_no: int, task_id: str | None) -> PageDone | None:
