@@ -34,7 +34,7 @@ from workers.job_end import job_ended
 from workers.ocr import outputs, pages, tesseract, textlayer
 from workers.ocr.engines import get_engine
 from workers.ocr.errors import InputError
-from workers.ocr.outputs import pdf as pdfout
+from workers.ocr.outputs import pdf as pdf_output
 from workers.ocr.outputs.page import PageOutput
 from workers.ocr.preprocess import PageOptions, Switches, alternate_lang, read_page
 from workers.settings import get_worker_settings
@@ -287,7 +287,7 @@ def _recognize(
         layer = textlayer.read_text_layer(path, page_no, dpi)
         if layer is not None:
             output = textlayer.page_output(page_no, layer)
-            return output, pdfout.copy_pdf_page(path, page_no) if with_pdf else None
+            return output, pdf_output.copy_pdf_page(path, page_no) if with_pdf else None
     with timings.step("load"):
         page_image = pages.load_page(
             path,
@@ -299,7 +299,7 @@ def _recognize(
         )
     with timings.step("recognize"):
         output, engine_image = read_page(get_engine(), page_no, page_image, options)
-    page_pdf = pdfout.page_pdf(engine_image, output, default_dpi=settings.default_dpi) if with_pdf else None
+    page_pdf = pdf_output.page_pdf(engine_image, output, default_dpi=settings.default_dpi) if with_pdf else None
     return output, page_pdf
 
 
@@ -380,7 +380,7 @@ def _write_pdf(job_id: str, page_numbers: list[int], *, title: str | None, creat
     page_pdfs = (storage.read_bytes(page_pdf_key(job_id, n)) for n in page_numbers)
     with tempfile.TemporaryFile() as spool:
         try:
-            pdfout.merge_pdf_pages(page_pdfs, spool, title=title, creator=creator)
+            pdf_output.merge_pdf_pages(page_pdfs, spool, title=title, creator=creator)
         except ObjectNotFound as exc:
             raise InputError("missing_page_output", f"a page's PDF is missing: {exc}") from exc
         spool.seek(0)
