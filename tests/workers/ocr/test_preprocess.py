@@ -20,8 +20,6 @@ from workers.ocr.engines.tesserocr import TesserocrEngine
 from workers.ocr.outputs.page import PageOutput
 from workers.ocr.preprocess import Switches, recognize_page
 
-OFF = {"orient": False, "deskew": False, "retry": False}
-
 
 @pytest.fixture(scope="module")
 def engine() -> OcrEngine:
