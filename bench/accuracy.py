@@ -130,12 +130,29 @@ def run_plain(sample: Sample) -> Result:
 _WARM_LANGS: set[str] = set()
 
 
+def pipeline_options(lang: str, switches: dict[str, bool]) -> Any:
+    """The pipeline's complete options for a page: `switches` over the upload options' defaults, as the
+    service's job steps fill them (workers/steps.py)."""
+    from ocr_client.options import JobOptions
+
+    from workers.ocr.preprocess import PageOptions, Switches
+
+    return PageOptions(switches=Switches.of({**JobOptions.switch_defaults(), **switches}), lang=lang)
+
+
+def switches_off() -> dict[str, bool]:
+    """Every preprocessing switch off: one plain read per page."""
+    from workers.ocr.preprocess import Switches
+
+    return dict.fromkeys(Switches.names(), False)
+
+
 def run_pipeline(sample: Sample, extra: dict[str, Any]) -> Result:
     from PIL import Image
 
-    from workers.ocr.engine import RecognizeOptions, get_engine
+    from workers.ocr.engines import RecognizeOptions, get_engine
     from workers.ocr.pages import count_pages, load_page
-    from workers.ocr.preprocess import PageOptions, recognize_page
+    from workers.ocr.preprocess import recognize_page
     from workers.settings import get_worker_settings
 
     settings = get_worker_settings()
@@ -144,7 +161,7 @@ def run_pipeline(sample: Sample, extra: dict[str, Any]) -> Result:
         engine.recognize(Image.new("L", (64, 64), 255), RecognizeOptions(lang=sample.lang))
         _WARM_LANGS.add(sample.lang)
     kind = media_type(sample.path)
-    options = PageOptions(lang=sample.lang, extra=extra)
+    options = pipeline_options(sample.lang, extra)
     start = time.perf_counter()
     texts, notes = [], []
     for page_no in range(1, count_pages(sample.path, kind, settings.max_pixels_per_page) + 1):
@@ -178,9 +195,10 @@ def run_cost(sample: Sample, repeats: int) -> Cost:
     """Single read against the defaults on each page, alternating, best of `repeats`, model loaded."""
     from PIL import Image
 
-    from workers.ocr.engine import RecognizeOptions, get_engine
+    from workers.ocr.candidates import DEFAULT_TUNING, word_quality
+    from workers.ocr.engines import RecognizeOptions, get_engine
     from workers.ocr.pages import count_pages, load_page
-    from workers.ocr.preprocess import DEFAULT_TUNING, PREPROCESS_DEFAULTS, PageOptions, recognize_page, word_quality
+    from workers.ocr.preprocess import recognize_page
     from workers.settings import get_worker_settings
 
     settings = get_worker_settings()
@@ -193,8 +211,8 @@ def run_cost(sample: Sample, repeats: int) -> Cost:
         )
         for n in range(1, count_pages(sample.path, kind, settings.max_pixels_per_page) + 1)
     ]
-    off = PageOptions(lang=sample.lang, extra=dict.fromkeys(PREPROCESS_DEFAULTS, False))
-    defaults = PageOptions(lang=sample.lang)
+    off = pipeline_options(sample.lang, switches_off())
+    defaults = pipeline_options(sample.lang, {})
     best = {"off": float("inf"), "on": float("inf")}
     passes, clean = 0, True
     for _ in range(repeats):
@@ -367,8 +385,6 @@ def main(argv: list[str] | None = None) -> int:
     samples = load_samples(args.corpus, args.only)
     if not samples:
         parser.error("no corpus files selected")
-    from workers.ocr.preprocess import PREPROCESS_DEFAULTS
-
     if args.cost:
         with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             costs = list(pool.map(run_cost, samples, [args.cost] * len(samples)))
@@ -382,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     label = "service" if args.service else "pipeline"
     variants = {label: dict(args.switches)}
     if args.baseline:
-        variants = {f"{label} no-preprocess": dict.fromkeys(PREPROCESS_DEFAULTS, False), **variants}
+        variants = {f"{label} no-preprocess": switches_off(), **variants}
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = {"tesseract": [] if args.no_plain else [pool.submit(run_plain, s) for s in samples]}
         for label, extra in variants.items():

@@ -19,8 +19,8 @@ from typing import Any
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # as in the workers: parallelism from processes, not threads
 
 METHODS = {
-    "engine": "the service's own engine (workers.ocr.engine.TesserocrEngine, Tesseract in-process) in N processes: "
-    "workers.ocr.pages.load_page + recognize (text, hOCR and TSV in one pass)",
+    "engine": "the service's own engine (workers.ocr.engines.tesserocr.TesserocrEngine, Tesseract in-process) "
+    "in N processes: workers.ocr.pages.load_page + recognize (text, hOCR and TSV in one pass)",
     "cli": "`tesseract FILE stdout --psm 3`, one process per page, N at a time",
     "naive": "pytesseract.image_to_string(PIL image, --dpi when the file states one) in N processes: "
     "the OCR part of a naive pytesseract-per-page service, without its HTTP or queue (a lower bound of its cost)",
@@ -42,7 +42,7 @@ def _media_type(path: Path) -> str:
 def _init(method: str, barrier: Any) -> None:
     if method == "engine":
         from workers.ocr import tesseract
-        from workers.ocr.engine import TesserocrEngine
+        from workers.ocr.engines.tesserocr import TesserocrEngine
 
         _worker["engine"] = TesserocrEngine(tesseract.tessdata_dir())
     else:
@@ -61,14 +61,14 @@ def _ready(_: int) -> None:
     if _worker["method"] == "engine":
         from PIL import Image
 
-        from workers.ocr.engine import RecognizeOptions
+        from workers.ocr.engines import RecognizeOptions
 
         _worker["engine"].recognize(Image.new("L", (200, 100), 255), RecognizeOptions(lang="eng", psm=3))
 
 
 def engine_page(path: Path, page_no: int = 1) -> float:
     """Render or decode one page as the workers do and recognize it; returns the seconds it took."""
-    from workers.ocr.engine import RecognizeOptions
+    from workers.ocr.engines import RecognizeOptions
     from workers.ocr.pages import load_page
 
     started = time.perf_counter()

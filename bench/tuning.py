@@ -33,8 +33,10 @@ from bench.accuracy import (
     Sample,
     load_samples,
     media_type,
+    pipeline_options,
     run_plain,
     score,
+    switches_off,
     write_markdown,
 )
 
@@ -92,9 +94,10 @@ def grid_points() -> list[dict[str, Any]]:
 
 
 def score_sample(sample: Sample, source: str, points: list[dict[str, Any]], with_plain: bool) -> Scored:
-    from workers.ocr.engine import get_engine
+    from workers.ocr.candidates import DEFAULT_TUNING
+    from workers.ocr.engines import get_engine
     from workers.ocr.pages import count_pages, load_page
-    from workers.ocr.preprocess import DEFAULT_TUNING, PREPROCESS_DEFAULTS, PageOptions, recognize_page
+    from workers.ocr.preprocess import recognize_page
     from workers.settings import get_worker_settings
 
     settings = get_worker_settings()
@@ -116,7 +119,7 @@ def score_sample(sample: Sample, source: str, points: list[dict[str, Any]], with
     def run(tuning: Any, extra: dict[str, Any]) -> tuple[float, int]:
         texts, passes = [], 0
         for n, page in enumerate(page_images, 1):
-            output = recognize_page(engine, n, page, PageOptions(lang=sample.lang, extra=extra), tuning)  # type: ignore[arg-type]
+            output = recognize_page(engine, n, page, pipeline_options(sample.lang, extra), tuning)  # type: ignore[arg-type]
             texts.append(output.text)
             passes += int(output.info.get("passes", 1))
         return score(sample, "\n".join(texts)), passes
@@ -124,7 +127,7 @@ def score_sample(sample: Sample, source: str, points: list[dict[str, Any]], with
     cers, passes = {}, {}
     for index, point in enumerate(points):
         cers[index], passes[index] = run(replace(DEFAULT_TUNING, **point), {})
-    off, _ = run(DEFAULT_TUNING, dict.fromkeys(PREPROCESS_DEFAULTS, False))
+    off, _ = run(DEFAULT_TUNING, switches_off())
     plain = run_plain(sample).cer if with_plain else float("nan")
     return Scored(sample, source, cers, passes, off, plain)
 

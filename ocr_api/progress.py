@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ocr_client.options import PAGE_SEPARATOR
-
 from storage import ObjectNotFound, get_storage
 from storage.objects.keys import page_key, result_key
 from storage.records import jobs as repo
 from storage.records.db import session_scope
 from storage.records.models import JobStatus
+from workers.ocr.outputs.txt import page_in_document
 
 EVENT_BATCH = 200
 
@@ -55,7 +54,7 @@ def job_progress(job_id: str) -> Progress | None:
 
 
 def page_text(job_id: str, page_no: int) -> str:
-    """A finished page's text as result.txt holds it (workers.ocr.formats.page_text), separator first after page 1."""
+    """A finished page's text as result.txt holds it (workers/ocr/outputs/txt.py), separator first after page 1."""
     try:
         text = str(json.loads(get_storage().read_bytes(page_key(job_id, page_no)))["text"])
     except ObjectNotFound:
@@ -64,7 +63,7 @@ def page_text(job_id: str, page_no: int) -> str:
         # A one-page job keeps no page output (workers/steps.py): its page is done with the job, and its
         # result.txt is that page's text.
         return get_storage().read_bytes(result_key(job_id, "txt")).decode("utf-8")
-    return (PAGE_SEPARATOR if page_no > 1 else "") + text.rstrip("\n\f") + "\n"
+    return page_in_document(text, page_no)
 
 
 def events_after(job_id: str, after_id: int) -> tuple[str | None, list[Event]]:

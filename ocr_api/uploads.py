@@ -23,6 +23,12 @@ ACCEPTED = {
 PDF = "application/pdf"
 ACCEPTED_LABEL = "PNG, JPEG, TIFF, WebP, BMP, GIF images and PDF documents"
 
+# Pillow's guard against decompression bombs is one process-wide setting; this is the one place the service
+# sets it. The API process opens images only to read their header, never decodes their pixels, and checks their
+# size itself against OCR_MAX_PIXELS_PER_PAGE below (a 413 that says the size), so the guard is off here. The
+# workers never set it: they check every frame they load against the same limit (workers/ocr/pages.py).
+Image.MAX_IMAGE_PIXELS = None
+
 
 def sniff_media_type(stream: BinaryIO, max_pixels: int) -> str:
     """The media type of the upload, read from its first bytes; raises 415/413/422 errors."""
@@ -32,7 +38,6 @@ def sniff_media_type(stream: BinaryIO, max_pixels: int) -> str:
         raise InvalidInput("the uploaded file is empty")
     if b"%PDF-" in head:
         return PDF
-    Image.MAX_IMAGE_PIXELS = None  # the check below gives the clear error
     Image.init()
     try:
         with warnings.catch_warnings():

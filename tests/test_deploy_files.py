@@ -14,11 +14,12 @@ from ocr_api.settings import ApiSettings
 from ocr_telemetry.settings import TelemetrySettings
 from storage.settings import StorageSettings
 from tests.support import REPO
+from workers.ocr.settings import OcrSettings
 from workers.settings import WorkerSettings
 
 DOCKERFILE = (REPO / "Dockerfile").read_text()
 COMPOSE: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text())
-SETTINGS_CLASSES = (ApiSettings, StorageSettings, WorkerSettings, TelemetrySettings)
+SETTINGS_CLASSES = (ApiSettings, StorageSettings, WorkerSettings, OcrSettings, TelemetrySettings)
 SETTINGS_FIELDS = {f"OCR_{name.upper()}" for cls in SETTINGS_CLASSES for name in cls.model_fields}
 
 

@@ -6,13 +6,14 @@ from ocr_api.settings import ApiSettings
 from ocr_telemetry.settings import TelemetrySettings
 from storage.settings import StorageSettings
 from tests.support import REPO
+from workers.ocr.settings import OcrSettings
 from workers.settings import WorkerSettings
 
 README = (REPO / "README.md").read_text()
 
 
 def test_every_setting_is_in_the_readme_configuration_table() -> None:
-    for cls in (ApiSettings, StorageSettings, WorkerSettings, TelemetrySettings):
+    for cls in (ApiSettings, StorageSettings, WorkerSettings, OcrSettings, TelemetrySettings):
         for name in cls.model_fields:
             assert f"| `OCR_{name.upper()}` |" in README, f"OCR_{name.upper()} is not documented"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
+from workers.ocr.settings import get_ocr_settings
 from workers.settings import get_worker_settings
 
 PAGES = Counter(
@@ -54,7 +55,7 @@ def page_done(done: object) -> None:
     job = getattr(done, "job", None)
     if output is None or job is None:
         return
-    engine = get_worker_settings().engine
+    engine = get_ocr_settings().engine
     PAGES.labels("succeeded").inc()
     info = output.info or {}
     if "page_ms" in info:

@@ -1,8 +1,8 @@
-"""Settings of the workers package (and of the queue the API sends to), from OCR_ environment variables."""
+"""Settings of the workers package (and of the queue the API sends to), from OCR_ environment variables.
+
+The OCR pipeline's own (engine, tesseract program, models) are in workers/ocr/settings.py."""
 
 from functools import lru_cache
-from pathlib import Path
-from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,11 +16,6 @@ class WorkerSettings(BaseSettings):
         description="Celery broker: redis://host:port/db, redis+socket:///path, or amqp://user:pass@host:5672//.",
     )
     queue_name: str = Field("ocr", description="Celery queue the API sends to and workers consume.")
-    engine: Literal["tesserocr", "pytesseract"] = Field(
-        "tesserocr", description="OCR engine: tesserocr keeps the model loaded in-process; pytesseract runs the CLI."
-    )
-    tesseract_cmd: str = Field("tesseract", description="The tesseract program (pytesseract engine, languages).")
-    tessdata_dir: Path | None = Field(None, description="Directory of *.traineddata; default: tesseract's own.")
     worker_concurrency: int | None = Field(None, description="Worker processes; default one per CPU core.")
     prefetch_multiplier: int = Field(
         1,

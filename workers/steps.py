@@ -1,7 +1,15 @@
-"""The job pipeline: prepare (count pages), recognize one page, finalize (assemble the result files).
+"""The job steps: prepare (count pages), recognize one page, finalize (assemble the result files).
 
 Each step reloads the job from the database, does nothing when its work is already done, and writes
-results under server-generated keys, so a step that runs twice does no harm.
+results under server-generated keys, so a step that runs twice does no harm. The steps call the OCR pipeline
+(workers/ocr/, which knows no database, storage or queue) with complete options: a job's missing switches are
+filled here from the upload options' defaults (`JobOptions.switch_defaults()`).
+
+The one-page fast path (most jobs are one image): `prepare` starts such a job with its page already claimed by
+the prepare task (`claim_for`), tasks.prepare_job then runs the page inline instead of sending a message, and
+`process_page` writes the job's results from the page's output in memory and marks the page done and the job
+succeeded in one transaction, keeping no page JSON (`_finish_one_page_job`); the text stream reads such a
+page from result.txt (ocr_api/progress.py).
 """
 
 from __future__ import annotations
@@ -13,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ocr_client.options import MEDIA_TYPES, JobOptions
+
 from storage import ObjectNotFound, get_storage
 from storage.objects.keys import job_prefix, page_key, page_pdf_key, result_key
 from storage.records import jobs as repo
@@ -21,13 +31,35 @@ from storage.records.job_reads import JobRecord, read_job
 from storage.records.models import JobStatus, PageStatus
 from workers import cache, faults, timings
 from workers.job_end import job_ended
-from workers.ocr import formats, pages, pdfout, tesseract
-from workers.ocr.engine import get_engine
+from workers.ocr import outputs, pages, tesseract, textlayer
+from workers.ocr.engines import get_engine
 from workers.ocr.errors import InputError
-from workers.ocr.preprocess import PageOptions, alternate_lang, read_page, switches
+from workers.ocr.outputs import pdf as pdf_output
+from workers.ocr.outputs.page import PageOutput
+from workers.ocr.preprocess import PageOptions, Switches, alternate_lang, read_page
 from workers.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
+_TRUE, _FALSE = ("true", "1", "on"), ("false", "0", "off")
+
+
+def job_switches(options: dict[str, Any] | None) -> dict[str, bool]:
+    """Every switch of a job: its `options` (bools, or "true"/"false" strings as older records may hold)
+    over the defaults of the upload options (JobOptions)."""
+    result = JobOptions.switch_defaults()
+    for key, value in (options or {}).items():
+        if key not in result:
+            continue
+        if isinstance(value, bool):
+            result[key] = value
+        elif isinstance(value, str) and value.strip().lower() in (*_TRUE, *_FALSE):
+            result[key] = value.strip().lower() in _TRUE
+    return result
+
+
+def page_options(job: JobRecord) -> PageOptions:
+    """The pipeline's options for a page of this job, complete."""
+    return PageOptions(switches=Switches.of(job_switches(job.options)), lang=job.lang, psm=job.psm, dpi=job.dpi)
 
 
 def engine_info(job: JobRecord) -> dict[str, Any]:
@@ -36,7 +68,8 @@ def engine_info(job: JobRecord) -> dict[str, Any]:
     engine = get_engine()
     options = {"lang": job.lang, "psm": job.psm, "dpi": job.dpi, "formats": job.format_list, **(job.options or {})}
     models = tesseract.model_info(job.lang)
-    alternate = alternate_lang(job.lang, tesseract.installed_models()) if switches(options)["auto_model"] else None
+    auto_model = job_switches(job.options)["auto_model"]
+    alternate = alternate_lang(job.lang, tesseract.installed_models()) if auto_model else None
     if alternate:
         models += [m for m in tesseract.model_info(alternate) if m not in models]
     return {
@@ -70,37 +103,18 @@ def prepare(job_id: str, redelivered: bool = False, task_id: str | None = None) 
 
 
 def _prepare(job_id: str, redelivered: bool, task_id: str | None) -> Prepared:
-    settings = get_worker_settings()
     job = read_job(job_id)
     if job is None or job.status in JobStatus.FINISHED:
         return Prepared([])
     if redelivered and job.status == JobStatus.QUEUED:
-        with session_scope() as session:
-            attempts = repo.note_prepare_redelivery(session, job_id)
-        if attempts >= settings.page_max_attempts:
-            raise InputError(
-                "open_failed", f"gave up opening the document after {attempts} attempts (the worker was lost each time)"
-            )
+        _count_redelivery(job_id)
     if job.status == JobStatus.RUNNING:  # redelivered, or sent again by the recovery sweep: resend what is not done
-        with session_scope() as session:
-            pending = repo.pending_pages(session, job_id)
-        if not pending:  # every page done, but the job was never finalized (that step was lost)
-            finalize_job(job_id)
-        return Prepared(pending, job)
+        return _resume(job)
     info = engine_info(job)
     key = cache.cache_key(job.input_sha256, info)
-    if settings.result_cache:
-        with session_scope() as session:
-            source = cache.find_cached_job(session, key, job_id)
-        if source is not None and cache.complete_from_cache(get_storage(), job, source, key):
-            return Prepared([])
-    with get_storage().local_path(job.input_key) as path:
-        faults.before_count(job.filename)
-        total = pages.count_pages(path, job.media_type, settings.max_pixels_per_page)
-    if total > settings.max_pages:
-        raise InputError("too_many_pages", f"the document has {total} pages; OCR_MAX_PAGES={settings.max_pages}")
-    if total == 0:
-        raise InputError("no_pages", "the document has no pages")
+    if _completed_from_cache(job, key):
+        return Prepared([])
+    total = _count_pages(job)
     claim_for = task_id if total == 1 else None
     with timings.step("start"), session_scope() as session:
         started = repo.start_job(session, job_id, total, info, key, claim_for=claim_for)
@@ -112,10 +126,51 @@ def _prepare(job_id: str, redelivered: bool, task_id: str | None) -> Prepared:
     return Prepared(started, running, claim)
 
 
+def _count_redelivery(job_id: str) -> None:
+    """Count a queued job's redelivery; give the document up after OCR_PAGE_MAX_ATTEMPTS of them."""
+    with session_scope() as session:
+        attempts = repo.note_prepare_redelivery(session, job_id)
+    if attempts >= get_worker_settings().page_max_attempts:
+        raise InputError(
+            "open_failed", f"gave up opening the document after {attempts} attempts (the worker was lost each time)"
+        )
+
+
+def _resume(job: JobRecord) -> Prepared:
+    """A running job's pages not done yet (finalized here when all are, that step having been lost)."""
+    with session_scope() as session:
+        pending = repo.pending_pages(session, job.id)
+    if not pending:  # every page done, but the job was never finalized (that step was lost)
+        finalize_job(job.id)
+    return Prepared(pending, job)
+
+
+def _completed_from_cache(job: JobRecord, key: str) -> bool:
+    """Whether an identical earlier job's results were copied to this job (OCR_RESULT_CACHE)."""
+    if not get_worker_settings().result_cache:
+        return False
+    with session_scope() as session:
+        source = cache.find_cached_job(session, key, job.id)
+    return source is not None and cache.complete_from_cache(get_storage(), job, source, key)
+
+
+def _count_pages(job: JobRecord) -> int:
+    """The document's page count, within OCR_MAX_PAGES."""
+    settings = get_worker_settings()
+    with get_storage().local_path(job.input_key) as path:
+        faults.before_count(job.filename)
+        total = pages.count_pages(path, job.media_type, settings.max_pixels_per_page)
+    if total > settings.max_pages:
+        raise InputError("too_many_pages", f"the document has {total} pages; OCR_MAX_PAGES={settings.max_pages}")
+    if total == 0:
+        raise InputError("no_pages", "the document has no pages")
+    return total
+
+
 @dataclass(frozen=True)
 class PageDone:
     last: bool  # this call completed the job's last page: the job is ready to finalize
-    output: formats.PageOutput | None = None  # the page's outputs when this call recognized it
+    output: PageOutput | None = None  # the page's outputs when this call recognized it
     job: JobRecord | None = None  # the job as this call read it
     finalized: bool = False  # this call also wrote the results and marked the job succeeded (a one-page job)
 
@@ -134,75 +189,105 @@ def process_page(
     read again, and a page claimed as the job started is not claimed twice). A one-page job is finished in
     one write transaction: its results are written first, then the page is marked done and the job
     succeeded together (a delivery that dies before that commit leaves the page to be done again)."""
-    settings = get_worker_settings()
-    storage = get_storage()
     job = job or read_job(job_id)
     if job is None or job.status != JobStatus.RUNNING:
         return PageDone(last=False)
     if claim is None:  # (a page claimed as its job started is on its first delivery)
-        with timings.step("claim"), session_scope() as session:
-            claim = repo.claim_page(session, job_id, page_no, task_id)
-            if claim is None:
-                # Redelivered after the page was stored: finalize again in case that message was lost.
-                return PageDone(last=not repo.pending_pages(session, job_id))
-            if claim.attempts > settings.page_max_attempts:
-                # Each delivery counts; a page that keeps killing its worker must not loop forever.
-                last = f"; last error: {claim.last_error}" if claim.last_error else " (the worker was lost each time)"
-                raise InputError("page_failed", f"gave up after {claim.attempts - 1} attempts{last}")
-    options = PageOptions(lang=job.lang, psm=job.psm, dpi=job.dpi, extra=dict(job.options or {}))
-    try:
-        faults.before_recognize(job.filename)
-        with storage.local_path(job.input_key) as path:
-            output, page_pdf = _recognize(path, job.media_type, page_no, options, with_pdf="pdf" in job.format_list)
-    except Exception as exc:
-        # Kept on the page row: if the page is finally given up, the job's error says why.
-        note_page_error(job_id, page_no, f"{type(exc).__name__}: {exc}")
-        raise
-    # A one-page job keeps no page JSON: its results are made from the output in memory, and the text stream
-    # reads its result.txt instead (ocr_api/progress.py). Longer jobs need it to assemble their results.
-    one_page = job.pages_total == 1 and page_no == 1
-    written = [] if one_page else [page_key(job_id, page_no)]
-    with timings.step("store"):
-        if page_pdf is not None:
-            written.append(page_pdf_key(job_id, page_no))
-            storage.put_bytes(page_pdf_key(job_id, page_no), page_pdf, formats.MEDIA_TYPES["pdf"])
-        if not one_page:
-            storage.put_bytes(page_key(job_id, page_no), output.to_json().encode(), "application/json")
-    if one_page:
-        with timings.step("finalize"):
-            written += write_results(job, [1], [output])
+        stored = _claim_page(job_id, page_no, task_id)
+        if stored is not None:
+            return stored
+    output, page_pdf = _recognize_job_page(job, page_no)
+    if job.pages_total == 1 and page_no == 1:
+        return _finish_one_page_job(job, output, page_pdf)
+    written = _store_page(job_id, page_no, output, page_pdf, keep_json=True)
     info = {"confidence": round(output.confidence, 2), **output.info}
     with timings.step("finish"), session_scope() as session:
         outcome = repo.finish_page(session, job_id, page_no, info)
-        succeeded = one_page and outcome.live and outcome.all_done and repo.succeed_job(session, job_id)
     if not outcome.live:
         # Cancelled or deleted while this page ran: what it wrote must not outlive the job's own clean-up.
         discard(job_id, written)
         return PageDone(last=False)
-    if succeeded:
-        job_ended(job)
-    if one_page:
-        # Not succeeded here: another delivery finished the job first (its results are the same pages').
-        return PageDone(last=False, output=output, job=job, finalized=succeeded)
     return PageDone(last=outcome.newly_done and outcome.all_done, output=output, job=job)
 
 
+def _finish_one_page_job(job: JobRecord, output: PageOutput, page_pdf: bytes | None) -> PageDone:
+    """The end of the one-page fast path: the job's results are written from the output in memory (no page
+    JSON is kept; the text stream reads result.txt instead, ocr_api/progress.py), then the page is marked
+    done and the job succeeded in one transaction."""
+    written = _store_page(job.id, 1, output, page_pdf, keep_json=False)
+    with timings.step("finalize"):
+        written += write_results(job, [1], [output])
+    info = {"confidence": round(output.confidence, 2), **output.info}
+    with timings.step("finish"), session_scope() as session:
+        outcome = repo.finish_page(session, job.id, 1, info)
+        succeeded = outcome.live and outcome.all_done and repo.succeed_job(session, job.id)
+    if not outcome.live:
+        # Cancelled or deleted while this page ran: what it wrote must not outlive the job's own clean-up.
+        discard(job.id, written)
+        return PageDone(last=False)
+    if succeeded:
+        job_ended(job)
+    # Not succeeded here: another delivery finished the job first (its results are the same pages').
+    return PageDone(last=False, output=output, job=job, finalized=succeeded)
+
+
+def _claim_page(job_id: str, page_no: int, task_id: str | None) -> PageDone | None:
+    """Claim the page for this delivery: None when claimed, what to return when it is already stored."""
+    with timings.step("claim"), session_scope() as session:
+        claim = repo.claim_page(session, job_id, page_no, task_id)
+        if claim is None:
+            # Redelivered after the page was stored: finalize again in case that message was lost.
+            return PageDone(last=not repo.pending_pages(session, job_id))
+        if claim.attempts > get_worker_settings().page_max_attempts:
+            # Each delivery counts; a page that keeps killing its worker must not loop forever. (Raised inside
+            # the transaction: this last claim is rolled back, the page keeps the attempts it really had.)
+            last = f"; last error: {claim.last_error}" if claim.last_error else " (the worker was lost each time)"
+            raise InputError("page_failed", f"gave up after {claim.attempts - 1} attempts{last}")
+    return None
+
+
+def _recognize_job_page(job: JobRecord, page_no: int) -> tuple[PageOutput, bytes | None]:
+    """The page's outputs (and its PDF when the job wants one); an error is noted on the page's row."""
+    options = page_options(job)
+    skip_text = job_switches(job.options)["skip_text"]
+    try:
+        faults.before_recognize(job.filename)
+        with get_storage().local_path(job.input_key) as path:
+            with_pdf = "pdf" in job.format_list
+            return _recognize(path, job.media_type, page_no, options, skip_text=skip_text, with_pdf=with_pdf)
+    except Exception as exc:
+        # Kept on the page row: if the page is finally given up, the job's error says why.
+        note_page_error(job.id, page_no, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _store_page(job_id: str, page_no: int, output: PageOutput, page_pdf: bytes | None, *, keep_json: bool) -> list[str]:
+    """Store the page's PDF, and its outputs as JSON when `keep_json`; the keys written."""
+    storage = get_storage()
+    written = [page_key(job_id, page_no)] if keep_json else []
+    with timings.step("store"):
+        if page_pdf is not None:
+            written.append(page_pdf_key(job_id, page_no))
+            storage.put_bytes(page_pdf_key(job_id, page_no), page_pdf, MEDIA_TYPES["pdf"])
+        if keep_json:
+            storage.put_bytes(page_key(job_id, page_no), output.to_json().encode(), "application/json")
+    return written
+
+
 def _recognize(
-    path: Path, media_type: str, page_no: int, options: PageOptions, *, with_pdf: bool
-) -> tuple[formats.PageOutput, bytes | None]:
+    path: Path, media_type: str, page_no: int, options: PageOptions, *, skip_text: bool, with_pdf: bool
+) -> tuple[PageOutput, bytes | None]:
     """One page's outputs from one recognition pass, and its searchable one-page PDF when wanted.
 
     With the job option skip_text, a PDF page that already has text keeps it (and its original page).
     """
     settings = get_worker_settings()
     dpi = options.dpi or settings.default_dpi
-    if media_type == pages.PDF and options.extra.get("skip_text"):
-        layer = pages.read_text_layer(path, page_no, dpi)
+    if media_type == pages.PDF and skip_text:
+        layer = textlayer.read_text_layer(path, page_no, dpi)
         if layer is not None:
-            output = formats.page_output_from_text_layer(
-                page_no, layer.width, layer.height, layer.dpi, layer.text, layer.lines
-            )
-            return output, pdfout.copy_pdf_page(path, page_no) if with_pdf else None
+            output = textlayer.page_output(page_no, layer)
+            return output, pdf_output.copy_pdf_page(path, page_no) if with_pdf else None
     with timings.step("load"):
         page_image = pages.load_page(
             path,
@@ -214,19 +299,18 @@ def _recognize(
         )
     with timings.step("recognize"):
         output, engine_image = read_page(get_engine(), page_no, page_image, options)
-    page_pdf = pdfout.page_pdf(engine_image, output, default_dpi=settings.default_dpi) if with_pdf else None
+    page_pdf = pdf_output.page_pdf(engine_image, output, default_dpi=settings.default_dpi) if with_pdf else None
     return output, page_pdf
 
 
 def load_page_outputs(
-    job_id: str, page_numbers: list[int], known: dict[int, formats.PageOutput] | None = None
-) -> list[formats.PageOutput]:
+    job_id: str, page_numbers: list[int], known: dict[int, PageOutput] | None = None
+) -> list[PageOutput]:
     """The stored outputs of these pages; those in `known` (just recognized here) are not read back."""
     storage = get_storage()
     known = known or {}
     return [
-        known[n] if n in known else formats.PageOutput.from_json(storage.read_bytes(page_key(job_id, n)))
-        for n in page_numbers
+        known[n] if n in known else PageOutput.from_json(storage.read_bytes(page_key(job_id, n))) for n in page_numbers
     ]
 
 
@@ -248,11 +332,11 @@ def finalize_job(job_id: str, done: PageDone | None = None) -> None:
             return
         page_numbers = sorted(states)
     try:
-        outputs = load_page_outputs(job_id, page_numbers, known)
+        page_outputs = load_page_outputs(job_id, page_numbers, known)
     except ObjectNotFound as exc:
         raise InputError("missing_page_output", f"a page's output is missing: {exc}") from exc
     with timings.step("finalize"):
-        written = write_results(job, page_numbers, outputs)
+        written = write_results(job, page_numbers, page_outputs)
     with timings.step("finish"), session_scope() as session:
         succeeded = repo.succeed_job(session, job_id)
     if not succeeded:
@@ -261,7 +345,7 @@ def finalize_job(job_id: str, done: PageDone | None = None) -> None:
         job_ended(job)
 
 
-def write_results(job: JobRecord, page_numbers: list[int], outputs: list[formats.PageOutput]) -> list[str]:
+def write_results(job: JobRecord, page_numbers: list[int], page_outputs: list[PageOutput]) -> list[str]:
     """Every requested format of the job (and its text), from its pages' outputs; the keys written."""
     storage = get_storage()
     job_id = job.id
@@ -269,18 +353,12 @@ def write_results(job: JobRecord, page_numbers: list[int], outputs: list[formats
     info = dict(job.engine_info or {})
     meta = {"job_id": job.id, "filename": job.filename, "engine": info}
     version = str(info.get("tesseract_version", ""))
-    builders = {
-        "txt": lambda: formats.build_text(outputs),
-        "hocr": lambda: formats.build_hocr(outputs, version),
-        "alto": lambda: formats.build_alto(outputs, meta),
-        "tsv": lambda: formats.build_tsv(outputs),
-        "json": lambda: formats.build_json(outputs, meta),
-    }
     for fmt in sorted(wanted):
         if fmt == "pdf":
             _write_pdf(job_id, page_numbers, title=job.filename, creator=f"tesseract {version}")
             continue
-        storage.put_bytes(result_key(job_id, fmt), builders[fmt]().encode("utf-8"), formats.MEDIA_TYPES[fmt])
+        document = outputs.build_document(fmt, page_outputs, meta)
+        storage.put_bytes(result_key(job_id, fmt), document.encode("utf-8"), MEDIA_TYPES[fmt])
     return [result_key(job_id, fmt) for fmt in sorted(wanted)]
 
 
@@ -302,11 +380,11 @@ def _write_pdf(job_id: str, page_numbers: list[int], *, title: str | None, creat
     page_pdfs = (storage.read_bytes(page_pdf_key(job_id, n)) for n in page_numbers)
     with tempfile.TemporaryFile() as spool:
         try:
-            pdfout.merge_pdf_pages(page_pdfs, spool, title=title, creator=creator)
+            pdf_output.merge_pdf_pages(page_pdfs, spool, title=title, creator=creator)
         except ObjectNotFound as exc:
             raise InputError("missing_page_output", f"a page's PDF is missing: {exc}") from exc
         spool.seek(0)
-        storage.save_stream(result_key(job_id, "pdf"), spool, formats.MEDIA_TYPES["pdf"])
+        storage.save_stream(result_key(job_id, "pdf"), spool, MEDIA_TYPES["pdf"])
 
 
 def note_page_error(job_id: str, page_no: int, message: str) -> None:

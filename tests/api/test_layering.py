@@ -13,8 +13,9 @@ def test_api_does_not_import_the_ocr_pipeline() -> None:
         "import sys\n"
         "from ocr_api.app import create_app\n"
         "create_app().openapi()\n"
-        "heavy = ('tesserocr', 'pytesseract', 'numpy', 'pypdfium2', 'workers.ocr.engine', 'workers.steps',"
-        " 'workers.tasks', 'workers.ocr.preprocess')\n"
+        "heavy = ('tesserocr', 'pytesseract', 'numpy', 'pypdfium2', 'workers.ocr.engines', 'workers.steps',"
+        " 'workers.tasks', 'workers.ocr.preprocess', 'workers.ocr.candidates', 'workers.ocr.imageops',"
+        " 'workers.ocr.pages', 'workers.ocr.textlayer', 'workers.ocr.outputs.pdf')\n"
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True)

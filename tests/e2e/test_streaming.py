@@ -26,7 +26,7 @@ from storage.objects.local import LocalStorage
 from storage.records import jobs as repo
 from storage.records.db import make_engine
 from tests.support import Stack, corpus_file
-from workers.ocr.formats import PageOutput
+from workers.ocr.outputs.page import PageOutput
 
 
 def _unique_tiff(path: Path, copies: int = 2) -> Path:

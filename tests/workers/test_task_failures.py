@@ -12,6 +12,7 @@ import pytest
 from storage.records import jobs as repo
 from storage.records.db import session_scope
 from tests.support import corpus_file, insert_job, load_job
+from tests.workers.ocr.fakes import FlakyEngine, HookedEngine
 from workers import steps, tasks
 from workers.settings import get_worker_settings
 
@@ -61,29 +62,6 @@ def test_a_page_that_keeps_coming_back_fails_the_job(local_env: Path, monkeypatc
     assert (job.error_message or "").startswith("page 1: gave up after 1 attempts (the worker was lost each time)")
 
 
-class FlakyEngine:
-    """The real engine, failing its first `failures` calls the way a crashing binding would."""
-
-    def __init__(self, failures: int) -> None:
-        from workers.ocr.engine import get_engine
-
-        self.real = get_engine()
-        self.name = self.real.name
-        self.failures = failures
-
-    def version(self) -> str:
-        return self.real.version()
-
-    def recognize(self, image, options):  # type: ignore[no-untyped-def]
-        if self.failures:
-            self.failures -= 1
-            raise RuntimeError("engine crashed")
-        return self.real.recognize(image, options)
-
-    def detect_orientation(self, image, dpi):  # type: ignore[no-untyped-def]
-        return self.real.detect_orientation(image, dpi)
-
-
 def test_a_failing_page_is_retried(local_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     job_id = make_job(corpus_file("paperless_multi-page-images.tiff").read_bytes(), "image/tiff")
     assert steps.prepare(job_id).pages == [1, 2, 3]
@@ -112,27 +90,6 @@ def test_a_page_that_keeps_failing_fails_the_job_with_its_number(
         assert page is not None and page.attempts == get_worker_settings().page_max_attempts
 
 
-class InterruptingEngine:
-    """The real engine; while it recognizes, someone cancels or deletes the job."""
-
-    def __init__(self, interrupt) -> None:  # type: ignore[no-untyped-def]
-        from workers.ocr.engine import get_engine
-
-        self.real = get_engine()
-        self.name = self.real.name
-        self.interrupt = interrupt
-
-    def version(self) -> str:
-        return self.real.version()
-
-    def recognize(self, image, options):  # type: ignore[no-untyped-def]
-        self.interrupt()
-        return self.real.recognize(image, options)
-
-    def detect_orientation(self, image, dpi):  # type: ignore[no-untyped-def]
-        return self.real.detect_orientation(image, dpi)
-
-
 def cancel(job_id: str) -> None:
     with session_scope() as session:
         assert repo.cancel_job(session, job_id).cancelled
@@ -152,7 +109,7 @@ def test_a_page_that_finishes_after_a_cancel_writes_nothing(local_env: Path, mon
 
     job_id = insert_job(corpus_file("tess_HelloGoogle.tif").read_bytes(), "image/tiff", formats="txt,pdf")
     assert steps.prepare(job_id).pages == [1]
-    monkeypatch.setattr(steps, "get_engine", lambda: InterruptingEngine(lambda: cancel(job_id)))
+    monkeypatch.setattr(steps, "get_engine", lambda: HookedEngine(lambda: cancel(job_id)))
     tasks.ocr_page.apply(args=[job_id, 1])
     job = load_job(job_id)
     assert job.status == "cancelled" and job.pages_done == 0 and job.error_code is None
@@ -167,7 +124,7 @@ def test_a_page_that_finishes_after_a_delete_leaves_no_file(local_env: Path, mon
 
     job_id = make_job(corpus_file("tess_HelloGoogle.tif").read_bytes(), "image/tiff")
     assert steps.prepare(job_id).pages == [1]
-    monkeypatch.setattr(steps, "get_engine", lambda: InterruptingEngine(lambda: delete(job_id)))
+    monkeypatch.setattr(steps, "get_engine", lambda: HookedEngine(lambda: delete(job_id)))
     tasks.ocr_page.apply(args=[job_id, 1])
     assert [p for p in stored_files(local_env) if job_id in p.parts] == []
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,24 +24,38 @@ class PageImage:
     source_dpi: int | None = None
 
 
+def _too_many_pixels(max_pixels: int) -> InputError:
+    return InputError("too_many_pixels", f"the image has more than OCR_MAX_PIXELS_PER_PAGE={max_pixels} pixels")
+
+
+def _check_pixels(image: Image.Image, max_pixels: int) -> None:
+    """Refuse a frame above the limit before its pixels are decoded (Image.open and seek read headers only).
+
+    The check is made here, explicitly, for the first frame and for each frame loaded: Pillow's own guard
+    (Image.MAX_IMAGE_PIXELS, process-wide) is not set by the pipeline, and the API process turns it off
+    (ocr_api/uploads.py). Where it is on, its error above twice its limit counts as too many pixels too."""
+    if image.width * image.height > max_pixels:
+        raise _too_many_pixels(max_pixels)
+
+
 def _open_image(path: Path, max_pixels: int) -> Image.Image:
-    Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limit is checked below
             image = Image.open(path)
-            if image.width * image.height > max_pixels:
-                raise Image.DecompressionBombError("too many pixels")
-            return image
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InputError(
-            "too_many_pixels", f"the image has more than OCR_MAX_PIXELS_PER_PAGE={max_pixels} pixels"
-        ) from exc
+    except Image.DecompressionBombError as exc:
+        raise _too_many_pixels(max_pixels) from exc
     except (UnidentifiedImageError, OSError) as exc:
         raise InputError("unreadable_input", f"the image cannot be read: {exc}") from exc
+    try:
+        _check_pixels(image, max_pixels)
+    except InputError:
+        image.close()
+        raise
+    return image
 
 
-def _open_pdf(path: Path):
+def open_pdf(path: Path) -> Any:
     import pypdfium2 as pdfium
 
     try:
@@ -56,7 +69,7 @@ def _open_pdf(path: Path):
 
 def count_pages(path: Path, media_type: str, max_pixels: int) -> int:
     if media_type == PDF:
-        pdf = _open_pdf(path)
+        pdf = open_pdf(path)
         try:
             return len(pdf)
         finally:
@@ -97,15 +110,7 @@ def load_page(
         return _render_pdf_page(path, page_no, dpi or render_dpi, max_pixels)
     image = _open_image(path, max_pixels)
     try:
-        image.seek(page_no - 1)
-        source_dpi = _sane_dpi(image.info.get("dpi"))
-        exif_orientation = image.getexif().get(0x0112, 1) if page_no == 1 else 1
-        oriented = ImageOps.exif_transpose(image) if exif_orientation not in (0, 1) else image.copy()
-        oriented.load()
-    except EOFError as exc:
-        raise InputError("unreadable_input", f"page {page_no} is missing from the file") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError("unreadable_input", f"the image is damaged or truncated: {exc}") from exc
+        source_dpi, exif_orientation, oriented = _read_frame(image, page_no, max_pixels)
     finally:
         image.close()
     return PageImage(
@@ -116,10 +121,30 @@ def load_page(
     )
 
 
+def _read_frame(image: Image.Image, page_no: int, max_pixels: int) -> tuple[int | None, int, Image.Image]:
+    """Frame `page_no` of an open image: its declared resolution, EXIF orientation and pixels, upright."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limit is checked here
+            image.seek(page_no - 1)
+            _check_pixels(image, max_pixels)  # frames of one file may differ in size
+            source_dpi = _sane_dpi(image.info.get("dpi"))
+            exif_orientation = image.getexif().get(0x0112, 1) if page_no == 1 else 1
+            oriented = ImageOps.exif_transpose(image) if exif_orientation not in (0, 1) else image.copy()
+            oriented.load()
+    except Image.DecompressionBombError as exc:
+        raise _too_many_pixels(max_pixels) from exc
+    except EOFError as exc:
+        raise InputError("unreadable_input", f"page {page_no} is missing from the file") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError("unreadable_input", f"the image is damaged or truncated: {exc}") from exc
+    return source_dpi, exif_orientation, oriented
+
+
 def _render_pdf_page(path: Path, page_no: int, dpi: int, max_pixels: int) -> PageImage:
     import pypdfium2 as pdfium
 
-    pdf = _open_pdf(path)
+    pdf = open_pdf(path)
     try:
         page = pdf[page_no - 1]
         width_pt, height_pt = page.get_size()
@@ -139,88 +164,3 @@ def _render_pdf_page(path: Path, page_no: int, dpi: int, max_pixels: int) -> Pag
     finally:
         pdf.close()
     return PageImage(image=_flatten(image), dpi=dpi, source_dpi=dpi)
-
-
-Box = tuple[int, int, int, int]
-
-
-@dataclass
-class TextLayer:
-    """A PDF page's own text, its words grouped in lines with boxes in pixels of the page at `dpi`."""
-
-    text: str
-    width: int
-    height: int
-    dpi: int
-    lines: list[list[tuple[str, Box]]]
-
-
-def read_text_layer(path: Path, page_no: int, dpi: int) -> TextLayer | None:
-    """The text a PDF page already carries (for skip_text), or None when it has none."""
-    import ctypes
-
-    import pypdfium2 as pdfium
-    import pypdfium2.raw as pdfium_c
-
-    pdf = _open_pdf(path)
-    try:
-        page = pdf[page_no - 1]
-        textpage = page.get_textpage()
-        text = textpage.get_text_range()
-        if not text.strip():
-            return None
-        width_pt, height_pt = page.get_size()
-        width, height = round(width_pt * dpi / 72), round(height_pt * dpi / 72)
-
-        def to_pixels(x: float, y: float) -> tuple[int, int]:
-            # PDFium's own page-to-device mapping handles /Rotate and crop box origins.
-            dx, dy = ctypes.c_int(), ctypes.c_int()
-            pdfium_c.FPDF_PageToDevice(page.raw, 0, 0, width, height, 0, x, y, ctypes.byref(dx), ctypes.byref(dy))
-            return dx.value, dy.value
-
-        lines: list[list[tuple[str, Box]]] = [[]]
-        word, boxes = "", list[Box]()
-        for ch, (left, bottom, right, top) in _chars(textpage, pdfium_c):
-            if ch.isspace():
-                if word:
-                    lines[-1].append((word, _union_box(boxes)))
-                    word, boxes = "", []
-                if ch in "\r\n" and lines[-1]:
-                    lines.append([])
-                continue
-            word += ch
-            (x0, y0), (x1, y1) = to_pixels(left, top), to_pixels(right, bottom)
-            boxes.append((min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
-        if word:
-            lines[-1].append((word, _union_box(boxes)))
-        page.close()
-    except pdfium.PdfiumError as exc:
-        raise InputError("unreadable_input", f"page {page_no} of the PDF is damaged: {exc}") from exc
-    finally:
-        pdf.close()
-    clean = "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
-    return TextLayer(
-        text=clean.strip("\n") + "\n", width=width, height=height, dpi=dpi, lines=[ln for ln in lines if ln]
-    )
-
-
-def _chars(textpage: Any, pdfium_c: Any) -> Iterator[tuple[str, tuple[float, float, float, float]]]:
-    """Each character of a PDFium text page with its box (left, bottom, right, top) in PDF points."""
-    count = textpage.count_chars()
-    i = 0
-    while i < count:
-        code = pdfium_c.FPDFText_GetUnicode(textpage.raw, i)
-        box = textpage.get_charbox(i)
-        i += 1
-        if 0xD800 <= code < 0xDC00 and i < count:  # a UTF-16 surrogate pair: one character
-            low = pdfium_c.FPDFText_GetUnicode(textpage.raw, i)
-            if 0xDC00 <= low < 0xE000:
-                code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                i += 1
-        if 0xD800 <= code < 0xE000 or code == 0:
-            continue
-        yield chr(code), box
-
-
-def _union_box(boxes: list[Box]) -> Box:
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))

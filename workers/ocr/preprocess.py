@@ -28,167 +28,70 @@ Every step after the first read runs only when the reading so far is poor (mean 
 merely mediocre: a clean page, receipt or line costs one recognition.
 
 A candidate reading replaces the kept one only when it is clearly more confident over a comparable amount
-of text (`Tuning.replaces`): a longer reading of garbage cannot win by length, and a re-segmented or turned
-reading of noise cannot win by a point or two of confidence.
+of text (`Tuning.replaces`, workers/ocr/candidates.py, with the thresholds).
+
+The switches come complete with each page (`PageOptions.switches`): the pipeline has no defaults of its own
+for them; the Celery edge fills a job's missing ones from the upload options' model (workers/steps.py).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from PIL import Image
 
 from workers.ocr import imageops, tesseract
-from workers.ocr.engine import OcrEngine, Recognition, RecognizeOptions
-from workers.ocr.formats import PageOutput
+from workers.ocr.candidates import DEFAULT_TUNING, CandidatePage, Reading, Tuning, Variant, pick
+from workers.ocr.engines.base import OcrEngine, Orientation
+from workers.ocr.outputs.page import PageOutput
 from workers.ocr.pages import PageImage
 
-# Per-request switches (the job's `options`); a missing key takes its default here.
-PREPROCESS_DEFAULTS: dict[str, bool] = {
-    "normalize": True,  # white border and upscaling for small inputs and small text
-    "orient": True,  # find and undo quarter turns of pages that read poorly
-    "deskew": True,  # straighten skewed text lines, when the straight reading is better
-    "auto_model": True,  # German pages that read poorly: try the Fraktur model
-    "retry": True,  # read poor or empty pages again with other settings, keep a clearly better reading
-}
+__all__ = [
+    "DEFAULT_TUNING",
+    "PageOptions",
+    "Switches",
+    "Tuning",
+    "alternate_lang",
+    "read_page",
+    "recognize_page",
+]
 
 # Upscaling never makes a page larger than this (pixels).
 MAX_UPSCALED_PIXELS = 36_000_000
 UNIFORM_BLOCK_PSM = 6
 DEFAULT_PSM = 3
-MAX_SKEW_DEGREES = 10.0
 # Models to try instead of a language of the request when its reading is poor (installed ones only).
 ALTERNATE_MODELS: dict[str, str] = {"deu": "frk"}
 
 
 @dataclass(frozen=True)
-class Tuning:
-    """The pipeline's thresholds. The defaults were chosen by leave-one-source-out over the corpus and
-    checked on the synthetic set (bench/tuning.py); see docs/accuracy.md."""
+class Switches:
+    """The preprocessing steps a page may take, each on or off; no defaults here (the caller decides)."""
 
-    # Mean word confidence (0-100) under which a reading counts as poor and gets further passes.
-    poor_confidence: float = 70.0
-    # A candidate must beat the kept reading's confidence by this many points ...
-    margin: float = 8.0
-    # ... and have at most this many times its characters (plus a few, for readings of a word or two).
-    max_length_ratio: float = 1.5
-    length_slack: int = 4
-    # An empty first reading is replaced only by a reading at least this confident.
-    min_confidence_for_empty: float = 50.0
-    # A German reading less confident than this is read with the Fraktur model too (auto_model).
-    model_confidence: float = 85.0
-    # OSD's own orientation confidence needed to try its turn (kept only by the margin above).
-    osd_min_confidence: float = 2.0
-    # Deskewed readings need only be this much more confident: same text, straighter lines.
-    deskew_margin: float = 0.0
-    min_skew_degrees: float = 0.4
-    min_skew_strength: float = 2.0
-    # From this angle on, a page is read straightened first (Tesseract copes with less; the straightened
-    # reading is checked against the page as it is when it reads poorly).
-    straighten_first_degrees: float = 1.0
-    # Text lower than this (px) is scaled up to target_text_height before the first read.
-    min_text_height: int = 20
-    target_text_height: int = 36
-    max_upscale: float = 4.0
-    # Images smaller than small_side (px, either side) with less white space than `border` around their
-    # ink get a white border of that width.
-    small_side: int = 400
-    border: int = 16
+    normalize: bool  # white border and upscaling for small inputs and small text
+    orient: bool  # find and undo quarter turns of pages that read poorly
+    deskew: bool  # straighten skewed text lines, when the straight reading is better
+    auto_model: bool  # German pages that read poorly: try the Fraktur model
+    retry: bool  # read poor or empty pages again with other settings, keep a clearly better reading
 
-    def replaces(self, candidate: Reading, kept: Reading) -> bool:
-        """Whether a candidate reading is clearly better than the kept one: more confident by the margin,
-        over a comparable amount of text (never by length alone)."""
-        return self._beats(candidate, kept, self.margin, bound_length=True)
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
 
-    def same_text_replaces(self, candidate: Reading, kept: Reading) -> bool:
-        """Readings of the same image straightened or not: the same text, so more of it at no less
-        confidence wins (by deskew_margin)."""
-        return self._beats(candidate, kept, self.deskew_margin, bound_length=False)
-
-    def _beats(self, candidate: Reading, kept: Reading, margin: float, *, bound_length: bool) -> bool:
-        if candidate.characters == 0:
-            return False
-        if kept.characters == 0:
-            return candidate.quality >= self.min_confidence_for_empty
-        if bound_length and candidate.characters > kept.characters * self.max_length_ratio + self.length_slack:
-            return False
-        return candidate.quality >= kept.quality + margin
-
-
-DEFAULT_TUNING = Tuning()
+    @classmethod
+    def of(cls, values: dict[str, bool]) -> Switches:
+        """The switches named in `values` (every one must be there; other keys are not the pipeline's)."""
+        return cls(**{name: values[name] for name in cls.names()})
 
 
 @dataclass(frozen=True)
 class PageOptions:
+    switches: Switches
     lang: str = "eng"
     psm: int | None = None
     dpi: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Variant:
-    """How a page image is prepared: a quarter turn (degrees clockwise), dark borders whitened, deskewed."""
-
-    rotation: int = 0
-    clear_borders: bool = False
-    deskew: bool = False
-
-
-@dataclass
-class Reading:
-    """One recognition pass and how it was made."""
-
-    variant: Variant
-    image: Image.Image
-    recognition: Recognition
-    psm: int
-    lang: str
-    quality: float = field(init=False)
-    characters: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.quality, self.characters = word_quality(self.recognition.tsv)
-
-    def poor(self, tuning: Tuning) -> bool:
-        return self.characters == 0 or self.quality < tuning.poor_confidence
-
-
-def word_quality(tsv: str) -> tuple[float, int]:
-    """Character-weighted mean confidence of the words that have a letter or digit, and their length.
-
-    Computed from TSV for every engine alike (Tesseract's own mean reports 95 for an empty page).
-    """
-    weighted = 0.0
-    characters = 0
-    for row in tsv.splitlines():
-        cols = row.split("\t")
-        if len(cols) < 12 or cols[0] != "5":
-            continue
-        text = cols[11].strip()
-        if not any(ch.isalnum() for ch in text):
-            continue
-        try:
-            conf = float(cols[10])
-        except ValueError:
-            continue
-        weighted += max(conf, 0.0) * len(text)
-        characters += len(text)
-    return (weighted / characters if characters else 0.0), characters
-
-
-def switches(extra: dict[str, Any]) -> dict[str, bool]:
-    """The preprocessing switches of a request: its bools (or "true"/"false" strings) over the defaults."""
-    result = dict(PREPROCESS_DEFAULTS)
-    for key in PREPROCESS_DEFAULTS:
-        value = extra.get(key)
-        if isinstance(value, bool):
-            result[key] = value
-        elif isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "on", "off"):
-            result[key] = value.strip().lower() in ("true", "1", "on")
-    return result
 
 
 def alternate_lang(lang: str, installed: frozenset[str]) -> str | None:
@@ -196,53 +99,6 @@ def alternate_lang(lang: str, installed: frozenset[str]) -> str | None:
     parts = lang.split("+")
     swapped = [ALTERNATE_MODELS.get(p, p) if ALTERNATE_MODELS.get(p) in installed else p for p in parts]
     return "+".join(swapped) if swapped != parts else None
-
-
-class _Page:
-    """One page's candidate readings; each prepared image is made once and reused."""
-
-    def __init__(
-        self, engine: OcrEngine, base: Image.Image, dpi: int | None, tuning: Tuning, ink: imageops.Ink | None = None
-    ) -> None:
-        self.engine = engine
-        self.base = base
-        self.ink = ink  # the base image's ink mask, when already made
-        self.dpi = dpi
-        self.tuning = tuning
-        self.border_fraction: dict[Variant, float] = {}
-        self._skew: dict[int, float] = {}
-        self._images: dict[Variant, Image.Image] = {}
-        self.passes = 0
-
-    def skew(self, rotation: int) -> float:
-        """The angle that straightens the lines of this quarter turn, 0 when none is clear."""
-        if rotation not in self._skew:
-            ink = self.ink if rotation == 0 else None
-            angle, strength = imageops.skew_angle(self.image(Variant(rotation)), MAX_SKEW_DEGREES, ink=ink)
-            clear = abs(angle) >= self.tuning.min_skew_degrees and strength >= self.tuning.min_skew_strength
-            self._skew[rotation] = angle if clear else 0.0
-        return self._skew[rotation]
-
-    def image(self, variant: Variant) -> Image.Image:
-        if variant not in self._images:
-            image = imageops.turn_clockwise(self.base, variant.rotation)
-            if variant.clear_borders:
-                image, self.border_fraction[variant] = imageops.clear_dark_borders(image)
-            if variant.deskew and self.skew(variant.rotation):
-                image = imageops.rotate_degrees(image, self.skew(variant.rotation))
-            self._images[variant] = image
-        return self._images[variant]
-
-    def has_dark_borders(self, variant: Variant) -> bool:
-        cleared = replace(variant, clear_borders=True)
-        self.image(cleared)
-        return self.border_fraction[cleared] > 0
-
-    def read(self, variant: Variant, psm: int, lang: str) -> Reading:
-        image = self.image(variant)
-        self.passes += 1
-        recognition = self.engine.recognize(image, RecognizeOptions(lang=lang, psm=psm, dpi=self.dpi))
-        return Reading(variant=variant, image=image, recognition=recognition, psm=psm, lang=lang)
 
 
 def _upscale_factor(image: Image.Image, metrics: imageops.TextMetrics, tuning: Tuning) -> float:
@@ -254,59 +110,202 @@ def _upscale_factor(image: Image.Image, metrics: imageops.TextMetrics, tuning: T
     return max(1.0, min(factor, budget))
 
 
-def _normalize_small(
-    page: PageImage, metrics: imageops.TextMetrics, tuning: Tuning, info: dict[str, Any]
-) -> tuple[Image.Image, float]:
-    """A small input (a word or a line cut from a page): text scaled up to a working height and a white
-    border where the ink comes close to an edge; the image and the scale."""
-    image = page.image
-    scale = _upscale_factor(image, metrics, tuning)
-    if scale > 1.0:
-        image = imageops.rescale(image, scale)
-    if metrics.margin * scale < tuning.border:
-        image = imageops.add_border(image, tuning.border)
-        info["border"] = tuning.border
-    return image, scale
-
-
 def _scaled_dpi(dpi: int | None, scale: float) -> int | None:
     return round(dpi * scale) if dpi else None
 
 
-def _reorient(page: _Page, best: Reading, info: dict[str, Any], tuning: Tuning) -> Reading:
-    """Try the quarter turn OSD is confident of; where OSD has too little text, the plausible turns."""
-    osd = page.engine.detect_orientation(page.image(replace(best.variant, rotation=0)), page.dpi)
-    if osd is not None:
-        info["osd"] = {"rotate": osd.rotate, "confidence": round(osd.confidence, 2)}
-        if osd.rotate % 360 == 0 or osd.confidence < tuning.osd_min_confidence:
-            return best
-        turns = [osd.rotate % 360]
-    else:
-        info["osd"] = None
-        turns = [180, 90, 270] if imageops.ink_runs_vertically(page.base) else [180]
-    return _pick(best, [page.read(replace(best.variant, rotation=r), best.psm, best.lang) for r in turns], tuning)
+@dataclass
+class Notes:
+    """What is recorded of how a page was read, besides the kept reading (PageOutput.info)."""
+
+    exif_rotated: bool
+    border: int | None = None  # the white border a small input got
+    text_height: float | None = None  # measured when normalize looked at the text's height
+    model_tried: str | None = None  # the alternate model auto_model read the page with
+    osd_ran: bool = False
+    osd: Orientation | None = None  # what OSD said, when orient ran (None: too little text)
+
+    def info(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"exif_rotated": self.exif_rotated}
+        if self.border is not None:
+            info["border"] = self.border
+        if self.text_height is not None:
+            info["text_height"] = round(self.text_height, 1)
+        if self.model_tried is not None:
+            info["model_tried"] = self.model_tried
+        if self.osd_ran:
+            osd = self.osd
+            info["osd"] = {"rotate": osd.rotate, "confidence": round(osd.confidence, 2)} if osd else None
+        return info
 
 
-def _retry(page: _Page, best: Reading, psm_fixed: bool, tuning: Tuning) -> Reading:
-    """Read again as one uniform block, with and without dark borders; keep a clearly better reading."""
-    psm = best.psm if psm_fixed else UNIFORM_BLOCK_PSM
-    candidates = [replace(best.variant, clear_borders=False)]
-    if page.has_dark_borders(best.variant):
-        candidates.append(replace(best.variant, clear_borders=True))
-    readings = [page.read(v, psm, best.lang) for v in candidates if (v, psm) != (best.variant, best.psm)]
-    return _pick(best, readings, tuning)
+class _PageReader:
+    """The steps of reading one page, in order; each runs only when its switch is on and the reading so far
+    calls for it. `best` is the kept reading, `candidates` the page (scaled as read) it came from."""
 
+    def __init__(self, engine: OcrEngine, page: PageImage, options: PageOptions, tuning: Tuning) -> None:
+        self.engine, self.page, self.options, self.tuning = engine, page, options, tuning
+        self.on = options.switches
+        self.notes = Notes(exif_rotated=page.exif_rotated)
+        self.small = min(page.image.size) < tuning.small_side
+        self.first_psm = options.psm or DEFAULT_PSM
+        # The page's ink mask, made once: a small input's text height, a page's skew estimate (made for every
+        # page with deskew on) and, if the page reads poorly, its text height all come from it.
+        needs_ink = self.on.normalize if self.small else self.on.deskew
+        self.ink = imageops.ink_mask(page.image, imageops.SKEW_WORK_SIZE) if needs_ink else None
+        self.metrics: imageops.TextMetrics | None = None
+        self.scale = 1.0
+        self.candidates = self._base()
+        self.best = self._first_reading()
 
-def _pick(kept: Reading, candidates: list[Reading], tuning: Tuning) -> Reading:
-    """The most confident candidate that clearly beats the kept reading (each judged against it), or it."""
-    passing = [c for c in candidates if tuning.replaces(c, kept)]
-    return max(passing, key=lambda c: c.quality) if passing else kept
+    def _base(self) -> CandidatePage:
+        """The page as first read: a small input with low text enlarged and bordered (normalize)."""
+        image = self.page.image
+        if self.on.normalize and self.small and self.ink is not None:  # small inputs cost little more
+            self.metrics = imageops.text_metrics(image, self.ink)
+            if self.metrics is not None:
+                image = self._normalize_small(self.metrics)
+        ink = self.ink if image is self.page.image else None
+        return CandidatePage(self.engine, image, _scaled_dpi(self.page.dpi, self.scale), self.tuning, ink)
 
+    def _normalize_small(self, metrics: imageops.TextMetrics) -> Image.Image:
+        """A small input (a word or a line cut from a page): text scaled up to a working height and a white
+        border where the ink comes close to an edge."""
+        image = self.page.image
+        self.scale = _upscale_factor(image, metrics, self.tuning)
+        if self.scale > 1.0:
+            image = imageops.rescale(image, self.scale)
+        if metrics.margin * self.scale < self.tuning.border:
+            image = imageops.add_border(image, self.tuning.border)
+            self.notes.border = self.tuning.border
+        return image
 
-def recognize_page(
-    engine: OcrEngine, page_no: int, page: PageImage, options: PageOptions, tuning: Tuning = DEFAULT_TUNING
-) -> PageOutput:
-    return read_page(engine, page_no, page, options, tuning)[0]
+    def _first_reading(self) -> Reading:
+        # A page whose lines have a clear angle is read straightened first (the estimate costs little next to
+        # a page's read); a small input's angle is measured only when it reads poorly.
+        straighten = (
+            self.on.deskew and not self.small and abs(self.candidates.skew(0)) >= self.tuning.straighten_first_degrees
+        )
+        return self.candidates.read(Variant(deskew=straighten), self.first_psm, self.options.lang)
+
+    def poor(self) -> bool:
+        return self.best.poor(self.tuning)
+
+    def verify_deskew(self) -> None:
+        """A poor reading is read with the other choice of straightening too (the angle is verified, not
+        trusted), the one with more text at no less confidence kept."""
+        straightened = self.best.variant.deskew
+        if not (self.on.deskew and self.poor() and (straightened or self.candidates.skew(0))):
+            return
+        other = self.candidates.read(Variant(deskew=not straightened), self.first_psm, self.options.lang)
+        if self.tuning.same_text_replaces(other, self.best):
+            self.best = other
+
+    def enlarge_small_text(self) -> None:
+        """A page (not a small input) with small text that reads poorly is read enlarged too."""
+        if not (self.on.normalize and not self.small and self.poor()):
+            return
+        image = self.page.image
+        ink = self.ink or imageops.ink_mask(image, imageops.SKEW_WORK_SIZE)
+        self.metrics = imageops.text_metrics(image, ink)
+        factor = _upscale_factor(image, self.metrics, self.tuning) if self.metrics is not None else 1.0
+        if factor <= 1.0:
+            return
+        dpi = _scaled_dpi(self.page.dpi, factor)
+        enlarged = CandidatePage(self.engine, imageops.rescale(image, factor), dpi, self.tuning)
+        enlarged.passes = self.candidates.passes
+        reading = enlarged.read(Variant(deskew=self.best.variant.deskew), self.best.psm, self.best.lang)
+        if self.tuning.replaces(reading, self.best):
+            self.best, self.candidates, self.scale = reading, enlarged, factor
+        else:
+            self.candidates.passes = enlarged.passes
+
+    def try_alternate_model(self, installed: frozenset[str] | None) -> None:
+        """A reading less confident than model_confidence is read with an alternate model (deu: frk) too."""
+        if not (self.on.auto_model and self.best.quality < self.tuning.model_confidence):
+            return
+        models = tesseract.installed_models() if installed is None else installed
+        alternate = alternate_lang(self.options.lang, models)
+        if alternate:
+            reading = self.candidates.read(self.best.variant, self.best.psm, alternate)
+            self.notes.model_tried = alternate
+            if self.tuning.replaces(reading, self.best):
+                self.best = reading
+
+    def reorient(self) -> None:
+        """Try the quarter turn OSD is confident of; where OSD has too little text, the plausible turns."""
+        page, best = self.candidates, self.best
+        osd = page.engine.detect_orientation(page.image(replace(best.variant, rotation=0)), page.dpi)
+        self.notes.osd_ran, self.notes.osd = True, osd
+        if osd is not None:
+            if osd.rotate % 360 == 0 or osd.confidence < self.tuning.osd_min_confidence:
+                return
+            turns = [osd.rotate % 360]
+        else:
+            turns = [180, 90, 270] if imageops.ink_runs_vertically(page.base) else [180]
+        readings = [page.read(replace(best.variant, rotation=r), best.psm, best.lang) for r in turns]
+        self.best = pick(best, readings, self.tuning)
+
+    def retry(self) -> None:
+        """Read again as one uniform block, with and without dark borders; keep a clearly better reading."""
+        page, best = self.candidates, self.best
+        psm = best.psm if self.options.psm is not None else UNIFORM_BLOCK_PSM
+        variants = [replace(best.variant, clear_borders=False)]
+        if page.has_dark_borders(best.variant):
+            variants.append(replace(best.variant, clear_borders=True))
+        readings = [page.read(v, psm, best.lang) for v in variants if (v, psm) != (best.variant, best.psm)]
+        self.best = pick(best, readings, self.tuning)
+
+    def last_resorts(self) -> None:
+        """Orientation and retries for a page still poor. A turned page still yields about as much text, only
+        read badly; a page with no text at all is more likely hidden by a dark border or an odd layout, so it
+        is retried before it is turned."""
+        steps = [(self.on.orient, self.reorient), (self.on.retry, self.retry)]
+        for on, step in steps if self.best.characters else reversed(steps):
+            if on and self.poor():
+                step()
+
+    def steps(self, skew: float) -> list[str]:
+        """What was done to the page for the kept reading, in order (the JSON's preprocessing.steps)."""
+        best = self.best
+        return [
+            *([f"scale{self.scale:.2f}"] if self.scale > 1 else []),
+            *([f"border{self.notes.border}"] if self.notes.border is not None else []),
+            *([f"turn{best.variant.rotation}"] if best.variant.rotation else []),
+            *(["borders"] if best.variant.clear_borders else []),
+            *([f"deskew{skew:+.1f}"] if skew else []),
+            *([f"psm{best.psm}"] if best.psm != self.first_psm else []),
+            *([f"lang={best.lang}"] if best.lang != self.options.lang else []),
+        ]
+
+    def output(self, page_no: int, started: float) -> PageOutput:
+        best = self.best
+        if self.metrics is not None:
+            self.notes.text_height = self.metrics.text_height
+        skew = self.candidates.skew(best.variant.rotation) if best.variant.deskew else 0.0
+        info = {
+            **self.notes.info(),
+            "rotation": best.variant.rotation,
+            "deskew_angle": skew,
+            "psm": best.psm,
+            "lang": best.lang,
+            "steps": self.steps(skew),
+            "passes": self.candidates.passes,
+            "page_ms": round((time.perf_counter() - started) * 1000),
+        }
+        recognition = best.recognition
+        return PageOutput(
+            page=page_no,
+            width=best.image.width,
+            height=best.image.height,
+            dpi=_scaled_dpi(self.page.dpi, self.scale),
+            text=recognition.text,
+            hocr_page=recognition.hocr_page,
+            tsv=recognition.tsv,
+            confidence=recognition.mean_confidence,
+            rotation=best.variant.rotation,
+            info=info,
+        )
 
 
 def read_page(
@@ -318,94 +317,19 @@ def read_page(
     installed: frozenset[str] | None = None,
 ) -> tuple[PageOutput, Image.Image]:
     """The page's outputs, and the image as the engine read it (scaled, turned, deskewed): the word boxes
-    refer to it. `installed`: the models the auto_model step may use (default: those installed)."""
+    refer to it. `installed`: the models the auto_model step may use (default: those installed).
+
+    Every step after the first read runs only when the reading so far is poor: clean inputs cost one read."""
     started = time.perf_counter()
-    on = switches(options.extra)
-    info: dict[str, Any] = {"exif_rotated": page.exif_rotated}
-    small = min(page.image.size) < tuning.small_side
-    # The page's ink mask, made once: a small input's text height, a page's skew estimate (made for every
-    # page with deskew on) and, if the page reads poorly, its text height all come from it.
-    needs_ink = on["normalize"] if small else on["deskew"]
-    ink = imageops.ink_mask(page.image, imageops.SKEW_WORK_SIZE) if needs_ink else None
-    metrics: imageops.TextMetrics | None = None
-    base, scale = page.image, 1.0
-    if on["normalize"] and small and ink is not None:  # before the first read: small inputs cost little more
-        metrics = imageops.text_metrics(page.image, ink)
-        if metrics is not None:
-            base, scale = _normalize_small(page, metrics, tuning, info)
-    candidates = _Page(engine, base, _scaled_dpi(page.dpi, scale), tuning, ink if base is page.image else None)
-    first_psm = options.psm or DEFAULT_PSM
-    # A page whose lines have a clear angle is read straightened first (the estimate costs little next to a
-    # page's read); a small input's angle is measured only when it reads poorly.
-    straighten_first = on["deskew"] and not small and abs(candidates.skew(0)) >= tuning.straighten_first_degrees
-    best = candidates.read(Variant(deskew=straighten_first), first_psm, options.lang)
-    # Every further step runs only when the reading so far is poor: clean inputs cost one read.
-    if on["deskew"] and best.poor(tuning) and (straighten_first or candidates.skew(0)):
-        other = candidates.read(Variant(deskew=not straighten_first), first_psm, options.lang)
-        if tuning.same_text_replaces(other, best):  # the angle is verified, not trusted
-            best = other
-    if on["normalize"] and not small and best.poor(tuning):  # a page with small text: read it enlarged too
-        ink = ink or imageops.ink_mask(page.image, imageops.SKEW_WORK_SIZE)
-        metrics = imageops.text_metrics(page.image, ink)
-        factor = _upscale_factor(page.image, metrics, tuning) if metrics is not None else 1.0
-        if factor > 1.0:
-            enlarged = _Page(engine, imageops.rescale(page.image, factor), _scaled_dpi(page.dpi, factor), tuning)
-            enlarged.passes = candidates.passes
-            reading = enlarged.read(Variant(deskew=best.variant.deskew), best.psm, best.lang)
-            if tuning.replaces(reading, best):
-                best, candidates, scale = reading, enlarged, factor
-            else:
-                candidates.passes = enlarged.passes
-    if metrics is not None:
-        info["text_height"] = round(metrics.text_height, 1)
-    if on["auto_model"] and best.quality < tuning.model_confidence:
-        alternate = alternate_lang(options.lang, tesseract.installed_models() if installed is None else installed)
-        if alternate:
-            reading = candidates.read(best.variant, best.psm, alternate)
-            info["model_tried"] = alternate
-            if tuning.replaces(reading, best):
-                best = reading
-    # A turned page still yields about as much text, only read badly; a page with no text at all is more
-    # likely hidden by a dark border or an odd layout, so retry before turning it.
-    order = ["orient", "retry"] if best.characters else ["retry", "orient"]
-    for step in order:
-        if best.poor(tuning) and on[step]:
-            if step == "orient":
-                best = _reorient(candidates, best, info, tuning)
-            else:
-                best = _retry(candidates, best, psm_fixed=options.psm is not None, tuning=tuning)
-    skew = candidates.skew(best.variant.rotation) if best.variant.deskew else 0.0
-    steps = [
-        *([f"scale{scale:.2f}"] if scale > 1 else []),
-        *([f"border{info['border']}"] if "border" in info else []),
-        *([f"turn{best.variant.rotation}"] if best.variant.rotation else []),
-        *(["borders"] if best.variant.clear_borders else []),
-        *([f"deskew{skew:+.1f}"] if skew else []),
-        *([f"psm{best.psm}"] if best.psm != first_psm else []),
-        *([f"lang={best.lang}"] if best.lang != options.lang else []),
-    ]
-    info.update(
-        {
-            "rotation": best.variant.rotation,
-            "deskew_angle": skew,
-            "psm": best.psm,
-            "lang": best.lang,
-            "steps": steps,
-            "passes": candidates.passes,
-            "page_ms": round((time.perf_counter() - started) * 1000),
-        }
-    )
-    recognition = best.recognition
-    output = PageOutput(
-        page=page_no,
-        width=best.image.width,
-        height=best.image.height,
-        dpi=_scaled_dpi(page.dpi, scale),
-        text=recognition.text,
-        hocr_page=recognition.hocr_page,
-        tsv=recognition.tsv,
-        confidence=recognition.mean_confidence,
-        rotation=best.variant.rotation,
-        info=info,
-    )
-    return output, best.image
+    reader = _PageReader(engine, page, options, tuning)
+    reader.verify_deskew()
+    reader.enlarge_small_text()
+    reader.try_alternate_model(installed)
+    reader.last_resorts()
+    return reader.output(page_no, started), reader.best.image
+
+
+def recognize_page(
+    engine: OcrEngine, page_no: int, page: PageImage, options: PageOptions, tuning: Tuning = DEFAULT_TUNING
+) -> PageOutput:
+    return read_page(engine, page_no, page, options, tuning)[0]

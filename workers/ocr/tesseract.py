@@ -10,11 +10,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from workers.ocr.errors import EngineUnavailable
-from workers.settings import get_worker_settings
+from workers.ocr.settings import get_ocr_settings
 
 
 def tesseract_cmd() -> str:
-    return get_worker_settings().tesseract_cmd
+    return get_ocr_settings().tesseract_cmd
 
 
 # A model name: a language code (eng, frk) or a script model (Fraktur, script/Fraktur).
@@ -44,7 +44,7 @@ def cli_version() -> str:
 @lru_cache
 def tessdata_dir() -> Path:
     """Where the installed language models are, as the tesseract program reports it."""
-    configured = get_worker_settings().tessdata_dir
+    configured = get_ocr_settings().tessdata_dir
     if configured:
         return configured
     if env := os.environ.get("TESSDATA_PREFIX"):

@@ -6,19 +6,19 @@ feature is switched off, so a broken feature fails its test.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from bench.scoring import cer
 from tests.support import corpus_file, ground_truth
+from tests.workers.ocr.fakes import ScriptedEngine
+from tests.workers.ocr.support import page_options
 from workers.ocr import imageops, pages, tesseract
-from workers.ocr.engine import OcrEngine, PytesseractEngine, TesserocrEngine
-from workers.ocr.formats import PageOutput
-from workers.ocr.preprocess import PREPROCESS_DEFAULTS, PageOptions, recognize_page, switches
-
-OFF = {"orient": False, "deskew": False, "retry": False}
+from workers.ocr.engines import OcrEngine
+from workers.ocr.engines.pytesseract import PytesseractEngine
+from workers.ocr.engines.tesserocr import TesserocrEngine
+from workers.ocr.outputs.page import PageOutput
+from workers.ocr.preprocess import Switches, recognize_page
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +32,8 @@ def load(name: str, page_no: int = 1) -> pages.PageImage:
     return pages.load_page(path, media_type, page_no, dpi=None, render_dpi=300, max_pixels=60_000_000)
 
 
-def run(engine: OcrEngine, page: pages.PageImage, lang: str = "eng", **extra: Any) -> PageOutput:
-    return recognize_page(engine, 1, page, PageOptions(lang=lang, extra=extra))
+def run(engine: OcrEngine, page: pages.PageImage, lang: str = "eng", **switches: bool) -> PageOutput:
+    return recognize_page(engine, 1, page, page_options(lang, **switches))
 
 
 # -- orientation -------------------------------------------------------------------------------------
@@ -170,12 +170,20 @@ def test_phone_photo_is_readable(engine: OcrEngine) -> None:
 
 
 # -- switches ----------------------------------------------------------------------------------------
-def test_switch_defaults_and_parsing() -> None:
-    assert dict.fromkeys(("normalize", "orient", "deskew", "auto_model", "retry"), True) == PREPROCESS_DEFAULTS
-    assert switches({}) == PREPROCESS_DEFAULTS
-    parsed = switches({"orient": False, "deskew": "false", "retry": "0", "other": True})
-    assert parsed == {**PREPROCESS_DEFAULTS, **OFF}
-    assert switches({"deskew": "maybe"})["deskew"] is True
+def test_the_pipeline_takes_every_preprocessing_switch_and_has_no_defaults_for_them() -> None:
+    from ocr_client.options import JobOptions
+
+    # skip_text is the edge's (workers/steps.py reads a PDF page's own text instead of calling the pipeline)
+    assert set(JobOptions.switch_names()) - set(Switches.names()) == {"skip_text"}
+    assert set(Switches.names()) < set(JobOptions.switch_names())
+    # every preprocessing step is on by default, as it always was
+    assert {name: JobOptions.switch_defaults()[name] for name in Switches.names()} == dict.fromkeys(
+        ("normalize", "orient", "deskew", "auto_model", "retry"), True
+    )
+    with pytest.raises(KeyError):
+        Switches.of({"orient": False})
+    with pytest.raises(TypeError):
+        Switches()  # type: ignore[call-arg]
 
 
 def test_turn_clockwise_matches_pil() -> None:
@@ -190,30 +198,6 @@ def test_turn_clockwise_matches_pil() -> None:
 
 
 # -- choosing between readings -----------------------------------------------------------------------
-class ScriptedEngine:
-    """A fake engine: the first recognition returns `first`, every later one `later` (word, confidence)."""
-
-    name = "scripted"
-
-    def __init__(self, first: list[tuple[str, float]], later: list[tuple[str, float]]) -> None:
-        self.first, self.later, self.calls = first, later, 0
-
-    def version(self) -> str:
-        return "0"
-
-    def recognize(self, image: Image.Image, options: Any) -> Any:
-        from workers.ocr.engine import Recognition
-
-        words = self.first if self.calls == 0 else self.later
-        self.calls += 1
-        rows = [f"5\t1\t1\t1\t1\t{n}\t{10 * n}\t5\t9\t20\t{conf}\t{word}" for n, (word, conf) in enumerate(words, 1)]
-        text = " ".join(word for word, _ in words)
-        return Recognition(text=text, hocr_page="", tsv="\n".join(rows), mean_confidence=0.0)
-
-    def detect_orientation(self, image: Image.Image, dpi: int | None) -> None:
-        return None  # too little text for OSD: the pipeline tries turns and retries by confidence alone
-
-
 def _word_image() -> pages.PageImage:
     image = Image.new("L", (240, 60), 255)
     ImageDraw.Draw(image).rectangle((20, 15, 200, 45), fill=0)
@@ -232,7 +216,7 @@ SANE = [("Invoice", 62.0), ("136", 60.0)]  # poor (under 70), so every extra pas
 )
 def test_a_garbage_candidate_never_replaces_a_sane_first_reading(garbage: list[tuple[str, float]]) -> None:
     engine = ScriptedEngine(SANE, garbage)
-    output = recognize_page(engine, 1, _word_image(), PageOptions())  # type: ignore[arg-type]
+    output = recognize_page(engine, 1, _word_image(), page_options())
     assert engine.calls > 1  # candidates were read ...
     assert output.text == "Invoice 136"  # ... and none was kept
     assert output.rotation == 0 and output.info["psm"] == 3
@@ -240,6 +224,6 @@ def test_a_garbage_candidate_never_replaces_a_sane_first_reading(garbage: list[t
 
 def test_a_clearly_better_candidate_replaces_a_poor_first_reading() -> None:
     engine = ScriptedEngine(SANE, [("Invoice", 93.0), ("136", 95.0)])
-    output = recognize_page(engine, 1, _word_image(), PageOptions())  # type: ignore[arg-type]
+    output = recognize_page(engine, 1, _word_image(), page_options())
     assert output.info["passes"] > 1
     assert output.info["steps"] != []  # the kept reading is a candidate's: turned or re-segmented

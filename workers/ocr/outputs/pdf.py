@@ -18,7 +18,8 @@ from typing import BinaryIO
 
 from PIL import Image, ImageChops, TiffImagePlugin
 
-from workers.ocr.formats import PageOutput, page_structure
+from workers.ocr.outputs.page import PageOutput
+from workers.ocr.outputs.structure import page_structure
 
 __all__ = ["copy_pdf_page", "merge_pdf_pages", "page_pdf"]
 

@@ -1,0 +1,64 @@
+"""The fake engines of the test suite, all here: scripted readings, and the real engine failing or interrupted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PIL import Image
+
+from workers.ocr.engines import OcrEngine, Orientation, Recognition, RecognizeOptions, get_engine
+
+
+class ScriptedEngine:
+    """A fake engine: the first recognition returns `first`, every later one `later` (word, confidence)."""
+
+    name = "scripted"
+
+    def __init__(self, first: list[tuple[str, float]], later: list[tuple[str, float]]) -> None:
+        self.first, self.later, self.calls = first, later, 0
+
+    def version(self) -> str:
+        return "0"
+
+    def recognize(self, image: Image.Image, options: RecognizeOptions) -> Recognition:
+        words = self.first if self.calls == 0 else self.later
+        self.calls += 1
+        rows = [f"5\t1\t1\t1\t1\t{n}\t{10 * n}\t5\t9\t20\t{conf}\t{word}" for n, (word, conf) in enumerate(words, 1)]
+        text = " ".join(word for word, _ in words)
+        return Recognition(text=text, hocr_page="", tsv="\n".join(rows), mean_confidence=0.0)
+
+    def detect_orientation(self, image: Image.Image, dpi: int | None) -> Orientation | None:
+        return None  # too little text for OSD: the pipeline tries turns and retries by confidence alone
+
+
+class HookedEngine:
+    """The real engine of this process, calling `before_recognize` before each recognition: it may raise, or
+    cancel or delete the job while its page is being read."""
+
+    def __init__(self, before_recognize: Callable[[], None]) -> None:
+        self.real: OcrEngine = get_engine()
+        self.name = self.real.name
+        self.before_recognize = before_recognize
+
+    def version(self) -> str:
+        return self.real.version()
+
+    def recognize(self, image: Image.Image, options: RecognizeOptions) -> Recognition:
+        self.before_recognize()
+        return self.real.recognize(image, options)
+
+    def detect_orientation(self, image: Image.Image, dpi: int | None) -> Orientation | None:
+        return self.real.detect_orientation(image, dpi)
+
+
+class FlakyEngine(HookedEngine):
+    """The real engine, failing its first `failures` calls the way a crashing binding would."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__(self._maybe_crash)
+        self.failures = failures
+
+    def _maybe_crash(self) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("engine crashed")

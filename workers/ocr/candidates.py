@@ -1,0 +1,170 @@
+"""Candidate readings of a page and how one is judged better than another (`Tuning`).
+
+A candidate reading replaces the kept one only when it is clearly more confident over a comparable amount
+of text (`Tuning.replaces`): a longer reading of garbage cannot win by length, and a re-segmented or turned
+reading of noise cannot win by a point or two of confidence. The steps that make candidates are in
+workers/ocr/preprocess.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from PIL import Image
+
+from workers.ocr import imageops, tsv
+from workers.ocr.engines.base import OcrEngine, Recognition, RecognizeOptions
+
+MAX_SKEW_DEGREES = 10.0
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """The pipeline's thresholds. The defaults were chosen by leave-one-source-out over the corpus and
+    checked on the synthetic set (bench/tuning.py); see docs/accuracy.md."""
+
+    # Mean word confidence (0-100) under which a reading counts as poor and gets further passes.
+    poor_confidence: float = 70.0
+    # A candidate must beat the kept reading's confidence by this many points ...
+    margin: float = 8.0
+    # ... and have at most this many times its characters (plus a few, for readings of a word or two).
+    max_length_ratio: float = 1.5
+    length_slack: int = 4
+    # An empty first reading is replaced only by a reading at least this confident.
+    min_confidence_for_empty: float = 50.0
+    # A German reading less confident than this is read with the Fraktur model too (auto_model).
+    model_confidence: float = 85.0
+    # OSD's own orientation confidence needed to try its turn (kept only by the margin above).
+    osd_min_confidence: float = 2.0
+    # Deskewed readings need only be this much more confident: same text, straighter lines.
+    deskew_margin: float = 0.0
+    min_skew_degrees: float = 0.4
+    min_skew_strength: float = 2.0
+    # From this angle on, a page is read straightened first (Tesseract copes with less; the straightened
+    # reading is checked against the page as it is when it reads poorly).
+    straighten_first_degrees: float = 1.0
+    # Text lower than this (px) is scaled up to target_text_height before the first read.
+    min_text_height: int = 20
+    target_text_height: int = 36
+    max_upscale: float = 4.0
+    # Images smaller than small_side (px, either side) with less white space than `border` around their
+    # ink get a white border of that width.
+    small_side: int = 400
+    border: int = 16
+
+    def replaces(self, candidate: Reading, kept: Reading) -> bool:
+        """Whether a candidate reading is clearly better than the kept one: more confident by the margin,
+        over a comparable amount of text (never by length alone)."""
+        return self._beats(candidate, kept, self.margin, bound_length=True)
+
+    def same_text_replaces(self, candidate: Reading, kept: Reading) -> bool:
+        """Readings of the same image straightened or not: the same text, so more of it at no less
+        confidence wins (by deskew_margin)."""
+        return self._beats(candidate, kept, self.deskew_margin, bound_length=False)
+
+    def _beats(self, candidate: Reading, kept: Reading, margin: float, *, bound_length: bool) -> bool:
+        if candidate.characters == 0:
+            return False
+        if kept.characters == 0:
+            return candidate.quality >= self.min_confidence_for_empty
+        if bound_length and candidate.characters > kept.characters * self.max_length_ratio + self.length_slack:
+            return False
+        return candidate.quality >= kept.quality + margin
+
+
+DEFAULT_TUNING = Tuning()
+
+
+@dataclass(frozen=True)
+class Variant:
+    """How a page image is prepared: a quarter turn (degrees clockwise), dark borders whitened, deskewed."""
+
+    rotation: int = 0
+    clear_borders: bool = False
+    deskew: bool = False
+
+
+@dataclass
+class Reading:
+    """One recognition pass and how it was made."""
+
+    variant: Variant
+    image: Image.Image
+    recognition: Recognition
+    psm: int
+    lang: str
+    quality: float = field(init=False)
+    characters: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.quality, self.characters = word_quality(self.recognition.tsv)
+
+    def poor(self, tuning: Tuning) -> bool:
+        return self.characters == 0 or self.quality < tuning.poor_confidence
+
+
+def word_quality(page_tsv: str) -> tuple[float, int]:
+    """Character-weighted mean confidence of the words that have a letter or digit, and their length.
+
+    Computed from TSV for every engine alike (Tesseract's own mean reports 95 for an empty page).
+    """
+    weighted = 0.0
+    characters = 0
+    for text, conf in tsv.words(page_tsv):
+        if any(ch.isalnum() for ch in text):
+            weighted += max(conf, 0.0) * len(text)
+            characters += len(text)
+    return (weighted / characters if characters else 0.0), characters
+
+
+class CandidatePage:
+    """One page's candidate readings; each prepared image is made once and reused."""
+
+    def __init__(
+        self, engine: OcrEngine, base: Image.Image, dpi: int | None, tuning: Tuning, ink: imageops.Ink | None = None
+    ) -> None:
+        self.engine = engine
+        self.base = base
+        self.ink = ink  # the base image's ink mask, when already made
+        self.dpi = dpi
+        self.tuning = tuning
+        self.border_fraction: dict[Variant, float] = {}
+        self._skew: dict[int, float] = {}
+        self._images: dict[Variant, Image.Image] = {}
+        self.passes = 0
+
+    def skew(self, rotation: int) -> float:
+        """The angle that straightens the lines of this quarter turn, 0 when none is clear."""
+        if rotation not in self._skew:
+            ink = self.ink if rotation == 0 else None
+            angle, strength = imageops.skew_angle(self.image(Variant(rotation)), MAX_SKEW_DEGREES, ink=ink)
+            clear = abs(angle) >= self.tuning.min_skew_degrees and strength >= self.tuning.min_skew_strength
+            self._skew[rotation] = angle if clear else 0.0
+        return self._skew[rotation]
+
+    def image(self, variant: Variant) -> Image.Image:
+        if variant not in self._images:
+            image = imageops.turn_clockwise(self.base, variant.rotation)
+            if variant.clear_borders:
+                image, self.border_fraction[variant] = imageops.clear_dark_borders(image)
+            if variant.deskew and self.skew(variant.rotation):
+                image = imageops.rotate_degrees(image, self.skew(variant.rotation))
+            self._images[variant] = image
+        return self._images[variant]
+
+    def has_dark_borders(self, variant: Variant) -> bool:
+        cleared = replace(variant, clear_borders=True)
+        self.image(cleared)
+        return self.border_fraction[cleared] > 0
+
+    def read(self, variant: Variant, psm: int, lang: str) -> Reading:
+        image = self.image(variant)
+        self.passes += 1
+        recognition = self.engine.recognize(image, RecognizeOptions(lang=lang, psm=psm, dpi=self.dpi))
+        return Reading(variant=variant, image=image, recognition=recognition, psm=psm, lang=lang)
+
+
+def pick(kept: Reading, candidates: list[Reading], tuning: Tuning) -> Reading:
+    """The most confident candidate that clearly beats the kept reading (each judged against it), or it."""
+    passing = [c for c in candidates if tuning.replaces(c, kept)]
+    return max(passing, key=lambda c: c.quality) if passing else kept
