@@ -1,7 +1,7 @@
 """Result cache: a job whose input bytes and output-changing settings match an earlier succeeded job
 gets a copy of that job's files instead of a second OCR run.
 
-The key covers the input's sha256 and everything `pipeline.engine_info` records: engine name and version,
+The key covers the input's sha256 and everything `steps.engine_info` records: engine name and version,
 the sha256 of every model, lang, psm, dpi, formats and the job's options. A new engine, model or option
 therefore changes the key by itself. OCR_RESULT_CACHE=false turns the cache off.
 """
