@@ -1,0 +1,31 @@
+"""Fixtures for webhook delivery in this process: SQLite and local storage under a temporary dir."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from storage import reset_storage
+from storage.records.db import reset_engine
+from storage.records.migrate import migrate
+from workers.settings import get_worker_settings
+
+
+def _forget_settings() -> None:
+    get_worker_settings.cache_clear()
+    reset_storage()
+    reset_engine()
+
+
+@pytest.fixture
+def local_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Default settings (local storage, SQLite) with the data dir in tmp_path."""
+    monkeypatch.setenv("OCR_DATA_DIR", str(tmp_path))
+    for name in ("OCR_DATABASE_URL", "OCR_STORAGE", "OCR_RESULT_CACHE"):
+        monkeypatch.delenv(name, raising=False)
+    _forget_settings()
+    migrate()
+    yield tmp_path
+    _forget_settings()
