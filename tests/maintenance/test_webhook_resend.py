@@ -17,6 +17,7 @@ from kombu.exceptions import OperationalError
 from sqlalchemy import update
 
 from maintenance import webhook_resend as webhook_sweep
+from maintenance.settings import get_maintenance_settings
 from storage import reset_storage
 from storage.records import deliveries
 from storage.records.db import reset_engine, session_scope
@@ -34,6 +35,7 @@ STALE = timedelta(seconds=10 + 60)  # OCR_WEBHOOK_TIMEOUT_S + 60: an attempt wit
 
 
 def _forget_settings() -> None:
+    get_maintenance_settings.cache_clear()
     get_worker_settings.cache_clear()
     reset_storage()
     reset_engine()
