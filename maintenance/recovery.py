@@ -8,7 +8,8 @@ looks for jobs in which no page has started or finished for OCR_RECOVERY_AFTER_S
 and sends each one's prepare task again: it starts a queued job, and resends the unfinished pages of a running
 one (or finalizes it). Every step is idempotent, so a job that was merely slow loses nothing by it.
 
-Only the API process imports this module (no OCR engine): it uses the queue by task name and the job records.
+Only the API process imports this module (no OCR engine): it uses the queue by task name and the job records;
+maintenance/runner.py runs it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from maintenance.settings import get_maintenance_settings
 from storage.records import jobs as repo
 from storage.records.db import session_scope
 from storage.records.models import utcnow
@@ -25,6 +27,12 @@ from workers.job_end import job_ended
 from workers.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
+
+
+def stale_after_s() -> int:
+    """OCR_RECOVERY_AFTER_S, by default longer than a page may run (the hard time limit), so that a page still
+    working is never sent twice."""
+    return get_maintenance_settings().recovery_after_s or get_worker_settings().page_time_limit_s + 60
 
 
 @dataclass
@@ -36,7 +44,6 @@ class SweepReport:
 
 def sweep() -> SweepReport:
     """One pass; safe to run in several processes at once."""
-    settings = get_worker_settings()
     report = SweepReport()
     try:
         backlog = queue.queue_depth()
@@ -48,9 +55,9 @@ def sweep() -> SweepReport:
         # make a duplicate. Lost messages are found once the queue has drained.
         report.skipped = f"{backlog} messages waiting in the queue"
         return report
-    cutoff = utcnow() - timedelta(seconds=settings.effective_recovery_after_s)
+    cutoff = utcnow() - timedelta(seconds=stale_after_s())
     with session_scope() as session:
-        stuck = repo.claim_stuck_jobs(session, cutoff, settings.page_max_attempts)
+        stuck = repo.claim_stuck_jobs(session, cutoff, get_worker_settings().page_max_attempts)
         for job in stuck:
             if job.exhausted:
                 page_no, attempts, last_error = job.exhausted[0]

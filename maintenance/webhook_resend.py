@@ -1,16 +1,18 @@
 """The webhook sweep: webhooks whose task message was lost are sent again.
 
-A job's webhook travels as task messages (webhooks/delivery.py): the first is sent when the job ends
-(workers/job_end.py), each retry by the task itself with a countdown. A message can be lost: the broker restarted
-empty while a retry waited in it, or could not be reached when the job ended or when a retry was due. Every
-OCR_WEBHOOK_SWEEP_INTERVAL_S the API looks for ended jobs with a callback_url whose latest attempt failed and
-is overdue by OCR_WEBHOOK_SWEEP_AFTER_S (or never recorded an outcome), or that have no attempt at all that long
-after they ended, still within OCR_WEBHOOK_RETRY_FOR_S, and sends each one's delivery task again.
+A job's webhook travels as task messages (the task in workers/tasks.py, calling webhooks/delivery.py): the first
+is sent when the job ends (workers/job_end.py), each retry by the task itself with a countdown. A message can be
+lost: the broker restarted empty while a retry waited in it, or could not be reached when the job ended or when
+a retry was due. Every OCR_WEBHOOK_SWEEP_INTERVAL_S the API looks for ended jobs with a callback_url whose latest
+attempt failed and is overdue by OCR_WEBHOOK_SWEEP_AFTER_S (or never recorded an outcome), or that have no
+attempt at all that long after they ended, still within OCR_WEBHOOK_RETRY_FOR_S, and sends each one's delivery
+task again.
 
 The task is idempotent: inserting an attempt's row claims it, so a resend racing a late original makes at most
 one POST per attempt. Each resend is recorded on the job (webhook_resent_at) by a conditional UPDATE, so API
 processes sweeping at once send a job once, and a job is not sent again sooner than OCR_WEBHOOK_SWEEP_AFTER_S
-after its last resend. Only the API process imports this module (no OCR engine, no task code).
+after its last resend. Only the API process imports this module (no OCR engine, no task code); the runner
+(maintenance/runner.py) runs it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 
 from kombu.exceptions import OperationalError
 
+from maintenance.settings import get_maintenance_settings
 from storage.records import deliveries
 from storage.records.db import session_scope
 from storage.records.models import utcnow
@@ -28,6 +31,12 @@ from workers.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
 BATCH = 500  # jobs sent again per sweep
+
+
+def overdue_after_s() -> float:
+    """OCR_WEBHOOK_SWEEP_AFTER_S, by default well past any wait a live message may still be holding (twice the
+    longest backoff), so that a resend rarely duplicates one."""
+    return get_maintenance_settings().webhook_sweep_after_s or 2 * get_worker_settings().webhook_retry_max_s
 
 
 @dataclass
@@ -44,7 +53,7 @@ def sweep() -> WebhookSweepReport:
         lost = deliveries.claim_lost_webhooks(
             session,
             utcnow(),
-            after_s=settings.effective_webhook_sweep_after_s,
+            after_s=overdue_after_s(),
             stale_s=settings.webhook_attempt_stale_s,
             window_s=settings.webhook_retry_for_s,
             limit=BATCH,

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
@@ -16,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
-from maintenance import recovery, retention, webhook_resend
+from maintenance import runner as maintenance
 from ocr_api import metrics
 from ocr_api.auth import Access
 from ocr_api.errors import add_exception_handlers
@@ -29,10 +27,8 @@ from ocr_api.settings import get_api_settings
 from ocr_telemetry.logging import configure_logging
 from ocr_telemetry.metrics import use_shared_dir
 from ocr_telemetry.settings import get_telemetry_settings
-from storage.records import idempotency
-from storage.records.db import get_engine, session_scope
+from storage.records.db import get_engine
 from storage.records.job_reads import read_jobs
-from storage.settings import get_storage_settings
 from workers.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
@@ -51,45 +47,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # The schema comes from `ocr-service migrate` (storage/records/migrate.py), not from here.
     time_database(await run_in_threadpool(get_engine))
     app.state.upload_slots = anyio.CapacityLimiter(get_api_settings().upload_concurrency)
-    sweeps = [
-        asyncio.create_task(periodic(get_worker_settings().recovery_interval_s, recovery.sweep, "recovery sweep")),
-        asyncio.create_task(periodic(get_storage_settings().retention_interval_s, retention.sweep, "retention sweep")),
-        asyncio.create_task(
-            periodic(get_worker_settings().recovery_interval_s, _purge_idempotency_keys, "idempotency key purge")
-        ),
-        asyncio.create_task(
-            periodic(get_worker_settings().webhook_sweep_interval_s, webhook_resend.sweep, "webhook sweep")
-        ),
-    ]
     # Job lookups get threads of their own, fewer than the database pool holds: more concurrent lookups
     # than pooled connections would open and close a connection each time.
     with ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="job-lookups") as lookup_threads:
         app.state.job_lookups = JobLookups(lookup_threads, read_jobs)
-        try:
+        async with maintenance.running():  # the periodic sweeps (maintenance/runner.py)
             yield
-        finally:
-            for task in sweeps:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
-
-def _purge_idempotency_keys() -> None:
-    with session_scope() as session:
-        idempotency.purge_expired(session)
-
-
-async def periodic(interval_s: int, step: Callable[[], object], name: str) -> None:
-    """A sweep (maintenance/recovery.py, maintenance/retention.py, maintenance/webhook_resend.py) every
-    interval, for as long as the app runs."""
-    if interval_s <= 0:
-        return
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            await run_in_threadpool(step)
-        except Exception:
-            log.exception("%s failed; trying again in %s s", name, interval_s)
 
 
 def create_app() -> FastAPI:

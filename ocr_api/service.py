@@ -32,7 +32,7 @@ from storage.records.db import check_database, session_scope
 from storage.records.job_reads import JobRecord, read_job
 from storage.records.models import Job, JobStatus
 from storage.settings import get_storage_settings
-from webhooks import delivery as webhooks
+from webhooks import urls as webhooks
 from workers import queue
 from workers.job_end import job_ended
 from workers.ocr.tesseract import installed_languages, valid_lang_spec

@@ -29,9 +29,6 @@ class StorageSettings(BaseSettings):
         description="A job's input and results are deleted this many hours after it ends (the record stays); an "
         "upload's retain_hours may ask for less.",
     )
-    retention_interval_s: int = Field(
-        60, description="How often the API deletes the files of jobs past their retention; 0 turns it off."
-    )
     s3_bucket: str | None = Field(None, description="Bucket for OCR_STORAGE=s3.")
     s3_prefix: str = Field("", description="Key prefix inside the bucket, e.g. 'ocr/'.")
     s3_endpoint_url: str | None = Field(None, description="Endpoint for MinIO and other S3-compatible stores.")

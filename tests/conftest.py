@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.support import BUCKET, RABBIT_URL, REGION, Stack, base_env, temporary_pg_database
+from tests.support import BUCKET, RABBIT_URL, REGION, Stack, base_env, forget_settings, temporary_pg_database
 
 
 @pytest.fixture(scope="session")
@@ -119,3 +120,18 @@ def s3_stack(tmp_path_factory: pytest.TempPathFactory, s3_client: Any, s3_endpoi
     stack = Stack("redis-s3", env, data_dir).start()
     yield stack
     stack.stop()
+
+
+@pytest.fixture
+def local_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Steps, sweeps and deliveries run in this process: default settings (local storage, SQLite, result cache
+    on) with the data dir in tmp_path, migrated."""
+    from storage.records.migrate import migrate
+
+    monkeypatch.setenv("OCR_DATA_DIR", str(tmp_path))
+    for name in ("OCR_DATABASE_URL", "OCR_STORAGE", "OCR_RESULT_CACHE"):
+        monkeypatch.delenv(name, raising=False)
+    forget_settings()
+    migrate()
+    yield tmp_path
+    forget_settings()

@@ -338,3 +338,19 @@ def load_job(job_id: str) -> Any:
         job = repo.get_job(session, job_id)
     assert job is not None, f"job {job_id} is gone"
     return job
+
+
+def forget_settings() -> None:
+    """Drop every cached settings object, storage backend and database engine: the next use reads the
+    environment again."""
+    from maintenance.settings import get_maintenance_settings
+    from storage import reset_storage
+    from storage.records.db import reset_engine
+    from workers.ocr.settings import get_ocr_settings
+    from workers.settings import get_worker_settings
+
+    get_maintenance_settings.cache_clear()
+    get_worker_settings.cache_clear()
+    get_ocr_settings.cache_clear()
+    reset_storage()
+    reset_engine()

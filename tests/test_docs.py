@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from maintenance.settings import MaintenanceSettings
 from ocr_api.settings import ApiSettings
 from ocr_telemetry.settings import TelemetrySettings
 from storage.settings import StorageSettings
@@ -13,7 +14,7 @@ README = (REPO / "README.md").read_text()
 
 
 def test_every_setting_is_in_the_readme_configuration_table() -> None:
-    for cls in (ApiSettings, StorageSettings, WorkerSettings, OcrSettings, TelemetrySettings):
+    for cls in (ApiSettings, StorageSettings, WorkerSettings, OcrSettings, TelemetrySettings, MaintenanceSettings):
         for name in cls.model_fields:
             assert f"| `OCR_{name.upper()}` |" in README, f"OCR_{name.upper()} is not documented"
 

@@ -2,22 +2,19 @@
 exponential backoff until the receiver answers 2xx or OCR_WEBHOOK_RETRY_FOR_S has passed since the first try.
 
 Each attempt is a row of ocr_webhook_deliveries, inserted before the POST: the row's (job, attempt) is unique,
-so of two deliveries of the same task message only one makes the attempt. The task (`ocr.deliver_webhook`,
-taking a job id) makes at most one attempt, then sends itself again with a countdown for the next one.
+so of two deliveries of the same task message only one makes the attempt. The task (`ocr.deliver_webhook` in
+workers/tasks.py, taking a job id) calls `deliver`, which makes at most one attempt; the task then sends itself
+again with a countdown for the next one. This module knows no Celery.
 
-Callback addresses are checked at upload and again before every attempt (DNS may have changed): every
-address the host resolves to must be public, and the POST goes to the address that was checked (the host
-name stays in the Host header and in TLS), so a second DNS answer cannot point it elsewhere.
+The callback address is checked again before every attempt (webhooks/urls.py: DNS may have changed), and the
+POST goes to the address that was checked (the host name stays in the Host header and in TLS), so a second DNS
+answer cannot point it elsewhere. The body is signed (webhooks/signing.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import ipaddress
 import logging
 import random
-import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,7 +23,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pydantic_core
-from celery import Task
 from sqlalchemy.exc import IntegrityError
 
 from storage.records import deliveries
@@ -34,137 +30,13 @@ from storage.records.db import session_scope
 from storage.records.job_reads import JobRecord, read_job
 from storage.records.job_view import job_status
 from storage.records.models import JobStatus, utcnow
-from workers.celery_app import app
-from workers.job_end import DELIVER_WEBHOOK
+from webhooks.signing import signature, signing_secret
+from webhooks.urls import CallbackRefused, Target, check_callback
 from workers.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
 
-MAX_URL_LENGTH = 2000
 USER_AGENT = "ocr-service-webhook/1"
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-class CallbackRefused(Exception):
-    """The callback URL is not one this service may POST to; the message says why. `transient`: it may be
-    accepted later (its host did not resolve)."""
-
-    def __init__(self, message: str, transient: bool = False) -> None:
-        super().__init__(message)
-        self.transient = transient
-
-
-# -- addresses -------------------------------------------------------------------------------------------
-
-
-def refusal(address: IPAddress) -> str | None:
-    """Why a webhook may not go to this address (None: it may): anything but a public unicast address."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    for kind, bad in (
-        ("loopback", address.is_loopback),
-        ("link-local", address.is_link_local),
-        ("multicast", address.is_multicast),
-        ("unspecified", address.is_unspecified),
-        ("reserved", address.is_reserved),
-        ("private", address.is_private),
-        ("not globally routable", not address.is_global),
-    ):
-        if bad:
-            return f"{address} is a {kind} address" if kind != "not globally routable" else f"{address} is {kind}"
-    return None
-
-
-@dataclass(frozen=True)
-class Target:
-    url: str  # as given
-    scheme: str
-    host: str  # the name (or address) in the URL
-    port: int
-    addresses: list[IPAddress]  # what it resolved to, every one checked
-
-
-def parse_callback(url: str) -> tuple[str, str, int]:
-    """Scheme, host and port of a callback URL; CallbackRefused for anything but an absolute http(s) URL."""
-    if len(url) > MAX_URL_LENGTH:
-        raise CallbackRefused(f"callback_url is longer than {MAX_URL_LENGTH} characters")
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise CallbackRefused(f"callback_url is not a valid URL: {exc}") from exc
-    if parts.scheme not in ("http", "https"):
-        raise CallbackRefused("callback_url must be an http:// or https:// URL")
-    if not parts.hostname:
-        raise CallbackRefused("callback_url has no host")
-    if parts.username is not None or parts.password is not None:
-        raise CallbackRefused("callback_url must not contain credentials; the signature authenticates the service")
-    return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
-
-
-def resolve(host: str, port: int) -> list[IPAddress]:
-    """Every address `host` resolves to (the address itself for a literal)."""
-    try:
-        return [ipaddress.ip_address(host)]
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise CallbackRefused(f"callback_url host '{host}' does not resolve: {exc}", transient=True) from exc
-    found: list[IPAddress] = []
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])  # drop an IPv6 zone index
-        if address not in found:
-            found.append(address)
-    return found
-
-
-def check_callback(url: str, allow_private: bool) -> Target:
-    """Parse and resolve a callback URL and check every address; CallbackRefused says what is wrong."""
-    scheme, host, port = parse_callback(url)
-    addresses = resolve(host, port)
-    if not addresses:
-        raise CallbackRefused(f"callback_url host '{host}' has no address")
-    if not allow_private:
-        for address in addresses:
-            why = refusal(address)
-            if why:
-                raise CallbackRefused(
-                    f"callback_url host '{host}' is not allowed: {why} (OCR_WEBHOOK_ALLOW_PRIVATE=true allows it)"
-                )
-    return Target(url, scheme, host, port, addresses)
-
-
-# -- signing ---------------------------------------------------------------------------------------------
-
-
-def signature(secret: str, timestamp: int, body: bytes) -> str:
-    """The X-OCR-Signature value: HMAC-SHA256 of "<timestamp>.<body>" with the secret, hex."""
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
-
-
-def verify(secret: str, timestamp: str, body: bytes, header: str, tolerance_s: float = 300) -> bool:
-    """What a receiver does (the README's example does the same): the signature matches and is recent."""
-    try:
-        ts = int(timestamp)
-    except ValueError:
-        return False
-    if abs(time.time() - ts) > tolerance_s:
-        return False
-    return hmac.compare_digest(signature(secret, ts, body), header)
-
-
-def signing_secret(owner: str | None) -> str | None:
-    """The secret that signs a job's webhooks: its API key's own, or OCR_WEBHOOK_SECRET for keyless jobs."""
-    if owner is None:
-        return get_worker_settings().webhook_secret
-    with session_scope() as session:
-        return deliveries.key_secret(session, owner)
-
-
-# -- delivery --------------------------------------------------------------------------------------------
 
 
 def backoff_s(failures: int) -> float:
@@ -310,18 +182,3 @@ def _record(job_id: str, attempt: int, outcome: Outcome, next_attempt_at: dateti
             duration_ms=outcome.duration_ms,
             next_attempt_at=next_attempt_at,
         )
-
-
-@app.task(
-    name=DELIVER_WEBHOOK,
-    bind=True,
-    autoretry_for=(Exception,),  # the database or broker was unreachable: the attempt is tried again
-    retry_backoff=5,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=10,
-)
-def deliver_webhook(self: Task, job_id: str) -> None:
-    wait = deliver(job_id)
-    if wait is not None:
-        self.apply_async(args=[job_id], countdown=max(wait, 0.0))

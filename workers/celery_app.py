@@ -14,7 +14,7 @@ from workers.settings import get_worker_settings
 
 def create_celery() -> Celery:
     settings = get_worker_settings()
-    app = Celery("ocr", broker=settings.broker_url, include=["workers.tasks", "webhooks.delivery"])
+    app = Celery("ocr", broker=settings.broker_url, include=["workers.tasks"])
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],

@@ -1,9 +1,10 @@
 """What happens after a job has ended (succeeded, failed or cancelled), called once its end is committed by
 whichever step ended it: the worker's finalize, the result cache, a failure, the recovery sweep, a cancel.
 
-Only a job with a callback_url costs anything here: its webhook delivery is queued (webhooks/delivery.py).
-Retention needs nothing at this point: the retention sweep (maintenance/retention.py) records when an ended
-job's files go, and the status JSON shows that time from the job's end until then.
+Only a job with a callback_url costs anything here: its webhook delivery is queued (the task in workers/tasks.py,
+which calls webhooks/delivery.py). Retention needs nothing at this point: the retention sweep (one of the
+periodic sweeps of maintenance/runner.py) records when an ended job's files go, and the status JSON shows that
+time from the job's end until then.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from workers import faults
 from workers.celery_app import app
 
 log = logging.getLogger(__name__)
-DELIVER_WEBHOOK = "ocr.deliver_webhook"  # webhooks/delivery.py; sent by name, so the API imports no task code
+DELIVER_WEBHOOK = "ocr.deliver_webhook"  # workers/tasks.py; sent by name, so the API imports no task code
 
 
 def job_ended(job: JobRecord | str) -> None:

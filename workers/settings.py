@@ -1,6 +1,6 @@
-"""Settings of the workers package (and of the queue the API sends to), from OCR_ environment variables.
-
-The OCR pipeline's own (engine, tesseract program, models) are in workers/ocr/settings.py."""
+"""Settings of the workers package (and of the queue the API sends to, and of webhook delivery), from OCR_
+environment variables. The OCR pipeline's own (engine, tesseract program, models) are workers/ocr/settings.py's,
+the periodic sweeps' maintenance/settings.py's."""
 
 from functools import lru_cache
 
@@ -29,14 +29,6 @@ class WorkerSettings(BaseSettings):
     max_pages: int = Field(500, description="Documents with more pages fail with a clear error.")
     max_pixels_per_page: int = Field(60_000_000, description="Pages above this pixel count are refused.")
     default_dpi: int = Field(300, description="Rendering resolution for PDF pages.")
-    recovery_interval_s: int = Field(
-        60, description="How often the API looks for jobs that stopped moving (lost messages); 0 turns it off."
-    )
-    recovery_after_s: int | None = Field(
-        None,
-        description="A queued or running job in which no page started or finished for this long is sent again "
-        "(or failed once its pages used their attempts); default OCR_PAGE_TIME_LIMIT_S + 60.",
-    )
     result_cache: bool = Field(
         True, description="Reuse the results of an earlier job with the same input bytes, options and models."
     )
@@ -58,15 +50,6 @@ class WorkerSettings(BaseSettings):
     webhook_retry_for_s: float = Field(
         86400.0, ge=0, description="No webhook attempt is made later than this after the first one (a day)."
     )
-    webhook_sweep_interval_s: int = Field(
-        60, description="How often the API looks for webhooks whose message was lost (sent again); 0 turns it off."
-    )
-    webhook_sweep_after_s: float | None = Field(
-        None,
-        gt=0,
-        description="A webhook attempt overdue by this long, or an ended job with a callback_url and no attempt this "
-        "long after its end, is sent again; default 2 x OCR_WEBHOOK_RETRY_MAX_S.",
-    )
     public_url: str | None = Field(
         None,
         description="Base URL clients reach the API at (https://ocr.example.com); webhook bodies' links start with "
@@ -74,20 +57,10 @@ class WorkerSettings(BaseSettings):
     )
 
     @property
-    def effective_webhook_sweep_after_s(self) -> float:
-        # Well past any wait a live message may still be holding (the longest backoff), so it rarely duplicates one.
-        return self.webhook_sweep_after_s or 2 * self.webhook_retry_max_s
-
-    @property
     def webhook_attempt_stale_s(self) -> float:
         """A webhook attempt with no outcome this long after it began lost its worker mid-POST (a POST's time
         limit and a minute's margin): the delivery task and the webhook sweep both take it over then."""
         return self.webhook_timeout_s + 60
-
-    @property
-    def effective_recovery_after_s(self) -> int:
-        # Longer than a page may run (the hard time limit), so a page still working is never sent twice.
-        return self.recovery_after_s or self.page_time_limit_s + 60
 
 
 @lru_cache

@@ -9,8 +9,10 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from storage.errors import ObjectNotFound, StorageUnavailable
+from webhooks import delivery
 from workers import metrics, steps
 from workers.celery_app import app
+from workers.job_end import DELIVER_WEBHOOK
 from workers.ocr.errors import EngineUnavailable, InputError
 from workers.settings import get_worker_settings
 
@@ -96,3 +98,19 @@ def ocr_page(
 @app.task(name="ocr.finalize_job", base=JobTask, bind=True)
 def finalize_job(self: Task, job_id: str) -> None:
     steps.finalize_job(job_id)
+
+
+@app.task(
+    name=DELIVER_WEBHOOK,
+    bind=True,
+    autoretry_for=(Exception,),  # the database or broker was unreachable: the attempt is tried again
+    retry_backoff=5,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=10,
+)
+def deliver_webhook(self: Task, job_id: str) -> None:
+    """The job's next webhook attempt (webhooks/delivery.py); sends itself again for the one after, if any."""
+    wait = delivery.deliver(job_id)
+    if wait is not None:
+        self.apply_async(args=[job_id], countdown=max(wait, 0.0))

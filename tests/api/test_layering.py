@@ -1,4 +1,5 @@
-"""The API process enqueues by task name: it never loads the OCR engine, the page pipeline or numpy."""
+"""The API process enqueues by task name: it never loads the OCR engine, the page pipeline, numpy, or the
+webhook sender (its upload check imports webhooks.urls only)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ def test_api_does_not_import_the_ocr_pipeline() -> None:
         "create_app().openapi()\n"
         "heavy = ('tesserocr', 'pytesseract', 'numpy', 'pypdfium2', 'workers.ocr.engines', 'workers.steps',"
         " 'workers.tasks', 'workers.ocr.preprocess', 'workers.ocr.candidates', 'workers.ocr.imageops',"
-        " 'workers.ocr.pages', 'workers.ocr.textlayer', 'workers.ocr.outputs.pdf')\n"
+        " 'workers.ocr.pages', 'workers.ocr.textlayer', 'workers.ocr.outputs.pdf', 'webhooks.delivery',"
+        " 'webhooks.signing')\n"
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True)

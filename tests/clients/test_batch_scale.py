@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 
 import httpx
-
 from ocr_client import AsyncClient
 from ocr_client.batch import Batch, Outcome, UploadOptions, idempotency_key
 from ocr_client.discover import discover

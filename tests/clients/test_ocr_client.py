@@ -14,9 +14,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.scoring import cer
 from ocr_client import AsyncClient, Client, Event
 from ocr_client.state import STATE_NAME
+
+from bench.scoring import cer
 from tests.clients.conftest import Served
 from tests.support import REPO, corpus_file, free_port, ground_truth, wait_for
 

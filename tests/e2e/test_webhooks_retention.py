@@ -27,7 +27,7 @@ from tests.support import (
     wait_for,
 )
 from tests.webhook_receiver import WebhookReceiver
-from webhooks.delivery import verify
+from webhooks.signing import verify
 
 pytestmark = pytest.mark.slow
 SECRET = "test-webhook-secret"

@@ -13,6 +13,7 @@ from celery import Celery
 from PIL import Image
 
 from maintenance import recovery
+from maintenance.settings import get_maintenance_settings
 from storage.records import jobs as repo
 from storage.records.db import session_scope
 from storage.records.models import utcnow
@@ -27,7 +28,7 @@ LONG_AGO = utcnow() - timedelta(hours=1)
 def sent(local_env: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """What the sweep enqueues, instead of a broker; the queue is empty."""
     monkeypatch.setenv("OCR_RECOVERY_AFTER_S", "60")
-    get_worker_settings.cache_clear()
+    get_maintenance_settings.cache_clear()
     enqueued: list[str] = []
     monkeypatch.setattr(queue, "enqueue_job", enqueued.append)
     monkeypatch.setattr(queue, "queue_depth", lambda: 0)

@@ -16,27 +16,19 @@ import pytest
 from kombu.exceptions import OperationalError
 from sqlalchemy import update
 
-from maintenance import webhook_resend as webhook_sweep
-from storage import reset_storage
+from maintenance import webhook_resend
 from storage.records import deliveries
-from storage.records.db import reset_engine, session_scope
+from storage.records.db import session_scope
 from storage.records.migrate import migrate
 from storage.records.models import Job, WebhookDelivery, utcnow
-from tests.support import insert_job, load_job, temporary_pg_database
+from tests.support import forget_settings, insert_job, load_job, temporary_pg_database
 from tests.webhook_receiver import WebhookReceiver, always
 from webhooks import delivery as webhooks
-from workers.settings import get_worker_settings
 
 URL = "http://127.0.0.1:9/hook"  # nothing listens: only tests that deliver use a real receiver
 AFTER = timedelta(seconds=60)  # OCR_WEBHOOK_SWEEP_AFTER_S
 WINDOW = timedelta(hours=1)  # OCR_WEBHOOK_RETRY_FOR_S
 STALE = timedelta(seconds=10 + 60)  # OCR_WEBHOOK_TIMEOUT_S + 60: an attempt with no outcome is stale
-
-
-def _forget_settings() -> None:
-    get_worker_settings.cache_clear()
-    reset_storage()
-    reset_engine()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -54,10 +46,10 @@ def sweep_env(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytes
         if request.param == "postgresql":
             url = databases.enter_context(temporary_pg_database("ocr_whsweep"))
             monkeypatch.setenv("OCR_DATABASE_URL", url)
-        _forget_settings()
+        forget_settings()
         migrate()
         yield request.param
-        _forget_settings()
+        forget_settings()
 
 
 @pytest.fixture
@@ -70,7 +62,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         with lock:
             calls.append(job_id)
 
-    monkeypatch.setattr(webhook_sweep, "send_webhook", record)
+    monkeypatch.setattr(webhook_resend, "send_webhook", record)
     return calls
 
 
@@ -118,15 +110,15 @@ def test_a_job_whose_first_message_was_lost_is_sent_again_once(sweep_env: str, s
     delivered = ended(AFTER * 2)
     attempt(delivered, 1, AFTER, None, code=200)
 
-    report = webhook_sweep.sweep()
+    report = webhook_resend.sweep()
     assert report.resent == [lost] and report.unsent == [] and sent == [lost]
     assert resent_at(lost) is not None and resent_at(recent) is None
 
-    assert webhook_sweep.sweep().resent == []  # the resend may still be queued: not sent twice
+    assert webhook_resend.sweep().resent == []  # the resend may still be queued: not sent twice
     age_marks(AFTER / 2)
-    assert webhook_sweep.sweep().resent == []
+    assert webhook_resend.sweep().resent == []
     age_marks(AFTER)  # ... but a resend lost in turn is sent again once it is overdue itself
-    assert webhook_sweep.sweep().resent == [lost]
+    assert webhook_resend.sweep().resent == [lost]
     assert sent == [lost, lost]
 
 
@@ -151,9 +143,9 @@ def test_an_overdue_retry_is_sent_again_once(sweep_env: str, sent: list[str]) ->
     late = ended(WINDOW + AFTER * 2)  # ... this one's first attempt came late (its first message was lost)
     attempt(late, 1, WINDOW - AFTER * 4, -AFTER * 2)
 
-    report = webhook_sweep.sweep()
+    report = webhook_resend.sweep()
     assert sorted(report.resent) == sorted([overdue, stale, late]) and sorted(sent) == sorted(report.resent)
-    assert webhook_sweep.sweep().resent == []  # in flight: not sent again
+    assert webhook_resend.sweep().resent == []  # in flight: not sent again
 
 
 def test_racing_sweeps_send_each_lost_webhook_once(sweep_env: str, sent: list[str]) -> None:
@@ -161,8 +153,8 @@ def test_racing_sweeps_send_each_lost_webhook_once(sweep_env: str, sent: list[st
     for job_id in [ended(AFTER * 3) for _ in range(10)]:
         attempt(job_id, 1, AFTER * 3, -AFTER * 2)
         lost.add(job_id)
-    reports: list[webhook_sweep.WebhookSweepReport] = []
-    threads = [threading.Thread(target=lambda: reports.append(webhook_sweep.sweep())) for _ in range(4)]
+    reports: list[webhook_resend.WebhookSweepReport] = []
+    threads = [threading.Thread(target=lambda: reports.append(webhook_resend.sweep())) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -175,16 +167,16 @@ def test_a_resend_the_broker_refused_is_tried_at_the_next_sweep(
     sweep_env: str, sent: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lost = ended(AFTER * 2)
-    record = webhook_sweep.send_webhook
+    record = webhook_resend.send_webhook
 
     def down(job_id: str) -> None:
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(webhook_sweep, "send_webhook", down)
-    report = webhook_sweep.sweep()
+    monkeypatch.setattr(webhook_resend, "send_webhook", down)
+    report = webhook_resend.sweep()
     assert report.resent == [] and report.unsent == [lost] and resent_at(lost) is None
-    monkeypatch.setattr(webhook_sweep, "send_webhook", record)
-    assert webhook_sweep.sweep().resent == [lost] and sent == [lost]
+    monkeypatch.setattr(webhook_resend, "send_webhook", record)
+    assert webhook_resend.sweep().resent == [lost] and sent == [lost]
 
 
 # -- the task a resend runs: one POST per attempt, however many messages race --------------------------------
@@ -217,8 +209,8 @@ def test_a_resend_racing_a_slow_original_posts_once(sweep_env: str, slow_receive
 def test_a_resent_lost_first_message_delivers(sweep_env: str, sent: list[str], slow_receiver: WebhookReceiver) -> None:
     slow_receiver.delay_s = 0
     job_id = ended(AFTER * 2, url=slow_receiver.url)
-    assert webhook_sweep.sweep().resent == [job_id]
+    assert webhook_resend.sweep().resent == [job_id]
     assert webhooks.deliver(sent[0]) is None  # what the resent task does
     assert [r.headers["X-OCR-Delivery"] for r in slow_receiver.requests] == [f"{job_id}:1"]
     age_marks(AFTER * 2)
-    assert webhook_sweep.sweep().resent == []  # delivered: never again
+    assert webhook_resend.sweep().resent == []  # delivered: never again

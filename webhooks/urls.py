@@ -1,0 +1,105 @@
+"""Callback URL safety, shared by the API (checked at upload) and the sender (checked again before every attempt,
+since DNS may have changed): an absolute http(s) URL without credentials, whose host resolves only to public
+addresses. The sender POSTs to the address that was checked (webhooks/delivery.py), so a second DNS answer
+cannot point it elsewhere.
+
+Standard library only: the API imports it without the delivery code, httpx or Celery.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+MAX_URL_LENGTH = 2000
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class CallbackRefused(Exception):
+    """The callback URL is not one this service may POST to; the message says why. `transient`: it may be
+    accepted later (its host did not resolve)."""
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+def refusal(address: IPAddress) -> str | None:
+    """Why a webhook may not go to this address (None: it may): anything but a public unicast address."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    for kind, bad in (
+        ("loopback", address.is_loopback),
+        ("link-local", address.is_link_local),
+        ("multicast", address.is_multicast),
+        ("unspecified", address.is_unspecified),
+        ("reserved", address.is_reserved),
+        ("private", address.is_private),
+        ("not globally routable", not address.is_global),
+    ):
+        if bad:
+            return f"{address} is a {kind} address" if kind != "not globally routable" else f"{address} is {kind}"
+    return None
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str  # as given
+    scheme: str
+    host: str  # the name (or address) in the URL
+    port: int
+    addresses: list[IPAddress]  # what it resolved to, every one checked
+
+
+def parse_callback(url: str) -> tuple[str, str, int]:
+    """Scheme, host and port of a callback URL; CallbackRefused for anything but an absolute http(s) URL."""
+    if len(url) > MAX_URL_LENGTH:
+        raise CallbackRefused(f"callback_url is longer than {MAX_URL_LENGTH} characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise CallbackRefused(f"callback_url is not a valid URL: {exc}") from exc
+    if parts.scheme not in ("http", "https"):
+        raise CallbackRefused("callback_url must be an http:// or https:// URL")
+    if not parts.hostname:
+        raise CallbackRefused("callback_url has no host")
+    if parts.username is not None or parts.password is not None:
+        raise CallbackRefused("callback_url must not contain credentials; the signature authenticates the service")
+    return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
+
+
+def resolve(host: str, port: int) -> list[IPAddress]:
+    """Every address `host` resolves to (the address itself for a literal)."""
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise CallbackRefused(f"callback_url host '{host}' does not resolve: {exc}", transient=True) from exc
+    found: list[IPAddress] = []
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])  # drop an IPv6 zone index
+        if address not in found:
+            found.append(address)
+    return found
+
+
+def check_callback(url: str, allow_private: bool) -> Target:
+    """Parse and resolve a callback URL and check every address; CallbackRefused says what is wrong."""
+    scheme, host, port = parse_callback(url)
+    addresses = resolve(host, port)
+    if not addresses:
+        raise CallbackRefused(f"callback_url host '{host}' has no address")
+    if not allow_private:
+        for address in addresses:
+            why = refusal(address)
+            if why:
+                raise CallbackRefused(
+                    f"callback_url host '{host}' is not allowed: {why} (OCR_WEBHOOK_ALLOW_PRIVATE=true allows it)"
+                )
+    return Target(url, scheme, host, port, addresses)
