@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from ocr_client import ApiError, AsyncClient, Client, RetryPolicy, ServerUnreachable
 from ocr_client.discover import discover, sniff
 from ocr_client.retry import retry_after_seconds
@@ -114,10 +113,9 @@ def test_the_walk_is_lazy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 def test_the_terminal_display_shows_files_pages_rate_and_eta() -> None:
     import io
 
-    from rich.console import Console
-
     from ocr_client.batch import Outcome
     from ocr_client.progress import RichReporter
+    from rich.console import Console
 
     screen = io.StringIO()
     reporter = RichReporter(Console(file=screen, force_terminal=True, width=120))
