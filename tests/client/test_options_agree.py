@@ -20,6 +20,8 @@ from ocr_client.cli import build_parser, upload_options
 from ocr_client.discover import discover
 from pydantic import ValidationError
 
+from tests.support import REPO
+
 PNG = b"\x89PNG\r\n\x1a\n"
 JOB = {"id": "j1", "status": "queued", "pages_total": 1, "pages_done": 0, "formats": ["txt"], "filename": "a.png"}
 # The flags of `ocr-client submit` that are not the job's fields: where to send, what to read and write.
@@ -181,3 +183,9 @@ def test_ocr_client_submit_sends_every_flag(tmp_path: Path) -> None:
     assert [o.status for o in outcomes] == ["done"], outcomes
     assert recorder.fields() == EXPECTED
     assert (tmp_path / "out" / "a.txt").read_bytes() == b"text" and (tmp_path / "out" / "a.pdf").exists()
+
+
+def test_docs_list_every_field_with_its_flag() -> None:
+    docs = (REPO / "docs" / "clients.md").read_text()
+    for name in JobOptions.model_fields:
+        assert f"| `{name}` | `--{name.replace('_', '-')}" in docs, f"{name} is not in docs/clients.md's table"
