@@ -9,7 +9,7 @@ import argparse
 import asyncio
 import re
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, get_args, get_type_hints
 
 import httpx
 import pytest
@@ -128,7 +128,13 @@ def test_an_unknown_keyword_or_a_bad_value_is_refused_before_sending(submit: Any
 
 
 def test_the_keywords_type_is_jobs_fields() -> None:
-    assert list(JobFields.__annotations__) == list(JobOptions.model_fields)
+    """The TypedDict behind submit's **fields (for type checkers) has JobOptions' fields, in its order, each
+    taking the model's type (and None, meaning not given)."""
+    hints = get_type_hints(JobFields)
+    assert list(hints) == list(JobOptions.model_fields)
+    for name, info in JobOptions.model_fields.items():
+        accepted = set(get_args(hints[name]))
+        assert {info.annotation, type(None)} <= accepted or set(get_args(info.annotation)) <= accepted, name
 
 
 def test_every_field_is_a_flag_of_ocr_client_submit() -> None:
