@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from ocr_client import Client, RetryPolicy
 
+from ocr_client import Client, RetryPolicy
 from tests.access.conftest import Access, upload
 from tests.support import corpus_file
 
