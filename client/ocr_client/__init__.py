@@ -1,6 +1,7 @@
 """A client for the OCR service's HTTP API, and the `ocr-client` batch command built on it.
 
-It imports nothing from the server packages, so scripts can use it on machines without Tesseract:
+It imports nothing from the server packages, so scripts can use it on machines without Tesseract
+(`pip install ./client`):
 
     from ocr_client import Client
 
@@ -9,9 +10,11 @@ It imports nothing from the server packages, so scripts can use it on machines w
         print(ocr.result(job.id, "txt").decode())
 """
 
+from ocr_client._version import __version__
 from ocr_client.client import AsyncClient, Client
 from ocr_client.errors import ApiError, JobFailed, OcrClientError, ServerUnreachable
 from ocr_client.models import Event, Job
+from ocr_client.options import JobOptions
 from ocr_client.retry import RetryPolicy
 
 __all__ = [
@@ -21,7 +24,9 @@ __all__ = [
     "Event",
     "Job",
     "JobFailed",
+    "JobOptions",
     "OcrClientError",
     "RetryPolicy",
     "ServerUnreachable",
+    "__version__",
 ]

@@ -11,36 +11,28 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 import httpx
 
 from ocr_client.client import AsyncClient
 from ocr_client.discover import Input
 from ocr_client.errors import ApiError, JobFailed, OcrClientError, ServerUnreachable
-from ocr_client.models import Event
+from ocr_client.models import Event, Job
+from ocr_client.options import JobOptions
 from ocr_client.state import Entry, StateFile, file_sha256
 
 
-@dataclass(frozen=True)
-class UploadOptions:
-    formats: tuple[str, ...] = ("txt",)
-    lang: str | None = None
-    psm: int | None = None
-    dpi: int | None = None
-    orient: bool | None = None
-    deskew: bool | None = None
-    retry: bool | None = None
-    skip_text: bool | None = None
+def result_formats(options: JobOptions) -> tuple[str, ...]:
+    """The results a job made with `options` has, in their order (the server's default: txt)."""
+    return tuple(f.strip() for f in (options.formats or "txt").split(",") if f.strip())
 
-    def key(self) -> str:
-        """A stable text of the options: results made with other options are not reused."""
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
 
-    def submit_kwargs(self) -> dict[str, Any]:
-        return {k: (",".join(v) if k == "formats" else v) for k, v in asdict(self).items()}
+def options_key(options: JobOptions) -> str:
+    """A stable text of the options: results made with other options are not reused."""
+    return json.dumps(options.given(), sort_keys=True, separators=(",", ":"))
 
 
 def idempotency_key(sha256: str, options_key: str) -> str:
@@ -67,7 +59,7 @@ class Reporter(Protocol):
 class Batch:
     client: AsyncClient
     outdir: Path
-    options: UploadOptions
+    options: JobOptions
     reporter: Reporter
     concurrency: int = 8
     stream_events: bool = True
@@ -109,8 +101,8 @@ class Batch:
 
     async def _process(self, item: Input, state: StateFile) -> Outcome:
         rel = item.rel.as_posix()
-        key = self.options.key()
-        outputs = {fmt: item.output(self.outdir, fmt) for fmt in self.options.formats}
+        key = options_key(self.options)
+        outputs = {fmt: item.output(self.outdir, fmt) for fmt in result_formats(self.options)}
         job_id: str | None = None
         try:
             sha256 = await asyncio.to_thread(file_sha256, item.path)
@@ -119,34 +111,43 @@ class Batch:
                 if entry.done and all(p.exists() for p in outputs.values()):
                     return Outcome(rel, "skipped", entry.job_id)
                 job_id = entry.job_id
-            resumed = False
-            if job_id is not None:
-                resumed = await self._still_there(job_id)
+            resumed = job_id is not None and await self._still_there(job_id)
             if not resumed:
-                job = await self.client.submit(
-                    item.path, idempotency_key=idempotency_key(sha256, key), **self.options.submit_kwargs()
-                )
-                job_id = job.id
-                state.record(Entry(rel, sha256, key, job_id, done=False))
+                job_id = await self._submit(item, Entry(rel, sha256, key, "", done=False), state)
             assert job_id is not None
-            job = await self.client.wait(job_id, on_event=self._on_event, stream=self.stream_events)
-            if job.status == "failed":
-                error = job.error or {}
-                raise JobFailed(job_id, str(error.get("code", "failed")), str(error.get("message", "")))
-            for fmt, path in outputs.items():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                await self.client.download(job_id, fmt, path)
+            job = await self._finish(job_id, outputs)
             state.record(Entry(rel, sha256, key, job_id, done=True))
             return Outcome(rel, "done", job_id, job.pages_total or 0, resumed=resumed)
-        except ServerUnreachable as exc:
+        except (OcrClientError, OSError, httpx.HTTPError) as exc:
+            return self._failed(rel, job_id, exc)
+
+    async def _submit(self, item: Input, entry: Entry, state: StateFile) -> str:
+        """Upload the file; its job id goes into the state file at once, so a rerun waits for that job."""
+        key = idempotency_key(entry.sha256, entry.options)
+        job = await self.client.submit(item.path, idempotency_key=key, options=self.options)
+        state.record(replace(entry, job_id=job.id))
+        return job.id
+
+    async def _finish(self, job_id: str, outputs: dict[str, Path]) -> Job:
+        """Wait for the job to end; write its results when it succeeded, raise JobFailed when it did not."""
+        job = await self.client.wait(job_id, on_event=self._on_event, stream=self.stream_events)
+        if job.status == "failed":
+            error = job.error or {}
+            raise JobFailed(job_id, str(error.get("code", "failed")), str(error.get("message", "")))
+        for fmt, path in outputs.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            await self.client.download(job_id, fmt, path)
+        return job
+
+    def _failed(self, rel: str, job_id: str | None, exc: Exception) -> Outcome:
+        if isinstance(exc, ServerUnreachable):
             self._unreachable = f"server unreachable ({exc})"
             return Outcome(rel, "failed", job_id, reason=self._unreachable)
-        except ApiError as exc:
+        if isinstance(exc, ApiError):
             return Outcome(rel, "failed", job_id, reason=f"{exc.status} {exc.code}: {exc.message}")
-        except JobFailed as exc:
+        if isinstance(exc, JobFailed):
             return Outcome(rel, "failed", job_id, reason=f"job failed: {exc.code}: {exc.message}")
-        except (OcrClientError, OSError, httpx.HTTPError) as exc:
-            return Outcome(rel, "failed", job_id, reason=f"{type(exc).__name__}: {exc}")
+        return Outcome(rel, "failed", job_id, reason=f"{type(exc).__name__}: {exc}")
 
     async def _still_there(self, job_id: str) -> bool:
         """Whether the job an earlier run submitted can still be waited for (it may have been deleted)."""

@@ -11,16 +11,21 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from ocr_client.batch import Batch, Outcome, UploadOptions
+from pydantic import ValidationError
+from pydantic.fields import FieldInfo
+
+from ocr_client._requests import job_options
+from ocr_client._version import __version__
+from ocr_client.batch import Batch, Outcome
 from ocr_client.client import DEFAULT_SERVER, AsyncClient, Client
 from ocr_client.discover import WalkCounts, discover
 from ocr_client.errors import ApiError, OcrClientError
+from ocr_client.options import FORMATS, JobOptions
 from ocr_client.progress import PlainReporter, RichReporter
 from ocr_client.retry import RetryPolicy
 
-FORMATS = ("txt", "hocr", "alto", "tsv", "json", "pdf")
 EXIT_FAILED, EXIT_INTERRUPTED = 1, 130
 
 EPILOG = """\
@@ -47,8 +52,45 @@ def _formats(value: str) -> tuple[str, ...]:
     return formats
 
 
-def _switch(parser: argparse.ArgumentParser, name: str, help_text: str) -> None:
-    parser.add_argument(f"--{name.replace('_', '-')}", dest=name, action=argparse.BooleanOptionalAction, help=help_text)
+def _field_value(name: str, kind: type[int] | type[str]) -> Callable[[str], int | str]:
+    """argparse's `type` for a JobOptions field: the text as the field's type, checked against the field's
+    limits (`--psm 14` is refused here, not by the server)."""
+
+    def parse(text: str) -> int | str:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        try:
+            JobOptions.model_validate({name: value})
+        except ValidationError as exc:
+            raise argparse.ArgumentTypeError("; ".join(e["msg"] for e in exc.errors())) from None
+        return value
+
+    return parse
+
+
+def _add_job_flag(parser: argparse.ArgumentParser, name: str, info: FieldInfo) -> None:
+    """One flag a JobOptions field (underscores as dashes): a switch is --x/--no-x, the rest take a value.
+    Left out, the field is not sent and the server's default applies; --formats alone defaults to txt here,
+    the results the batch writes."""
+    flag = "--" + name.replace("_", "-")
+    help_text = (info.description or info.title or name).replace("%", "%%")
+    if name == "formats":
+        parser.add_argument(flag, type=_formats, default=("txt",), help=help_text)
+    elif info.annotation is bool:
+        default = "on" if info.default else "off"
+        parser.add_argument(
+            flag, dest=name, action=argparse.BooleanOptionalAction, help=f"{help_text} (server default: {default})"
+        )
+    else:
+        kind = int if int in (info.annotation, *get_args(info.annotation)) else str
+        parser.add_argument(flag, dest=name, type=_field_value(name, kind), help=help_text)
+
+
+def upload_options(args: argparse.Namespace) -> JobOptions:
+    """The JobOptions of `ocr-client submit`'s flags: the fields given, and --formats."""
+    return job_options(None, {name: getattr(args, name) for name in JobOptions.model_fields})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     submit = sub.add_parser(
@@ -75,14 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     submit.add_argument("paths", nargs="+", metavar="PATH", help="files and folders")
     submit.add_argument("--out", "-o", required=True, metavar="OUTDIR", help="where the results go")
-    submit.add_argument("--formats", type=_formats, default=("txt",), help="comma-separated: " + ",".join(FORMATS))
-    submit.add_argument("--lang", help="Tesseract languages joined by +, e.g. eng+deu (default: the server's)")
-    submit.add_argument("--psm", type=int, help="Tesseract page segmentation mode")
-    submit.add_argument("--dpi", type=int, help="resolution override")
-    _switch(submit, "orient", "detect and fix page orientation (server default: on)")
-    _switch(submit, "deskew", "straighten skewed pages (server default: on)")
-    _switch(submit, "retry", "read poor pages again with other settings (server default: on)")
-    _switch(submit, "skip_text", "reuse a PDF page's own text layer (server default: off)")
+    for name, info in JobOptions.model_fields.items():
+        _add_job_flag(submit, name, info)
     submit.add_argument("--recursive", "-r", action="store_true", help="descend into subfolders")
     submit.add_argument("--concurrency", "-j", type=int, default=8, help="files in flight at once (default: 8)")
     submit.add_argument("--poll", action="store_true", help="poll job status instead of following /events")
@@ -115,10 +152,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if args.concurrency < 1:
         raise SystemExit("ocr-client: --concurrency must be at least 1")
     outdir = Path(args.out)
-    options = UploadOptions(
-        formats=args.formats, lang=args.lang, psm=args.psm, dpi=args.dpi,
-        orient=args.orient, deskew=args.deskew, retry=args.retry, skip_text=args.skip_text,
-    )  # fmt: skip
+    options = upload_options(args)
     counts = WalkCounts()
     for path in args.paths:
         if not Path(path).exists():

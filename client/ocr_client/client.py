@@ -1,8 +1,8 @@
 """`Client` (blocking) and `AsyncClient` (asyncio) for the OCR service's /v1 API, on one pooled httpx client each.
 
-Both retry what is worth retrying (connection refused or dropped, 429, 502, 503, 504, honouring Retry-After)
-with backoff, and raise `ApiError` with the service's own code and message for everything else. The two share
-everything but the I/O calls, which keeps them line for line alike.
+Both are thin transports over ocr_client._requests, which builds every request, reads every answer and decides
+the retries: what is worth retrying (connection refused or dropped, 429, 502, 503, 504, honouring Retry-After)
+is tried again with backoff; everything else raises `ApiError` with the service's own code and message.
 """
 
 from __future__ import annotations
@@ -10,79 +10,23 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import httpx
 
-from ocr_client.errors import ApiError, JobFailed, ServerUnreachable
+from ocr_client import _requests as api
+from ocr_client._requests import DEFAULT_SERVER, DEFAULT_TIMEOUT, STREAM_TIMEOUT, Call, FileInput, JobFields
+from ocr_client.errors import ApiError
 from ocr_client.models import Event, Job, SseParser
-from ocr_client.retry import RetryPolicy, is_transient, retry_after_seconds
+from ocr_client.options import JobOptions
+from ocr_client.retry import RetryPolicy
 
-DEFAULT_SERVER = "http://127.0.0.1:8000"
-DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
-# The event stream sends a keep-alive comment every 15 s: a read that waits longer has lost the server.
-STREAM_TIMEOUT = httpx.Timeout(60.0, connect=10.0, read=45.0)
-POLL_FIRST_S, POLL_MAX_S = 0.2, 5.0
-USER_AGENT = "ocr-client/0.1"
+__all__ = ["DEFAULT_SERVER", "DEFAULT_TIMEOUT", "AsyncClient", "Client", "FileInput", "JobFields", "OnEvent"]
 
-FileInput = str | os.PathLike[str] | bytes
 OnEvent = Callable[[Event], None]
 T = TypeVar("T")
-
-
-def upload_fields(
-    lang: str | None,
-    formats: str | Sequence[str] | None,
-    psm: int | None,
-    dpi: int | None,
-    switches: dict[str, bool | None],
-) -> dict[str, str]:
-    """The form fields of POST /v1/jobs; what is None is left to the server's default."""
-    fields: dict[str, str] = {}
-    if lang:
-        fields["lang"] = lang
-    if formats:
-        fields["formats"] = formats if isinstance(formats, str) else ",".join(formats)
-    if psm is not None:
-        fields["psm"] = str(psm)
-    if dpi is not None:
-        fields["dpi"] = str(dpi)
-    fields.update({name: "true" if on else "false" for name, on in switches.items() if on is not None})
-    return fields
-
-
-def _raise_for_error(response: httpx.Response) -> httpx.Response:
-    if response.status_code >= 400:
-        raise ApiError.from_response(response)
-    return response
-
-
-def _finished_or_raise(job: Job) -> Job:
-    if job.status == "failed":
-        error = job.error or {}
-        raise JobFailed(job.id, str(error.get("code", "failed")), str(error.get("message", "")))
-    return job
-
-
-class _Config:
-    def __init__(self, server: str, api_key: str | None, retry: RetryPolicy) -> None:
-        self.server = server.rstrip("/")
-        self.retry = retry
-        self.headers = {"User-Agent": USER_AGENT}
-        if api_key:
-            self.headers["Authorization"] = f"Bearer {api_key}"
-
-    def limits(self, max_connections: int) -> httpx.Limits:
-        return httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-
-
-def _open_upload(file: FileInput, filename: str | None) -> tuple[str, IO[bytes] | bytes]:
-    if isinstance(file, bytes):
-        return filename or "upload", file
-    path = Path(file)
-    return filename or path.name, path.open("rb")
 
 
 class Client:
@@ -98,7 +42,7 @@ class Client:
         max_connections: int = 10,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._config = _Config(server, api_key, retry or RetryPolicy())
+        self._config = api.Config(server, api_key, retry or RetryPolicy())
         self._http = httpx.Client(
             base_url=self._config.server,
             headers=self._config.headers,
@@ -117,71 +61,56 @@ class Client:
         self._http.close()
 
     def _retrying(self, send: Callable[[], httpx.Response]) -> httpx.Response:
-        policy = self._config.retry
-        for attempt in range(policy.attempts):
-            last = attempt == policy.attempts - 1
+        for attempt in range(self._config.retry.attempts):
             try:
-                response = send()
+                outcome: httpx.Response | httpx.TransportError = send()
             except httpx.TransportError as exc:
-                if last:
-                    raise ServerUnreachable(f"{self._config.server}: {exc!r}") from exc
-                time.sleep(policy.delay(attempt))
-                continue
-            if not is_transient(response) or last:
-                return _raise_for_error(response)
-            time.sleep(policy.delay(attempt, retry_after_seconds(response)))
+                outcome = exc
+            step = self._config.settle(attempt, outcome)
+            if isinstance(step, httpx.Response):
+                return step
+            time.sleep(step)
         raise AssertionError("unreachable")
+
+    def _call(self, call: Call[T]) -> T:
+        def send() -> httpx.Response:
+            with call.request_kwargs() as kwargs:
+                return self._http.request(call.method, call.path, **kwargs)
+
+        return call.parse(self._retrying(send))
 
     def submit(
         self,
         file: FileInput,
         *,
         filename: str | None = None,
-        lang: str | None = None,
-        formats: str | Sequence[str] | None = None,
-        psm: int | None = None,
-        dpi: int | None = None,
-        orient: bool | None = None,
-        deskew: bool | None = None,
-        retry: bool | None = None,
-        skip_text: bool | None = None,
         idempotency_key: str | None = None,
+        options: JobOptions | None = None,
+        **fields: Unpack[JobFields],
     ) -> Job:
-        """Upload a file (a path or bytes); returns the queued job as the 202 describes it."""
-        switches = {"orient": orient, "deskew": deskew, "retry": retry, "skip_text": skip_text}
-        data = upload_fields(lang, formats, psm, dpi, switches)
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-
-        def send() -> httpx.Response:
-            name, body = _open_upload(file, filename)
-            try:
-                files = {"file": (name, body, "application/octet-stream")}
-                return self._http.post("/v1/jobs", files=files, data=data, headers=headers)
-            finally:
-                if not isinstance(body, bytes):
-                    body.close()
-
-        return Job.from_json(self._retrying(send).json())
+        """Upload a file (a path or bytes); returns the queued job as the 202 describes it. The keywords are
+        JobOptions' fields (on top of `options`); only those given are sent, the server's defaults apply to
+        the rest."""
+        return self._call(api.submit(file, filename, idempotency_key, options, fields))
 
     def job(self, job_id: str) -> Job:
-        return Job.from_json(self._retrying(lambda: self._http.get(f"/v1/jobs/{job_id}")).json())
+        return self._call(api.job(job_id))
 
     def delete(self, job_id: str) -> None:
-        self._retrying(lambda: self._http.delete(f"/v1/jobs/{job_id}"))
+        self._call(api.delete(job_id))
 
     def languages(self) -> dict[str, Any]:
-        return dict(self._retrying(lambda: self._http.get("/v1/languages")).json())
+        return self._call(api.languages())
 
     def result(self, job_id: str, fmt: str = "txt") -> bytes:
-        return self._retrying(lambda: self._http.get(f"/v1/jobs/{job_id}/result.{fmt}")).content
+        return self._call(api.result(job_id, fmt))
 
     def download(self, job_id: str, fmt: str, dest: str | os.PathLike[str]) -> Path:
         """Stream a result into `dest` (through a .part file, so a half-written result never looks done)."""
-        target = Path(dest)
-        part = target.with_name(target.name + ".part")
+        target, part = api.download_part(dest)
 
         def send() -> httpx.Response:
-            with self._http.stream("GET", f"/v1/jobs/{job_id}/result.{fmt}") as response:
+            with self._http.stream("GET", api.result_path(job_id, fmt)) as response:
                 if response.status_code < 400:
                     with part.open("wb") as out:
                         for chunk in response.iter_bytes():
@@ -196,11 +125,11 @@ class Client:
 
     def events(self, job_id: str, last_event_id: int | None = None) -> Iterator[Event]:
         """The job's events until it finishes (one connection; see wait() for reconnecting)."""
-        headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
-        with self._http.stream("GET", f"/v1/jobs/{job_id}/events", headers=headers, timeout=STREAM_TIMEOUT) as r:
+        path, headers = api.events_request(job_id, last_event_id)
+        with self._http.stream("GET", path, headers=headers, timeout=STREAM_TIMEOUT) as r:
             if r.status_code >= 400:
                 r.read()
-                _raise_for_error(r)
+                api.raise_for_error(r)
             yield from SseParser().feed_all(r.iter_lines())
 
     def wait(
@@ -208,31 +137,24 @@ class Client:
     ) -> Job:
         """Until the job has succeeded or failed: follows its event stream (reconnecting where it left off),
         or polls with backoff when `stream` is false or the stream keeps failing."""
-        last_id: int | None = None
-        failures = 0
-        while stream and failures < self._config.retry.attempts:
+        follow = api.Follow(self._config.retry, stream)
+        while follow.streaming:
             try:
-                for event in self.events(job_id, last_id):
-                    last_id, failures = event.id, 0
+                for event in self.events(job_id, follow.last_id):
+                    follow.seen(event.id)
                     if on_event:
                         on_event(event)
-            except httpx.TransportError:
-                failures += 1
-                time.sleep(self._config.retry.delay(failures))
-            except ApiError as exc:
-                if exc.status not in (429, 502, 503, 504):
-                    raise
-                failures += 1
-                time.sleep(self._config.retry.delay(failures))
+            except (httpx.TransportError, ApiError) as exc:
+                time.sleep(follow.failed(exc))
             job = self.job(job_id)
             if job.finished:
-                return _finished_or_raise(job) if raise_on_failure else job
-            time.sleep(POLL_FIRST_S)  # the stream ended early (a proxy's timeout?): reconnect, not at once
-        interval = POLL_FIRST_S
+                return api.finished_or_raise(job) if raise_on_failure else job
+            time.sleep(api.POLL_FIRST_S)  # the stream ended early (a proxy's timeout?): reconnect, not at once
+        interval = api.POLL_FIRST_S
         while not (job := self.job(job_id)).finished:
             time.sleep(interval)
-            interval = min(interval * 1.5, POLL_MAX_S)
-        return _finished_or_raise(job) if raise_on_failure else job
+            interval = api.next_poll(interval)
+        return api.finished_or_raise(job) if raise_on_failure else job
 
 
 class AsyncClient:
@@ -248,7 +170,7 @@ class AsyncClient:
         max_connections: int = 10,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._config = _Config(server, api_key, retry or RetryPolicy())
+        self._config = api.Config(server, api_key, retry or RetryPolicy())
         self._http = httpx.AsyncClient(
             base_url=self._config.server,
             headers=self._config.headers,
@@ -267,72 +189,58 @@ class AsyncClient:
         await self._http.aclose()
 
     async def _retrying(self, send: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
-        policy = self._config.retry
-        for attempt in range(policy.attempts):
-            last = attempt == policy.attempts - 1
+        for attempt in range(self._config.retry.attempts):
             try:
-                response = await send()
+                outcome: httpx.Response | httpx.TransportError = await send()
             except httpx.TransportError as exc:
-                if last:
-                    raise ServerUnreachable(f"{self._config.server}: {exc!r}") from exc
-                await asyncio.sleep(policy.delay(attempt))
-                continue
-            if not is_transient(response) or last:
-                return _raise_for_error(response)
-            await asyncio.sleep(policy.delay(attempt, retry_after_seconds(response)))
+                outcome = exc
+            step = self._config.settle(attempt, outcome)
+            if isinstance(step, httpx.Response):
+                return step
+            await asyncio.sleep(step)
         raise AssertionError("unreachable")
+
+    async def _call(self, call: Call[T]) -> T:
+        async def send() -> httpx.Response:
+            # httpx reads an upload's file in 64 KiB chunks as it sends; local reads that small do not stall
+            # the loop.
+            with call.request_kwargs() as kwargs:
+                return await self._http.request(call.method, call.path, **kwargs)
+
+        return call.parse(await self._retrying(send))
 
     async def submit(
         self,
         file: FileInput,
         *,
         filename: str | None = None,
-        lang: str | None = None,
-        formats: str | Sequence[str] | None = None,
-        psm: int | None = None,
-        dpi: int | None = None,
-        orient: bool | None = None,
-        deskew: bool | None = None,
-        retry: bool | None = None,
-        skip_text: bool | None = None,
         idempotency_key: str | None = None,
+        options: JobOptions | None = None,
+        **fields: Unpack[JobFields],
     ) -> Job:
-        """Upload a file (a path or bytes); returns the queued job as the 202 describes it."""
-        switches = {"orient": orient, "deskew": deskew, "retry": retry, "skip_text": skip_text}
-        data = upload_fields(lang, formats, psm, dpi, switches)
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-
-        async def send() -> httpx.Response:
-            # httpx reads the file in 64 KiB chunks as it sends; local reads that small do not stall the loop.
-            name, body = _open_upload(file, filename)
-            try:
-                files = {"file": (name, body, "application/octet-stream")}
-                return await self._http.post("/v1/jobs", files=files, data=data, headers=headers)
-            finally:
-                if not isinstance(body, bytes):
-                    body.close()
-
-        return Job.from_json((await self._retrying(send)).json())
+        """Upload a file (a path or bytes); returns the queued job as the 202 describes it. The keywords are
+        JobOptions' fields (on top of `options`); only those given are sent, the server's defaults apply to
+        the rest."""
+        return await self._call(api.submit(file, filename, idempotency_key, options, fields))
 
     async def job(self, job_id: str) -> Job:
-        return Job.from_json((await self._retrying(lambda: self._http.get(f"/v1/jobs/{job_id}"))).json())
+        return await self._call(api.job(job_id))
 
     async def delete(self, job_id: str) -> None:
-        await self._retrying(lambda: self._http.delete(f"/v1/jobs/{job_id}"))
+        await self._call(api.delete(job_id))
 
     async def languages(self) -> dict[str, Any]:
-        return dict((await self._retrying(lambda: self._http.get("/v1/languages"))).json())
+        return await self._call(api.languages())
 
     async def result(self, job_id: str, fmt: str = "txt") -> bytes:
-        return (await self._retrying(lambda: self._http.get(f"/v1/jobs/{job_id}/result.{fmt}"))).content
+        return await self._call(api.result(job_id, fmt))
 
     async def download(self, job_id: str, fmt: str, dest: str | os.PathLike[str]) -> Path:
         """Stream a result into `dest` (through a .part file, so a half-written result never looks done)."""
-        target = Path(dest)
-        part = target.with_name(target.name + ".part")
+        target, part = api.download_part(dest)
 
         async def send() -> httpx.Response:
-            async with self._http.stream("GET", f"/v1/jobs/{job_id}/result.{fmt}") as response:
+            async with self._http.stream("GET", api.result_path(job_id, fmt)) as response:
                 if response.status_code < 400:
                     with part.open("wb") as out:
                         async for chunk in response.aiter_bytes():
@@ -347,12 +255,11 @@ class AsyncClient:
 
     async def events(self, job_id: str, last_event_id: int | None = None) -> AsyncIterator[Event]:
         """The job's events until it finishes (one connection; see wait() for reconnecting)."""
-        headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
-        url = f"/v1/jobs/{job_id}/events"
-        async with self._http.stream("GET", url, headers=headers, timeout=STREAM_TIMEOUT) as r:
+        path, headers = api.events_request(job_id, last_event_id)
+        async with self._http.stream("GET", path, headers=headers, timeout=STREAM_TIMEOUT) as r:
             if r.status_code >= 400:
                 await r.aread()
-                _raise_for_error(r)
+                api.raise_for_error(r)
             parser = SseParser()
             async for line in r.aiter_lines():
                 event = parser.feed(line)
@@ -364,28 +271,21 @@ class AsyncClient:
     ) -> Job:
         """Until the job has succeeded or failed: follows its event stream (reconnecting where it left off),
         or polls with backoff when `stream` is false or the stream keeps failing."""
-        last_id: int | None = None
-        failures = 0
-        while stream and failures < self._config.retry.attempts:
+        follow = api.Follow(self._config.retry, stream)
+        while follow.streaming:
             try:
-                async for event in self.events(job_id, last_id):
-                    last_id, failures = event.id, 0
+                async for event in self.events(job_id, follow.last_id):
+                    follow.seen(event.id)
                     if on_event:
                         on_event(event)
-            except httpx.TransportError:
-                failures += 1
-                await asyncio.sleep(self._config.retry.delay(failures))
-            except ApiError as exc:
-                if exc.status not in (429, 502, 503, 504):
-                    raise
-                failures += 1
-                await asyncio.sleep(self._config.retry.delay(failures))
+            except (httpx.TransportError, ApiError) as exc:
+                await asyncio.sleep(follow.failed(exc))
             job = await self.job(job_id)
             if job.finished:
-                return _finished_or_raise(job) if raise_on_failure else job
-            await asyncio.sleep(POLL_FIRST_S)  # the stream ended early (a proxy's timeout?): reconnect, not at once
-        interval = POLL_FIRST_S
+                return api.finished_or_raise(job) if raise_on_failure else job
+            await asyncio.sleep(api.POLL_FIRST_S)  # the stream ended early (a proxy's timeout?): reconnect
+        interval = api.POLL_FIRST_S
         while not (job := await self.job(job_id)).finished:
             await asyncio.sleep(interval)
-            interval = min(interval * 1.5, POLL_MAX_S)
-        return _finished_or_raise(job) if raise_on_failure else job
+            interval = api.next_poll(interval)
+        return api.finished_or_raise(job) if raise_on_failure else job

@@ -4,7 +4,7 @@ Everything else is derived from `JobOptions`: the server takes it as its form mo
 the OpenAPI document shows these fields, defaults, limits and descriptions), the browser form lists its
 switches, the workers take the switches' defaults from it, and `Client.submit`, `AsyncClient.submit` and
 `ocr-client submit` (one flag per field, underscores as dashes) accept every field. A field added here appears
-in all of them; tests/clients/test_options_agree.py checks that they agree.
+in all of them; tests/client/test_options_agree.py checks that they agree.
 
 It lives in the client's distribution so that the client needs nothing of the server; it imports only pydantic.
 The wire contract's constants (the result formats and their media types, the page separator of text

@@ -1,37 +1,19 @@
-"""One `ocr-service serve` for every client test (the form in Chromium, ocr-client, the README's curl
-recipes): started once as a subprocess exactly as a user starts it, with its private broker."""
+"""One `ocr-service serve` for the browser form's and the README's curl tests: started once as a subprocess
+exactly as a user starts it, with its private broker. (The client's own tests, tests/client, start theirs.)"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.client.conftest import Served
 from tests.support import REPO, serve_env, serve_process
 
+__all__ = ["Served"]
+
 TEST_OUTPUT = REPO / "test-output"
-
-
-@dataclass(frozen=True)
-class Served:
-    url: str
-    data_dir: Path
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30)
-
-    def job_count(self) -> int:
-        """Jobs the service holds (the tests' way to see that nothing was uploaded twice)."""
-        count, cursor = 0, None
-        with self.client() as client:
-            while True:
-                page = client.get("/v1/jobs", params={"limit": 500, **({"cursor": cursor} if cursor else {})}).json()
-                count += len(page["jobs"])
-                if not (cursor := page["next_cursor"]):
-                    return count
 
 
 @pytest.fixture(scope="session")

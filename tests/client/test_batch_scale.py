@@ -11,8 +11,9 @@ from pathlib import Path
 
 import httpx
 from ocr_client import AsyncClient
-from ocr_client.batch import Batch, Outcome, UploadOptions, idempotency_key
+from ocr_client.batch import Batch, Outcome, idempotency_key, options_key
 from ocr_client.discover import discover
+from ocr_client.options import JobOptions
 from ocr_client.state import STATE_NAME, file_sha256
 
 FILES = 400
@@ -68,7 +69,7 @@ def test_hundreds_of_files_with_bounded_open_files(tmp_path: Path) -> None:
     service = FakeService()
     watcher = FdWatcher()
     baseline = len(os.listdir("/proc/self/fd"))
-    options = UploadOptions(formats=("txt",))
+    options = JobOptions(formats="txt")
 
     async def run() -> list[Outcome]:
         client = AsyncClient("http://ocr.test", transport=httpx.MockTransport(service))
@@ -83,6 +84,6 @@ def test_hundreds_of_files_with_bounded_open_files(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "d07" / "377.txt").read_text().startswith("text of j")
     sample = scans / "d03" / "175.png"
     keys = {r.headers["Idempotency-Key"] for r in service.uploads}
-    assert len(keys) == FILES and idempotency_key(file_sha256(sample), options.key()) in keys
+    assert len(keys) == FILES and idempotency_key(file_sha256(sample), options_key(options)) in keys
     lines = (tmp_path / "out" / STATE_NAME).read_text().splitlines()
     assert len(lines) == FILES and all(json.loads(line)["done"] for line in lines), "compacted: one line a file"

@@ -18,7 +18,7 @@ from ocr_client import AsyncClient, Client, Event
 from ocr_client.state import STATE_NAME
 
 from bench.scoring import cer
-from tests.clients.conftest import Served
+from tests.client.conftest import Served
 from tests.support import REPO, corpus_file, free_port, ground_truth, wait_for
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
