@@ -127,6 +127,23 @@ def main(argv: list[str] | None = None) -> None:
     scratch = scratch_dir(None, "client-batch-")
     work = Path(scratch.name)
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCR_")}
+    info = {"machine": machine(), "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "files": args.files, "serve_workers": args.workers, "inputs": list(SMALL)}  # fmt: skip
+    try:
+        results = run_clients(args, work, env)
+        if args.drain:
+            info["drain"] = drain_seconds(work / "scans", args.workers, args.redis_url, work)
+            print(f"workers alone: {args.files} files in {info['drain']['drain_s']:.1f} s", file=sys.stderr)
+    finally:
+        scratch.cleanup()
+    info["load_average_end"] = round(os.getloadavg()[0], 2)
+    print_report(args, info, results)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({**info, "results": results}, indent=2))
+
+
+def run_clients(args: argparse.Namespace, work: Path, env: dict[str, str]) -> list[dict[str, Any]]:
+    """The README's curl loop and ocr-client at each concurrency, one after another, against one `serve`."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     serve_env = {**env, "OCR_RESULT_CACHE": "false", "PYTHONUNBUFFERED": "1"}
@@ -135,40 +152,13 @@ def main(argv: list[str] | None = None) -> None:
     log = (work / "serve.log").open("wb")
     serve = subprocess.Popen(serve_cmd, env=serve_env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     results: list[dict[str, Any]] = []
-    info = {"machine": machine(), "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "files": args.files, "serve_workers": args.workers, "inputs": list(SMALL)}  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("serve did not become ready; see " + str(work / "serve.log"))
-            time.sleep(0.2)
+        wait_ready(url, work / "serve.log")
         make_inputs(work / "scans", args.files)
-
         if args.curl:
-            loop_dir = work / "curl"
-            loop_dir.mkdir()
-            (loop_dir / "scans").symlink_to(work / "scans")
-            script = "set -uo pipefail\n" + readme_folder_loop()
-            wall, cpu, out = timed(["bash", "-c", script], loop_dir, {**env, "OCR": url})
-            done = len(list((loop_dir / "out").glob("*.txt")))
-            results.append({"client": "curl loop (README)", "wall_s": wall, "client_cpu_s": cpu, "done": done})
-            print(f"curl loop: {done} files in {wall:.1f} s", file=sys.stderr)
-
+            results.append(run_curl_loop(work, env, url))
         for concurrency in (int(c) for c in args.concurrency.split(",")):
-            outdir = work / f"out-j{concurrency}"
-            cmd = [sys.executable, "-m", "ocr_client.cli", "submit", "scans", "--out", str(outdir), "--server", url,
-                   "--concurrency", str(concurrency), "--json"]  # fmt: skip
-            wall, cpu, out = timed(cmd, work, env)
-            summary = json.loads(out.stdout)
-            results.append({"client": f"ocr-client -j {concurrency}", "wall_s": wall, "client_cpu_s": cpu,
-                            "done": summary["done"], "failed": summary["failed"]})  # fmt: skip
-            print(f"ocr-client -j {concurrency}: {summary['done']} files in {wall:.1f} s", file=sys.stderr)
+            results.append(run_ocr_client(work, env, url, concurrency))
     finally:
         serve.send_signal(signal.SIGINT)
         try:
@@ -176,14 +166,45 @@ def main(argv: list[str] | None = None) -> None:
         except subprocess.TimeoutExpired:
             serve.kill()
         log.close()
-    try:
-        if args.drain:
-            info["drain"] = drain_seconds(work / "scans", args.workers, args.redis_url, work)
-            print(f"workers alone: {args.files} files in {info['drain']['drain_s']:.1f} s", file=sys.stderr)
-    finally:
-        scratch.cleanup()
+    return results
 
-    info["load_average_end"] = round(os.getloadavg()[0], 2)
+
+def wait_ready(url: str, log_path: Path, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"serve did not become ready; see {log_path}")
+        time.sleep(0.2)
+
+
+def run_curl_loop(work: Path, env: dict[str, str], url: str) -> dict[str, Any]:
+    loop_dir = work / "curl"
+    loop_dir.mkdir()
+    (loop_dir / "scans").symlink_to(work / "scans")
+    script = "set -uo pipefail\n" + readme_folder_loop()
+    wall, cpu, _ = timed(["bash", "-c", script], loop_dir, {**env, "OCR": url})
+    done = len(list((loop_dir / "out").glob("*.txt")))
+    print(f"curl loop: {done} files in {wall:.1f} s", file=sys.stderr)
+    return {"client": "curl loop (README)", "wall_s": wall, "client_cpu_s": cpu, "done": done}
+
+
+def run_ocr_client(work: Path, env: dict[str, str], url: str, concurrency: int) -> dict[str, Any]:
+    outdir = work / f"out-j{concurrency}"
+    cmd = [sys.executable, "-m", "ocr_client.cli", "submit", "scans", "--out", str(outdir), "--server", url,
+           "--concurrency", str(concurrency), "--json"]  # fmt: skip
+    wall, cpu, out = timed(cmd, work, env)
+    summary = json.loads(out.stdout)
+    print(f"ocr-client -j {concurrency}: {summary['done']} files in {wall:.1f} s", file=sys.stderr)
+    return {"client": f"ocr-client -j {concurrency}", "wall_s": wall, "client_cpu_s": cpu,
+            "done": summary["done"], "failed": summary["failed"]}  # fmt: skip
+
+
+def print_report(args: argparse.Namespace, info: dict[str, Any], results: list[dict[str, Any]]) -> None:
     print(f"\n{info['machine']}; {args.files} files; serve with {args.workers} worker processes, result cache off\n")
     drain = info.get("drain")
     if drain:
@@ -199,8 +220,6 @@ def main(argv: list[str] | None = None) -> None:
         ratio = f"{r['ratio_to_drain']:.2f}" if drain else "-"
         print(f"| {r['client']} | {r['done']} | {r['wall_s']:.1f} | {r['done'] / r['wall_s']:.2f} | "
               f"{r['client_cpu_s']:.1f} | {ratio} |")  # fmt: skip
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({**info, "results": results}, indent=2))
 
 
 if __name__ == "__main__":

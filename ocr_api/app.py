@@ -11,6 +11,7 @@ import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from ocr_client._version import __version__
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
@@ -60,7 +61,7 @@ def create_app() -> FastAPI:
     configure_logging()  # here: `api --workers N` starts each process afresh
     app = FastAPI(
         title="OCR service",
-        version="0.1.0",
+        version=__version__,
         description="Upload images and PDFs; Celery workers run Tesseract; download text, hOCR, ALTO, TSV, "
         "JSON and searchable PDF.",
         lifespan=lifespan,

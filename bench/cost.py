@@ -1,0 +1,90 @@
+"""What the preprocessing costs: a single plain read against the defaults on each page (`bench.accuracy --cost`)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from bench.accuracy import Sample, media_type, pipeline_options, switches_off
+
+
+@dataclass
+class Cost:
+    sample: Sample
+    clean: bool  # no step runs after the first read: the defaults may cost at most 1.15x a single read
+    passes: int
+    single_s: float  # best time of one plain read (every switch off)
+    defaults_s: float  # best time with the defaults
+
+
+def run_cost(sample: Sample, repeats: int) -> Cost:
+    """Single read against the defaults on each page, alternating, best of `repeats`, model loaded."""
+    from PIL import Image
+
+    from workers.ocr.candidates import DEFAULT_TUNING, word_quality
+    from workers.ocr.engines import RecognizeOptions, get_engine
+    from workers.ocr.pages import count_pages, load_page
+    from workers.ocr.preprocess import recognize_page
+    from workers.settings import get_worker_settings
+
+    settings = get_worker_settings()
+    engine = get_engine()
+    engine.recognize(Image.new("L", (64, 64), 255), RecognizeOptions(lang=sample.lang))
+    kind = media_type(sample.path)
+    page_images = [
+        load_page(
+            sample.path, kind, n, dpi=None, render_dpi=settings.default_dpi, max_pixels=settings.max_pixels_per_page
+        )
+        for n in range(1, count_pages(sample.path, kind, settings.max_pixels_per_page) + 1)
+    ]
+    off = pipeline_options(sample.lang, switches_off())
+    defaults = pipeline_options(sample.lang, {})
+    best = {"off": float("inf"), "on": float("inf")}
+    passes, clean = 0, True
+    for _ in range(repeats):
+        for label, options in (("off", off), ("on", defaults)):
+            start = time.perf_counter()
+            outputs = [recognize_page(engine, n, page, options) for n, page in enumerate(page_images, 1)]
+            best[label] = min(best[label], time.perf_counter() - start)
+            if label == "on":
+                passes = sum(int(o.info["passes"]) for o in outputs)
+            else:
+                # Clean: no step would run after the first read (confident; a German one confident enough
+                # that the Fraktur check is skipped too).
+                floor = DEFAULT_TUNING.poor_confidence
+                if "deu" in sample.lang.split("+"):
+                    floor = max(floor, DEFAULT_TUNING.model_confidence)
+                quality = [word_quality(o.tsv) for o in outputs]
+                clean = all(chars and q >= floor for q, chars in quality)
+    return Cost(sample, clean, passes, best["off"], best["on"])
+
+
+def cost_report(costs: list[Cost]) -> str:
+    lines = [
+        "| inputs | files | single read s | defaults s | ratio (sum) | worst file ratio |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for title, chosen in (
+        ("clean (first reading confident)", [c for c in costs if c.clean]),
+        ("poor, or German under the Fraktur check's bar", [c for c in costs if not c.clean]),
+        ("all", costs),
+    ):
+        if not chosen:
+            continue
+        single, on = sum(c.single_s for c in chosen), sum(c.defaults_s for c in chosen)
+        worst = max(chosen, key=lambda c: c.defaults_s / c.single_s)
+        lines.append(
+            f"| {title} | {len(chosen)} | {single:.2f} | {on:.2f} | {on / single:.2f} | "
+            f"{worst.defaults_s / worst.single_s:.2f} ({worst.sample.name}) |"
+        )
+    lines += [
+        "",
+        "| file | kind | clean | passes | single read s | defaults s | ratio |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for c in costs:
+        lines.append(
+            f"| {c.sample.name} | {c.sample.kind} | {'yes' if c.clean else 'no'} | {c.passes} | "
+            f"{c.single_s:.3f} | {c.defaults_s:.3f} | {c.defaults_s / c.single_s:.2f} |"
+        )
+    return "\n".join(lines)
