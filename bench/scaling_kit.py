@@ -142,7 +142,7 @@ def run(args: argparse.Namespace, bench_args: list[str]) -> int:
              "--no-cache-dir", "--upgrade", "--target", str(site), *map(str, (args.kit / "whl").glob("*.whl"))],
             check=True,
         )  # fmt: skip
-        env["PYTHONPATH"] = os.pathsep.join([str(site), str(REPO)])
+        env["PYTHONPATH"] = os.pathsep.join([str(site), str(REPO), str(REPO / "client")])  # client/: ocr_client
         env["PATH"] = os.pathsep.join([str(site / "bin"), env.get("PATH", "")])
     with socket.socket() as probe:  # (bench.stack needs httpx, which only the kit's site folder has)
         probe.bind(("127.0.0.1", 0))

@@ -35,3 +35,19 @@ def test_readme_commands_exist() -> None:
         "docs/security.md",
     ):
         assert doc in README
+
+
+def test_every_path_the_docs_name_exists() -> None:
+    """Module moves leave no stale map behind: each repository path in the README and docs/ is there."""
+    import re
+
+    pattern = re.compile(
+        r"(?<![\w./-])((?:ocr_api|workers|storage|webhooks|maintenance|client|ocr_telemetry|bench|tests|scripts|deploy)"
+        r"/[\w./-]*\w)"
+    )
+    missing = set()
+    for doc in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        for path in pattern.findall(doc.read_text(encoding="utf-8")):
+            if not (REPO / path).exists():
+                missing.add(f"{doc.name}: {path}")
+    assert not missing, sorted(missing)

@@ -13,12 +13,12 @@ results) are here too, for the same reason.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-FORMATS = ("txt", "hocr", "alto", "tsv", "json", "pdf")
 Format = Literal["txt", "hocr", "alto", "tsv", "json", "pdf"]
+FORMATS: tuple[str, ...] = get_args(Format)  # the order results are listed and assembled in
 MEDIA_TYPES: dict[str, str] = {
     "txt": "text/plain; charset=utf-8",
     "hocr": "text/html; charset=utf-8",
