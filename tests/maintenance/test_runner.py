@@ -134,8 +134,9 @@ def test_the_app_purges_expired_idempotency_keys_on_their_own_interval(
         OCR_IDEMPOTENCY_PURGE_INTERVAL_S="1",
     )
     day, stale = timedelta(hours=24), timedelta(minutes=10)
-    idempotency.reserve("owner", "expired", "f", ttl=-day, stale_after=stale)
-    idempotency.reserve("owner", "live", "f", ttl=day, stale_after=stale)
+    with session_scope() as session:
+        idempotency.reserve(session, "owner", "expired", "f", ttl=-day, stale_after=stale)
+        idempotency.reserve(session, "owner", "live", "f", ttl=day, stale_after=stale)
     assert _idempotency_keys() == {"expired", "live"}
     app = create_app()
 
