@@ -1,5 +1,6 @@
 """Ids, cursors and URLs checked at the edge, on SQLite and PostgreSQL: a job id that is no UUID is a 404 before
-any query, a NUL in a cursor or a callback_url is a 422, and one bad id never fails the lookups batched with it."""
+any query, a NUL in a cursor or a callback_url is a 422, and one bad id never fails the lookups batched with it.
+Every text field is bounded to what both databases store."""
 
 from __future__ import annotations
 
@@ -113,6 +114,30 @@ def test_a_callback_url_holding_nul_or_control_characters_is_422(api: Stack) -> 
         assert response.status_code == 422, (url, response.text)
         assert response.json()["error"]["code"] == "invalid_input"
         assert response.json()["error"]["details"] == {"field": "callback_url"}
+
+
+def test_text_options_longer_than_the_columns_are_422(api: Stack) -> None:
+    long_lang = "+".join(["eng"] * 40)  # 159 characters of installed languages: SQLite would store it
+    for field, value in [
+        ("lang", long_lang),
+        ("formats", ",".join(["txt"] * 20)),
+        ("callback_url", "http://a/" + "x" * 2000),
+    ]:
+        response = _job(api, **{field: value})
+        assert response.status_code == 422, (field, response.text)
+        assert field in response.text
+    at_the_limit = _job(api, lang="+".join(["eng"] * 32))  # 127 characters
+    assert at_the_limit.status_code == 202, at_the_limit.text
+
+
+def test_a_long_file_name_is_shortened_and_the_upload_works(api: Stack) -> None:
+    png = corpus_file("paperless_simple.png").read_bytes()
+    for name in ["é" * 1000 + ".png", "a" * 1500, "\u202e" * 300 + "b.png", "../" * 300 + "c.png"]:
+        made = api.client.post("/v1/jobs", files={"file": (name, png, "image/png")}, data={"formats": "txt"})
+        assert made.status_code == 202, made.text
+        stored = api.client.get(f"/v1/jobs/{made.json()['id']}").json()["filename"]
+        assert 0 < len(stored) <= 200 and "\x00" not in stored
+        assert stored.endswith(".png") == name.endswith(".png")
 
 
 # -- the batch itself: a query that fails for one id is read again id by id ---------------------------------
