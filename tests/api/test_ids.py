@@ -140,6 +140,27 @@ def test_a_long_file_name_is_shortened_and_the_upload_works(api: Stack) -> None:
         assert stored.endswith(".png") == name.endswith(".png")
 
 
+@pytest.fixture(params=["redis_stack", "rabbit_stack"])
+def worked(request: pytest.FixtureRequest) -> Stack:
+    """API and worker: Redis and SQLite, RabbitMQ and PostgreSQL."""
+    return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
+
+
+def test_a_last_event_id_past_any_event_resumes_after_all_of_them(worked: Stack) -> None:
+    job = worked.run(corpus_file("paperless_simple.png"), formats="txt")
+    events = f"/v1/jobs/{job['id']}/events"
+    whole = worked.client.get(events)
+    assert whole.status_code == 200 and "event: status" in whole.text
+    for huge in ["2147483648", "9223372036854775807", "9223372036854775808", "9" * 40]:
+        resumed = worked.client.get(events, headers={"Last-Event-ID": huge})
+        assert resumed.status_code == 200, (huge, resumed.text)
+        assert resumed.text.startswith("retry: ") and "event:" not in resumed.text, "nothing after it, and no error"
+    for junk in ["-1", "x", "1e3", "9" * 5000]:
+        refused = worked.client.get(events, headers={"Last-Event-ID": junk})
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == "invalid_request", junk
+    assert worked.client.get(events, headers={"Last-Event-ID": "1"}).status_code == 200
+
+
 # -- the batch itself: a query that fails for one id is read again id by id ---------------------------------
 
 
