@@ -164,8 +164,8 @@ def submit_job(
 
 
 _CURSOR = re.compile(r"[A-Za-z0-9_-]{1,200}")  # base64url of "<created_at>|<job id>" (storage/records/jobs.py)
-# C0 and C1 controls (NUL, CR, LF, tab ...) and spaces: never part of a URL the service stores and POSTs to.
-_URL_JUNK = re.compile(r"[\x00-\x20\x7f-\x9f]")
+# C0 and C1 controls (NUL, CR, LF, tab ...): never part of a URL the service stores and POSTs to.
+_URL_JUNK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _INVALID_CURSOR = "invalid cursor; pass the next_cursor value of a previous page"
 
 
@@ -229,7 +229,7 @@ def check_callback_url(url: str | None, owner: str | None) -> str | None:
         return None
     if _URL_JUNK.search(url):
         raise InvalidInput(
-            "callback_url must not hold spaces or control characters (percent-encode them)", {"field": "callback_url"}
+            "callback_url must not hold control characters (percent-encode them)", {"field": "callback_url"}
         )
     settings = get_worker_settings()
     if owner is None and not settings.webhook_secret:

@@ -107,7 +107,7 @@ def test_a_callback_url_holding_nul_or_control_characters_is_422(api: Stack) -> 
         "http://127.0.0.1:9/\x00",
         "http://127.0.0.1:9/a\x00b",
         "http://127.0.0.1:9/a\r\nX: y",
-        " http://127.0.0.1:9/",
+        "http://127.0.0.1:9/\t",
         "http://127.0.0.1:9/\x7f",
     ]:
         response = _job(api, callback_url=url)

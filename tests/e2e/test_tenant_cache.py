@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,17 +16,39 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from tests.access.conftest import Access, served_auth, split_auth  # noqa: F401 (the stacks, as fixtures)
-from tests.support import corpus_file
+from tests.access.conftest import Access, make_key
+from tests.support import RABBIT_URL, Stack, base_env, corpus_file, serve_env, serve_process, temporary_pg_database
 
 FORMATS = "txt,json,alto,hocr,pdf"
 SECRET_NAME = "alice-secret-contract.png"
 
 
-@pytest.fixture(params=["served_auth", "split_auth"])
-def keyed(request: pytest.FixtureRequest) -> Access:
-    """serve (Redis, SQLite) and split API + worker (RabbitMQ, PostgreSQL), keys required."""
-    return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
+def _keys(env: dict[str, str]) -> dict[str, str]:
+    return {name: make_key(env, name) for name in ("alice", "bob")}
+
+
+@pytest.fixture(scope="module", params=["serve", "split"])
+def keyed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Access]:
+    """serve (Redis, SQLite) and split API + worker (RabbitMQ, a PostgreSQL database of its own), keys required."""
+    root = tmp_path_factory.mktemp(f"tenant-cache-{request.param}")
+    if request.param == "serve":
+        env = serve_env(OCR_AUTH="required", OCR_DATA_DIR=str(root / "data"))
+        keys = _keys(env)
+        with serve_process(root, env) as url:
+            access = Access(url, env, keys)
+            yield access
+            access.close()
+        return
+    with temporary_pg_database("ocr_tenant_cache") as database_url:
+        env = base_env(root, OCR_BROKER_URL=RABBIT_URL, OCR_DATABASE_URL=database_url, OCR_AUTH="required")
+        stack = Stack("tenant-cache", env, root).start()
+        access = Access(stack.base_url, env, _keys(env))
+        yield access
+        access.close()
+        stack.stop()
+        from tests.conftest import _delete_amqp_queue
+
+        _delete_amqp_queue(env["OCR_QUEUE_NAME"])
 
 
 @pytest.fixture
