@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -13,10 +14,20 @@ from ocr_telemetry import context
 from ocr_telemetry.timing import timed
 from storage.records.job_reads import JobRecord
 
-JOB_ID = Path(description="Job id as returned by POST /v1/jobs", max_length=64)
+JOB_ID = Path(description="Job id as returned by POST /v1/jobs (a UUID)")
+# Job ids are made by the server (str(uuid.uuid4())): anything else names no job, and is never sent to the
+# database (a NUL is an error there on PostgreSQL, not a miss).
+_JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_SHOWN_ID_CHARS = 64  # of an id that is no job id, in the 404's message
+
+
+def is_job_id(value: str) -> bool:
+    return _JOB_ID.fullmatch(value) is not None
 
 
 async def valid_job(job_id: Annotated[str, JOB_ID], request: Request, caller: CurrentCaller) -> JobRecord:
+    if not is_job_id(job_id):
+        raise JobNotFound(f"no job with id '{job_id[:_SHOWN_ID_CHARS]}'")
     # The query runs in a thread (ocr_api/lookups.py): the event loop never waits on the database.
     lookups: JobLookups = request.app.state.job_lookups
     context.job_id.set(job_id)

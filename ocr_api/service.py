@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -162,14 +163,34 @@ def submit_job(
     return JobRecord.of(job)
 
 
+_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,200}")  # base64url of "<created_at>|<job id>" (storage/records/jobs.py)
+# C0 and C1 controls (NUL, CR, LF, tab ...): never part of a URL the service stores and POSTs to.
+_URL_JUNK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_INVALID_CURSOR = "invalid cursor; pass the next_cursor value of a previous page"
+
+
+def check_cursor(cursor: str | None) -> None:
+    """InvalidInput unless `cursor` is one this service could have issued (checked before any query)."""
+    if not cursor:
+        return
+    if not _CURSOR.fullmatch(cursor):
+        raise InvalidInput(_INVALID_CURSOR)
+    try:
+        _, job_id = repo.decode_cursor(cursor)
+        uuid.UUID(job_id)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(_INVALID_CURSOR) from exc
+
+
 def list_jobs(limit: int, cursor: str | None, owner: str | None = None) -> tuple[list[JobRecord], str | None]:
     """A page of jobs, newest first: only those of `owner`, or every job when it is None."""
+    check_cursor(cursor)
     try:
         with session_scope() as session:
             jobs, next_cursor = repo.list_jobs(session, limit, cursor, owner=owner)
             return [JobRecord.of(j) for j in jobs], next_cursor
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput("invalid cursor; pass the next_cursor value of a previous page") from exc
+        raise InvalidInput(_INVALID_CURSOR) from exc
 
 
 def cancel_job(job_id: str) -> JobRecord:
@@ -206,6 +227,10 @@ def check_callback_url(url: str | None, owner: str | None) -> str | None:
     `owner`: the uploading API key's id, whose secret signs the webhooks; keyless jobs need OCR_WEBHOOK_SECRET."""
     if not url:
         return None
+    if _URL_JUNK.search(url):
+        raise InvalidInput(
+            "callback_url must not hold control characters (percent-encode them)", {"field": "callback_url"}
+        )
     settings = get_worker_settings()
     if owner is None and not settings.webhook_secret:
         raise InvalidInput(

@@ -3,6 +3,7 @@ environment variables. The OCR pipeline's own (engine, tesseract program, models
 the periodic sweeps' maintenance/settings.py's."""
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,11 @@ class WorkerSettings(BaseSettings):
     default_dpi: int = Field(300, description="Rendering resolution for PDF pages.")
     result_cache: bool = Field(
         True, description="Reuse the results of an earlier job with the same input bytes, options and models."
+    )
+    result_cache_scope: Literal["tenant", "global"] = Field(
+        "tenant",
+        description="Whose earlier jobs the result cache reuses: the same API key's only (tenant; jobs made without "
+        "a key are one tenant), or every key's (global: a tenant can then tell that another uploaded the same bytes).",
     )
     webhook_secret: str | None = Field(
         None,

@@ -111,7 +111,7 @@ def _prepare(job_id: str, redelivered: bool, task_id: str | None) -> Prepared:
     if job.status == JobStatus.RUNNING:  # redelivered, or sent again by the recovery sweep: resend what is not done
         return _resume(job)
     info = engine_info(job)
-    key = cache.cache_key(job.input_sha256, info)
+    key = cache.cache_key(job.input_sha256, info, cache.cache_tenant(job))
     if _completed_from_cache(job, key):
         return Prepared([])
     total = _count_pages(job)
@@ -150,7 +150,7 @@ def _completed_from_cache(job: JobRecord, key: str) -> bool:
     if not get_worker_settings().result_cache:
         return False
     with session_scope() as session:
-        source = cache.find_cached_job(session, key, job.id)
+        source = cache.find_cached_job(session, key, job)
     return source is not None and cache.complete_from_cache(get_storage(), job, source, key)
 
 

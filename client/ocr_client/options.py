@@ -31,6 +31,13 @@ MEDIA_TYPES: dict[str, str] = {
 PAGE_SEPARATOR = "\f"
 
 
+# Bounds of the text options: what every database the service supports stores (ocr_jobs.lang is 128 characters
+# wide, formats 64), and the callback URL length the webhook sender takes (webhooks/urls.py).
+LANG_MAX_CHARS = 128
+FORMATS_MAX_CHARS = 64
+CALLBACK_URL_MAX_CHARS = 2000
+
+
 class JobOptions(BaseModel):
     """What an upload may ask for besides its file. Every field is optional: one not given takes the default
     shown (for `lang`, the server's OCR_DEFAULT_LANG). `title` is the switch's label in the browser form."""
@@ -39,7 +46,10 @@ class JobOptions(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     lang: str | None = Field(
-        None, title="Languages", description="Tesseract languages joined by '+', e.g. eng+deu (default: the server's)"
+        None,
+        max_length=LANG_MAX_CHARS,
+        title="Languages",
+        description="Tesseract languages joined by '+', e.g. eng+deu (default: the server's)",
     )
     psm: int | None = Field(
         None, ge=0, le=13, title="Page segmentation", description="Tesseract page segmentation mode"
@@ -48,7 +58,10 @@ class JobOptions(BaseModel):
         None, ge=50, le=2400, title="Resolution", description="Resolution override (dpi) for the input's pages"
     )
     formats: str | None = Field(
-        None, title="Formats", description="Comma-separated result formats: " + ",".join(FORMATS) + " (default: txt)"
+        None,
+        max_length=FORMATS_MAX_CHARS,
+        title="Formats",
+        description="Comma-separated result formats: " + ",".join(FORMATS) + " (default: txt)",
     )
     normalize: bool = Field(
         True,
@@ -75,7 +88,10 @@ class JobOptions(BaseModel):
         False, title="Reuse a PDF page's own text layer", description="Reuse a PDF page's existing text layer"
     )
     callback_url: str | None = Field(
-        None, title="Webhook URL", description="POST the job's status here, signed, when it ends (README: Webhooks)"
+        None,
+        max_length=CALLBACK_URL_MAX_CHARS,
+        title="Webhook URL",
+        description="POST the job's status here, signed, when it ends (README: Webhooks)",
     )
     retain_hours: int | None = Field(
         None,

@@ -28,6 +28,9 @@ from storage.records.models import JobStatus
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Depends(current_caller)])
 POLL_INTERVAL_S = 0.3
+# Event ids are INTEGER (32 bits on PostgreSQL): a Last-Event-ID above the largest one resumes after every event
+# there can be, instead of overflowing the query (a 500 after the stream's 200).
+MAX_EVENT_ID = 2**31 - 1
 KEEPALIVE_S = 15.0
 RECONNECT_MS = 2000  # the SSE `retry:` a client waits before reconnecting
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy buffering either
@@ -102,7 +105,9 @@ async def stream_events(
     the stream ends after the event that says the job succeeded or failed."""
     require_files(job)
     return StreamingResponse(
-        _event_messages(job.id, last_event_id or 0), media_type="text/event-stream", headers=STREAM_HEADERS
+        _event_messages(job.id, min(last_event_id or 0, MAX_EVENT_ID)),
+        media_type="text/event-stream",
+        headers=STREAM_HEADERS,
     )
 
 

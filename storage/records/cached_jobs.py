@@ -21,18 +21,31 @@ class CachedJob:
     pages_total: int
     engine_info: dict[str, Any]
     page_info: dict[int, dict[str, Any]]
+    owner: str | None = None  # the key that made it (None: made without a key)
+    filename: str | None = None  # what its results name (ALTO, PDF title, JSON meta)
 
 
-def find_cached_job(session: Session, key: str, exclude_id: str) -> CachedJob | None:
-    """The newest succeeded job with this key, other than `exclude_id`, with every page's info; None when there
-    is none, or its files are gone or going, or a page row is missing."""
-    job = session.execute(
-        select(_JOBS.c.id, _JOBS.c.pages_total, _JOBS.c.engine_info)
+class AnyOwner:
+    """`find_cached_job(owner=ANY_OWNER)`: every tenant's jobs (OCR_RESULT_CACHE_SCOPE=global)."""
+
+
+ANY_OWNER = AnyOwner()
+
+
+def find_cached_job(
+    session: Session, key: str, exclude_id: str, owner: str | AnyOwner | None = ANY_OWNER
+) -> CachedJob | None:
+    """The newest succeeded job with this key, other than `exclude_id`, made by `owner` (None: without a key;
+    ANY_OWNER: by anyone), with every page's info; None when there is none, or its files are gone or going, or a
+    page row is missing."""
+    query = (
+        select(_JOBS.c.id, _JOBS.c.pages_total, _JOBS.c.engine_info, _JOBS.c.owner, _JOBS.c.filename)
         .where(_JOBS.c.cache_key == key, _JOBS.c.status == JobStatus.SUCCEEDED, _JOBS.c.id != exclude_id)
         .where(_JOBS.c.expired_at.is_(None), or_(_JOBS.c.expires_at.is_(None), _JOBS.c.expires_at > utcnow()))
-        .order_by(_JOBS.c.finished_at.desc())
-        .limit(1)
-    ).first()
+    )
+    if not isinstance(owner, AnyOwner):
+        query = query.where(_JOBS.c.owner.is_(None) if owner is None else _JOBS.c.owner == owner)
+    job = session.execute(query.order_by(_JOBS.c.finished_at.desc()).limit(1)).first()
     if job is None or not job.pages_total:
         return None
     pages = session.execute(
@@ -44,5 +57,10 @@ def find_cached_job(session: Session, key: str, exclude_id: str) -> CachedJob | 
     if len(page_info) != job.pages_total:
         return None
     return CachedJob(
-        id=job.id, pages_total=job.pages_total, engine_info=dict(job.engine_info or {}), page_info=page_info
+        id=job.id,
+        pages_total=job.pages_total,
+        engine_info=dict(job.engine_info or {}),
+        page_info=page_info,
+        owner=job.owner,
+        filename=job.filename,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 
@@ -11,7 +12,7 @@ from storage import get_storage
 from storage.objects.keys import job_prefix, result_key
 from storage.records import jobs as repo
 from storage.records.db import session_scope
-from storage.records.models import JobStatus
+from storage.records.models import Job, JobStatus
 from tests.support import corpus_file, insert_job, load_job
 from workers import cache, steps
 from workers.settings import get_worker_settings
@@ -22,10 +23,30 @@ SAMPLE = "tess_HelloGoogle.tif"
 pytestmark = pytest.mark.usefixtures("local_env")
 
 
-def submit(*, lang: str = "eng", psm: int | None = None, formats: str = "txt,json") -> str:
+def submit(
+    *,
+    lang: str = "eng",
+    psm: int | None = None,
+    formats: str = "txt,json",
+    owner: str | None = None,
+    filename: str | None = None,
+) -> str:
     job_id = str(uuid.uuid4())
     data = corpus_file(SAMPLE).read_bytes()
-    return insert_job(data, "image/tiff", job_id, filename=f"{job_id}.tif", lang=lang, psm=psm, formats=formats)
+    name = filename or f"{job_id}.tif"
+    return insert_job(data, "image/tiff", job_id, filename=name, lang=lang, psm=psm, formats=formats, owner=owner)
+
+
+def all_objects(job_id: str) -> bytes:
+    storage = get_storage()
+    return b"".join(storage.read_bytes(key) for key in storage.list_keys(job_prefix(job_id)))
+
+
+def pdf_title(job_id: str) -> str | None:
+    from pypdf import PdfReader
+
+    metadata = PdfReader(io.BytesIO(get_storage().read_bytes(result_key(job_id, "pdf")))).metadata
+    return None if metadata is None else metadata.title
 
 
 def run(job_id: str) -> list[int]:
@@ -57,6 +78,9 @@ def test_key_changes_with_everything_that_changes_the_output() -> None:
             for name, value in (("lang", "deu"), ("psm", 6), ("dpi", 300), ("formats", ["txt", "hocr"]))
         ),
         cache.cache_key("0" * 64, {**info, "options": {**info["options"], "deskew": True}}),  # type: ignore[dict-item]
+        cache.cache_key("0" * 64, info, tenant="key-a"),
+        cache.cache_key("0" * 64, info, tenant="key-b"),
+        cache.cache_key("0" * 64, info, tenant=cache.OPEN_TENANT),
     ]
     assert base not in variants
     assert len(set(variants)) == len(variants)
@@ -121,3 +145,50 @@ def test_the_cache_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     second = submit()
     assert run(second) == [1]
     assert load_job(second).cache_key, "the key is still recorded, for when the cache is turned on again"
+
+
+def test_another_tenant_does_not_reuse_a_result() -> None:
+    first = submit(owner="key-a")
+    assert run(first) == [1]
+    assert run(submit(owner="key-b")) == [1], "another key's upload of the same bytes is recognized anew"
+    assert run(submit()) == [1], "so is one made without a key (the open tenant)"
+    assert run(submit()) == [], "the open tenant's jobs reuse each other's"
+    again = submit(owner="key-a")
+    assert run(again) == []
+    assert (load_job(again).engine_info or {})["cache_hit_of"] == first
+
+
+def test_a_hit_names_the_new_job_and_its_file_only() -> None:
+    formats = "txt,json,alto,hocr,pdf"
+    first = submit(owner="key-a", filename="first-secret.tif", formats=formats)
+    assert run(first) == [1]
+    assert b"first-secret.tif" in get_storage().read_bytes(result_key(first, "alto"))
+    second = submit(owner="key-a", filename="second.tif", formats=formats)
+    assert run(second) == []
+    alto = get_storage().read_bytes(result_key(second, "alto"))
+    assert b"<fileName>second.tif</fileName>" in alto and b"first-secret" not in alto
+    assert pdf_title(second) == "second.tif"
+    document = json.loads(get_storage().read_bytes(result_key(second, "json")))
+    assert (document["job_id"], document["filename"]) == (second, "second.tif")
+    assert first.encode() in all_objects(second), "the same key may see which of its jobs was reused"
+    nameless = submit(owner="key-a", formats=formats)
+    with session_scope() as session:
+        session.get(Job, nameless).filename = None  # type: ignore[union-attr]
+    assert run(nameless) == []
+    assert b"<fileName>" not in get_storage().read_bytes(result_key(nameless, "alto"))
+    assert pdf_title(nameless) is None
+
+
+def test_a_shared_cache_never_names_the_other_tenants_job_or_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OCR_RESULT_CACHE_SCOPE", "global")
+    get_worker_settings.cache_clear()
+    formats = "txt,json,alto,hocr,pdf"
+    first = submit(owner="key-a", filename="a-secret.tif", formats=formats)
+    assert run(first) == [1]
+    second = submit(owner="key-b", filename="b.tif", formats=formats)
+    assert run(second) == [], "OCR_RESULT_CACHE_SCOPE=global shares the cache on purpose"
+    assert "cache_hit_of" not in (load_job(second).engine_info or {})
+    objects = all_objects(second)
+    assert first.encode() not in objects and b"a-secret" not in objects
+    assert pdf_title(second) == "b.tif"
+    assert b"<fileName>b.tif</fileName>" in get_storage().read_bytes(result_key(second, "alto"))
