@@ -16,34 +16,13 @@ import pytest
 
 from ocr_api.cli.serve import PoolSupervisor
 from tests.e2e.test_serve import running_serve
-from tests.support import alive, corpus_file, descendants, wait_for
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def _celery_main(serve_pid: int) -> int:
-    """The Celery worker's main process: serve's child running celery (its pool processes are its children)."""
-    found = [pid for pid in descendants(serve_pid) if "celery" in _cmdline(pid) and _ppid(pid) == serve_pid]
-    assert len(found) == 1, found
-    return found[0]
-
-
-def _ppid(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return -1
+from tests.support import alive, corpus_file, wait_for
 
 
 def test_a_sigkilled_pool_is_restarted_and_uploads_go_on(tmp_path: Path) -> None:
     with running_serve(tmp_path) as serve:
         client = serve.client
-        first = _celery_main(serve.proc.pid)
+        first = serve.pool_main()
         os.kill(first, signal.SIGKILL)
         wait_for(lambda: not alive({first}), 10, "the killed pool to be gone")
         killed_at = time.monotonic()
@@ -57,7 +36,7 @@ def test_a_sigkilled_pool_is_restarted_and_uploads_go_on(tmp_path: Path) -> None
         done = wait_for(finished, 90, "the job uploaded after the pool was killed")
         assert done["status"] == "succeeded", done
         assert time.monotonic() - killed_at < 90
-        second = _celery_main(serve.proc.pid)
+        second = serve.pool_main()
         assert second != first
         output = serve.output()
         assert f"the worker pool (pid {first}) exited with -9; restarting it" in output, output

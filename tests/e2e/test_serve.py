@@ -30,8 +30,23 @@ class Serve:
         """redis-server, the Celery worker and its pool: everything serve started, once all of it is up."""
         return set(wait_for(lambda: len(found := descendants(self.proc.pid)) >= 3 and found, 30, "serve's children"))
 
+    def pool_main(self) -> int:
+        """The Celery worker's main process: serve's child running celery (its pool processes are its children)."""
+        found = [pid for pid in descendants(self.proc.pid) if _is_celery_child_of(pid, self.proc.pid)]
+        assert len(found) == 1, found
+        return found[0]
+
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")[-3000:]
+
+
+def _is_celery_child_of(pid: int, parent: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return False
+    return b"celery" in cmdline and ppid == parent
 
 
 def serve_env() -> dict[str, str]:
@@ -143,3 +158,18 @@ def test_serve_help_and_bad_storage_refuse_with_one_line(tmp_path: Path) -> None
     assert out.returncode == 1
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "S3" in lines[0], out.stderr
+
+
+def test_readyz_says_workers_while_serves_pool_is_stopped(tmp_path: Path) -> None:
+    with running_serve(tmp_path) as serve:
+        assert serve.client.get("/readyz").json()["checks"]["workers"] == "ok"
+        pool = serve.pool_main()
+        os.kill(pool, signal.SIGSTOP)  # alive, so not restarted, but consuming nothing: its heartbeat goes stale
+        try:
+            gone = wait_for(lambda: (r := serve.client.get("/readyz")).status_code == 503 and r, 20, "not ready")
+            assert "no worker" in gone.json()["checks"]["workers"]
+        finally:
+            os.kill(pool, signal.SIGCONT)
+        wait_for(lambda: serve.client.get("/readyz").status_code == 200, 20, "ready again")
+        serve.proc.send_signal(signal.SIGTERM)
+        assert serve.proc.wait(60) == 0, serve.output()
