@@ -217,9 +217,20 @@ def lock_data_dir(data_dir: Path) -> IO[str]:
     return handle
 
 
+def make_private_data_dir(data_dir: Path) -> None:
+    """Everything `serve` and the processes it starts write is its user's alone: files 0600, directories 0700
+    (the umask, which its children inherit: SQLite, redis-server's files, objects, logs), the data dir too."""
+    os.umask(0o077)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        data_dir.chmod(0o700)
+    except PermissionError as exc:  # another user's directory: serve works, but say it is not private
+        log.warning("cannot make the data dir %s private to this user: %s", data_dir, exc)
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     data_dir = Path(args.data_dir).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_data_dir(data_dir)
     lock = lock_data_dir(data_dir)
     os.environ["OCR_DATA_DIR"] = str(data_dir)
     configure_logging(args.log_level)
