@@ -85,3 +85,23 @@ def test_a_pdf_page_that_fits_at_no_scale_is_too_many_pixels_before_rendering(
         pages.load_page(path, pages.PDF, 1, dpi=None, render_dpi=300, max_pixels=60_000_000)
     assert refused.value.code == "too_many_pixels"
     assert rendered == []  # refused from the page's size, before any bitmap was made
+
+
+def test_a_later_frame_over_the_limit_fails_before_its_pixels_are_decoded(tmp_path: Path) -> None:
+    # What the API refuses at upload (tests/api/test_bad_input.py), the worker refuses too, from the headers:
+    # a TIFF whose second page is 10950 x 10950 (7.7 KB), a GIF whose second frame grows its 10 x 10 canvas.
+    tiff = tmp_path / "pages.tif"
+    Image.new("1", (100, 100), 1).save(
+        tiff, "TIFF", save_all=True, append_images=[Image.new("1", (10950, 10950), 1)], compression="group4"
+    )
+    first = tmp_path / "first.gif"
+    Image.new("P", (10, 10), 0).save(first, "GIF")
+    gif = tmp_path / "grows.gif"
+    descriptor = b"," + (0).to_bytes(2, "little") * 2 + (10950).to_bytes(2, "little") * 2 + b"\x00"
+    gif.write_bytes(first.read_bytes()[:-1] + descriptor + b"\x08\x01\x00\x00;")
+    for path, media_type in ((tiff, "image/tiff"), (gif, "image/gif")):
+        assert pages.count_pages(path, media_type, 60_000_000) == 2
+        assert pages.load_page(path, media_type, 1, dpi=None, render_dpi=300, max_pixels=60_000_000).image.size[0] < 200
+        with pytest.raises(InputError) as refused:
+            pages.load_page(path, media_type, 2, dpi=None, render_dpi=300, max_pixels=60_000_000)
+        assert refused.value.code == "too_many_pixels", path
