@@ -34,9 +34,8 @@ ACCEPTED_LABEL = "PNG, JPEG, TIFF, WebP, BMP, GIF images and PDF documents"
 Image.MAX_IMAGE_PIXELS = None
 
 
-def sniff_media_type(stream: BinaryIO, max_pixels: int, max_frames: int | None = None) -> str:
-    """The media type of the upload, read from its first bytes; raises 415/413/422 errors. Every frame is
-    checked against `max_pixels`, at most `max_frames` of them (default OCR_MAX_PAGES)."""
+def sniff_media_type(stream: BinaryIO, max_pixels: int) -> str:
+    """The media type of the upload, read from its first bytes; raises 415/413/422 errors."""
     head = stream.read(1024)
     stream.seek(0)
     if not head:
@@ -57,7 +56,7 @@ def sniff_media_type(stream: BinaryIO, max_pixels: int, max_frames: int | None =
         stream.seek(0)
     if width == 0 or height == 0:
         raise InvalidInput("the image has no pixels")
-    check_frame_pixels(stream, fmt, max_pixels, max_frames)
+    check_frame_pixels(stream, fmt, max_pixels)  # every frame, not the first alone
     return ACCEPTED[fmt]
 
 
