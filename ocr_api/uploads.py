@@ -87,23 +87,25 @@ def check_frame_pixels(stream: BinaryIO, fmt: str, max_pixels: int, max_frames: 
         stream.seek(0)
 
 
-def _seeked_frames(stream: BinaryIO, max_frames: int) -> Iterator[tuple[int, int]]:
-    """The size of each frame, seeking up to one frame past `max_frames`: headers only, for TIFF and MPO."""
+def _seeked_frames(stream: BinaryIO, max_frames: int) -> list[tuple[int, int]]:
+    """The size of each frame, seeking up to one frame past `max_frames`: headers only, for TIFF and MPO. A
+    list, not a generator: the warnings filter is not left changed while the caller looks at the sizes."""
+    sizes: list[tuple[int, int]] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         image = Image.open(stream, formats=[f for f in ACCEPTED if f in Image.OPEN])
         if image.format not in ("TIFF", "MPO"):
-            yield image.size
-            return
+            return [image.size]
         for index in range(max_frames + 1):
             try:
                 image.seek(index)
             except EOFError:
-                return
+                break
             except (OSError, SyntaxError, ValueError) as exc:  # a damaged later frame: the worker says which
                 log.info("frame %d of an upload cannot be read: %s", index + 1, exc)
-                return
-            yield image.size
+                break
+            sizes.append(image.size)
+    return sizes
 
 
 _GIF_MAX_BLOCKS = 1_000_000  # a GIF's blocks walked at most (a 50 MiB file holds about 200,000 sub-blocks)
