@@ -172,7 +172,7 @@ class Chaos:
         self.done["kill_api"] += 1
         time.sleep(0.5)
         api_cmd = [sys.executable, "-m", "ocr_api.cli", "api", "--host", "127.0.0.1", "--port", port]
-        self.api = self.stack._spawn(api_cmd, "api.log")
+        self.api = self.stack._spawn(api_cmd, "api.log", {"OCR_READY_REQUIRES_WORKERS": "false"})  # as the first
         wait_for(lambda: self.stack.client.get("/readyz").status_code == 200, 60, "the restarted API")
         stop.set()  # the threads finish the upload in hand (retrying it until it is accepted) and stop
         for thread in threads:

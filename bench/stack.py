@@ -102,8 +102,10 @@ class Stack:
             OCR_ENGINE=self.engine,
             OCR_RESULT_CACHE="false",  # the benchmarks send the same pages again and again
             PYTHONUNBUFFERED="1",
-            **self.extra_env,
         )
+        if not self.workers:  # the API alone is ready without a worker on its queue
+            env["OCR_READY_REQUIRES_WORKERS"] = "false"
+        env.update(self.extra_env)
         return env
 
     def start(self) -> Stack:

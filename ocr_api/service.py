@@ -289,12 +289,17 @@ def result_object_key(job: JobRecord, fmt: str) -> str:
 
 
 def readiness() -> dict[str, str]:
-    checks: dict[str, str] = {}
-    for name, probe in (
+    """Each dependency "ok" or why not; "workers" (some worker consumes the job queue: a fresh heartbeat on
+    Redis, a consumer on RabbitMQ) unless OCR_READY_REQUIRES_WORKERS=false."""
+    probes: list[tuple[str, Any]] = [
         ("database", check_database),
         ("broker", queue.check_broker),
         ("storage", lambda: get_storage().check()),
-    ):
+    ]
+    if get_api_settings().ready_requires_workers:
+        probes.append(("workers", queue.check_workers))
+    checks: dict[str, str] = {}
+    for name, probe in probes:
         try:
             probe()
             checks[name] = "ok"

@@ -38,6 +38,9 @@ class ApiSettings(BaseSettings):
         5.0, ge=0, description="Seconds an API process keeps a looked-up key; a revocation takes this long."
     )
     idempotency_hours: int = Field(24, ge=1, description="Hours an Idempotency-Key of POST /v1/jobs is remembered.")
+    ready_requires_workers: bool = Field(
+        True, description="`/readyz` answers 503 naming `workers` while no worker consumes the job queue."
+    )
     cors_origins: str = Field(
         "", description="Comma-separated origins allowed to call the API from a browser (CORS); empty: none."
     )

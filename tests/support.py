@@ -106,7 +106,8 @@ class Stack:
         if workers:
             self.start_worker(workers)
         api_cmd = [sys.executable, "-m", "ocr_api.cli", "api", "--host", "127.0.0.1", "--port", str(port)]
-        self._spawn(api_cmd, "api.log")
+        # With no worker yet, the API is ready all the same (its /readyz would wait for one otherwise).
+        self._spawn(api_cmd, "api.log", None if workers else {"OCR_READY_REQUIRES_WORKERS": "false"})
         self.client = httpx.Client(base_url=self.base_url, timeout=30)
         wait_for(lambda: self.client.get("/readyz").status_code == 200, 30, f"{self.name} API ready")
         return self

@@ -6,6 +6,7 @@ import contextvars
 import logging
 import signal
 from collections.abc import Sequence
+from typing import Any
 
 from kombu.exceptions import ChannelError, OperationalError
 
@@ -74,6 +75,71 @@ def check_broker(timeout: float = 2.0) -> None:
             conn.ensure_connection(max_retries=1, timeout=timeout)
     except Exception as exc:
         raise QueueUnavailable(f"{broker_label()} broker not reachable: {exc}") from exc
+
+
+class NoWorkers(Exception):
+    """No worker consumes the job queue: uploads would be accepted and wait."""
+
+
+# On Redis, workers announce themselves: every HEARTBEAT_S each worker's main process puts its node name in a
+# sorted set per queue, scored with Redis's own clock (so API and worker clocks never meet), and a worker
+# counts as consuming while its last beat is under HEARTBEAT_TTL_S old. On RabbitMQ the broker counts the
+# queue's consumers itself.
+HEARTBEAT_S = 2.0
+HEARTBEAT_TTL_S = 10
+_BEAT = """
+local now = tonumber(redis.call('TIME')[1])
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+_LIVE = """
+local now = tonumber(redis.call('TIME')[1])
+return redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[1]), '+inf')
+"""
+
+
+def heartbeat_key(queue_name: str) -> str:
+    return f"ocr:workers:{queue_name}"
+
+
+def send_heartbeat(client: Any, queue_name: str, node: str) -> None:
+    """One beat of a worker consuming `queue_name` (a Redis client of the broker)."""
+    client.eval(_BEAT, 1, heartbeat_key(queue_name), node, HEARTBEAT_TTL_S)
+
+
+def end_heartbeat(client: Any, queue_name: str, node: str) -> None:
+    client.zrem(heartbeat_key(queue_name), node)
+
+
+def count_consumers(timeout: float = 2.0) -> int:
+    """Workers consuming the job queue now: on Redis those whose heartbeat is fresh, on RabbitMQ the queue's
+    consumer count (a passive declare). One round trip on a connection opened for it."""
+    from workers.settings import get_worker_settings
+
+    name = get_worker_settings().queue_name
+    with app.connection_for_read() as conn:
+        conn.ensure_connection(max_retries=1, timeout=timeout)
+        channel = conn.default_channel
+        if conn.transport.driver_type == "redis":
+            return int(channel.client.eval(_LIVE, 1, heartbeat_key(name), HEARTBEAT_TTL_S))
+        try:
+            return int(channel.queue_declare(queue=name, passive=True).consumer_count)
+        except Exception as exc:
+            if getattr(exc, "reply_code", None) == 404:  # not declared yet: no worker has ever consumed it
+                return 0
+            raise
+
+
+def check_workers(timeout: float = 2.0) -> None:
+    """Raises NoWorkers when no worker consumes the job queue, QueueUnavailable when the broker cannot say."""
+    try:
+        consumers = count_consumers(timeout)
+    except (OperationalError, OSError) as exc:
+        raise QueueUnavailable(f"{broker_label()} broker not reachable: {exc}") from exc
+    if consumers == 0:
+        raise NoWorkers("no worker consumes the job queue: uploads would wait until one starts")
 
 
 def queue_depths(timeout: float = 2.0) -> dict[str, int]:

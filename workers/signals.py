@@ -1,12 +1,16 @@
 """Celery signal handlers for operations: logging, request and job ids across processes, metrics.
 
 Connected when workers.celery_app is imported, so they hold in the API (publishing) and in the worker.
-No database access here: a handler costs a few microseconds per task.
+No database access here: a handler costs a few microseconds per task. The worker's main process also sends a
+heartbeat for /readyz on a Redis broker (workers/queue.py), from a thread started once it is ready.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
 import time
 from typing import Any
 
@@ -116,3 +120,56 @@ def _count_process_start(**_: Any) -> None:
     from workers.settings import get_worker_settings
 
     PROCESS_STARTS.labels(get_worker_settings().queue_name).inc()
+
+
+_heartbeat_stop = threading.Event()
+_heartbeat_threads: list[threading.Thread] = []
+
+
+def _node() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@signals.worker_ready.connect
+def _start_heartbeat(**_: Any) -> None:
+    """In the worker's main process, once it consumes: on a Redis broker, beat for /readyz (workers/queue.py)
+    from a thread of its own. On RabbitMQ the broker counts consumers itself."""
+    from workers.celery_app import app
+    from workers.settings import get_worker_settings
+
+    if app.connection_for_write().transport.driver_type != "redis":
+        return
+    queue_name = get_worker_settings().queue_name
+    _heartbeat_stop.clear()
+    thread = threading.Thread(target=_beat, args=(queue_name, _node()), name="ocr-heartbeat", daemon=True)
+    thread.start()
+    _heartbeat_threads[:] = [thread]
+
+
+def _beat(queue_name: str, node: str) -> None:
+    from workers import queue
+    from workers.celery_app import app
+
+    failing = False
+    with app.connection_for_write() as conn:
+        while not _heartbeat_stop.is_set():
+            try:
+                queue.send_heartbeat(conn.default_channel.client, queue_name, node)
+                failing = False
+            except Exception as exc:  # the broker is away: beat again when it is back (redis-py reconnects)
+                if not failing:
+                    log.warning("the worker heartbeat could not be sent: %s", exc)
+                failing = True
+            _heartbeat_stop.wait(queue.HEARTBEAT_S)
+        try:
+            queue.end_heartbeat(conn.default_channel.client, queue_name, node)
+        except Exception as exc:
+            log.info("the worker heartbeat could not be removed: %s", exc)
+
+
+@signals.worker_shutdown.connect
+def _stop_heartbeat(**_: Any) -> None:
+    """A worker stopping says so at once (its last beat removed) rather than after HEARTBEAT_TTL_S."""
+    _heartbeat_stop.set()
+    for thread in _heartbeat_threads:
+        thread.join(timeout=2)

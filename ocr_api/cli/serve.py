@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import logging
 import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import IO
@@ -17,6 +20,8 @@ from ocr_api.cli.common import auto_migrate, check_storage, decide_auth, fail
 from ocr_api.cli.processes import worker_command
 from ocr_telemetry.logging import configure_logging
 from workers.lifeline import die_with_parent
+
+log = logging.getLogger(__name__)
 
 
 class PrivateRedis:
@@ -83,6 +88,95 @@ def _stop(proc: subprocess.Popen[bytes], grace: float) -> None:
             proc.wait()
 
 
+class PoolSupervisor:
+    """Keeps `serve`'s Celery worker running: when its main process exits (SIGKILL, the OOM killer, a crash)
+    it is started again after a back-off (`first_backoff_s`, doubling to `max_backoff_s`, back to the first
+    once a pool ran a minute). Past `max_restarts_per_minute` restarts in a minute it gives up and calls
+    `on_give_up`, so that `serve` exits non-zero and whatever supervises it (systemd, Docker) starts all again.
+
+    A watcher thread polls the process; it also starts the new ones, which therefore ask for their parent-death
+    signal from that thread, alive until stop()."""
+
+    def __init__(
+        self,
+        command: list[str],
+        on_give_up: Callable[[], None],
+        *,
+        max_restarts_per_minute: int = 5,
+        first_backoff_s: float = 1.0,
+        max_backoff_s: float = 8.0,
+    ) -> None:
+        self.command = command
+        self.on_give_up = on_give_up
+        self.max_restarts_per_minute = max_restarts_per_minute
+        self.first_backoff_s, self.max_backoff_s = first_backoff_s, max_backoff_s
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.restarts: list[float] = []  # monotonic times of the restarts in the last minute
+        self.gave_up = False
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()  # stop() and a restart never cross: no pool is started after stop()
+        self._thread = threading.Thread(target=self._watch, name="pool-supervisor", daemon=True)
+
+    def start(self) -> None:
+        self.proc = self._spawn()
+        self._thread.start()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            self.command,
+            start_new_session=True,
+            preexec_fn=die_with_parent(signal.SIGTERM),  # a SIGKILLed serve takes its workers with it
+        )
+
+    def _watch(self) -> None:
+        backoff = self.first_backoff_s
+        started = time.monotonic()
+        while self.proc is not None:
+            while self.proc.poll() is None:
+                if self._stopping.wait(0.2):
+                    return
+            if self._stopping.is_set():
+                return
+            now = time.monotonic()
+            if now - started > 60:
+                backoff = self.first_backoff_s
+            self.restarts = [t for t in self.restarts if now - t < 60]
+            if len(self.restarts) >= self.max_restarts_per_minute:
+                log.error(
+                    "the worker pool exited with %s, its %d restart in a minute: giving up, serve stops",
+                    self.proc.returncode,
+                    len(self.restarts) + 1,
+                )
+                self.gave_up = True
+                self.on_give_up()
+                return
+            log.warning(
+                "the worker pool (pid %d) exited with %s; restarting it in %.1f s",
+                self.proc.pid,
+                self.proc.returncode,
+                backoff,
+            )
+            if self._stopping.wait(backoff):
+                return
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                self.proc, started = self._spawn(), time.monotonic()
+                self.restarts.append(started)
+            log.warning("the worker pool restarted (pid %d, %d restarts in the last minute)", self.proc.pid,
+                        len(self.restarts))  # fmt: skip
+            backoff = min(backoff * 2, self.max_backoff_s)
+
+    def stop(self, grace: float) -> None:
+        with self._lock:
+            self._stopping.set()
+            proc = self.proc
+        if proc is not None:
+            _stop(proc, grace)
+        if self._thread.is_alive():
+            self._thread.join(5)
+
+
 class StopServe(Exception):
     """SIGTERM or SIGHUP asked `serve` to stop: unwind so that everything it started is stopped."""
 
@@ -98,6 +192,11 @@ def _on_stop_signal(signum: int, frame: FrameType | None) -> None:
         current(signal.SIGTERM, frame)
         return
     raise StopServe(signal.Signals(signum).name)
+
+
+def _stop_serve() -> None:
+    """Stop `serve` as a SIGTERM would: uvicorn shuts down gracefully, then everything else is stopped."""
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def lock_data_dir(data_dir: Path) -> IO[str]:
@@ -118,9 +217,20 @@ def lock_data_dir(data_dir: Path) -> IO[str]:
     return handle
 
 
+def make_private_data_dir(data_dir: Path) -> None:
+    """Everything `serve` and the processes it starts write is its user's alone: files 0600, directories 0700
+    (the umask, which its children inherit: SQLite, redis-server's files, objects, logs), the data dir too."""
+    os.umask(0o077)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        data_dir.chmod(0o700)
+    except PermissionError as exc:  # another user's directory: serve works, but say it is not private
+        log.warning("cannot make the data dir %s private to this user: %s", data_dir, exc)
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     data_dir = Path(args.data_dir).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_data_dir(data_dir)
     lock = lock_data_dir(data_dir)
     os.environ["OCR_DATA_DIR"] = str(data_dir)
     configure_logging(args.log_level)
@@ -146,11 +256,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
             os.environ["OCR_BROKER_URL"] = redis.url
         check_storage()
         auto_migrate()
-        worker = subprocess.Popen(
-            worker_command(args.concurrency, args.log_level),
-            start_new_session=True,
-            preexec_fn=die_with_parent(signal.SIGTERM),  # a SIGKILLed serve takes its workers with it
-        )
+        worker = PoolSupervisor(worker_command(args.concurrency, args.log_level), _stop_serve)
+        worker.start()
         import uvicorn
 
         print(f"OCR service on http://{args.host}:{args.port} (docs at /docs), data in {data_dir}", flush=True)
@@ -169,7 +276,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
         for signum in STOP_SIGNALS:  # a second Ctrl-C must not cut the clean-up short
             signal.signal(signum, signal.SIG_IGN)
         if worker is not None:
-            _stop(worker, grace=30)
+            worker.stop(grace=30)
         if redis is not None:
             redis.stop()
         lock.close()
+    if worker is not None and worker.gave_up:
+        fail("the worker pool kept exiting; serve stopped so that its supervisor starts it again")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import shutil
 import tempfile
@@ -15,6 +16,7 @@ from typing import BinaryIO
 from storage.errors import InvalidKey, ObjectNotFound, StorageUnavailable
 from storage.objects.base import CHUNK_SIZE, HashingReader, StoredObject, validate_key, validate_prefix, verify_chunks
 
+log = logging.getLogger(__name__)
 _SUM_SUFFIX = ".sha256"
 
 
@@ -24,7 +26,8 @@ class LocalStorage:
     def __init__(self, root: Path) -> None:
         self.root = Path(root).resolve()
         self._tmp = self.root / ".tmp"
-        self._tmp.mkdir(parents=True, exist_ok=True)
+        self._tmp.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _make_private(self.root)
 
     # -- paths -----------------------------------------------------------------------------------
     def _path(self, key: str) -> Path:
@@ -178,3 +181,13 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _make_private(root: Path) -> None:
+    """The root is the service user's alone (0700): nobody else lists job ids or reads a document. Every object
+    is written through mkstemp, so each file is 0600 already; a closed root keeps the folders below private too."""
+    try:
+        if root.stat().st_mode & 0o077:
+            root.chmod(0o700)
+    except PermissionError as exc:  # another user's directory: it works, but say it is not private
+        log.warning("cannot make the storage root %s private to this user: %s", root, exc)

@@ -10,6 +10,8 @@ api_keys.find_key/jobs_in_flight): one Core SELECT on a pooled connection, witho
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -22,12 +24,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage.settings import get_storage_settings
 
+log = logging.getLogger(__name__)
+
 
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            make_private_sqlite_file(Path(parsed.database))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -42,6 +46,23 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def make_private_sqlite_file(path: Path) -> None:
+    """The job records hold webhook secrets and every job's file name: the SQLite file is the service user's
+    alone (0600), made so before SQLite opens it, which gives its -wal and -shm files the file's own mode. A
+    file left readable by an older version is closed up too; a directory made for it is 0700."""
+    if not path.parent.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+        except FileNotFoundError:
+            pass
+        except PermissionError as exc:  # another user's file: it works, but say it is not private
+            log.warning("cannot make %s private to this user: %s", file, exc)
 
 
 @lru_cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import struct
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,81 @@ def test_decompression_bomb_is_refused_at_upload(api_only_stack: Stack) -> None:
     assert len(buf.getvalue()) < 1024 * 1024
     error = assert_error(post_bytes(api_only_stack, buf.getvalue()), 413, "upload_too_large")
     assert "20000 x 20000" in error["message"]
+
+
+def gif_with_a_later_frame(width: int, height: int) -> bytes:
+    """A 10 x 10 GIF whose second frame's descriptor grows the canvas to `width` x `height` (its image data
+    is a stub: only the headers matter before decoding)."""
+    first = io.BytesIO()
+    Image.new("P", (10, 10), 0).save(first, "GIF")
+    descriptor = b"," + struct.pack("<HHHHB", 0, 0, width, height, 0)
+    return first.getvalue()[:-1] + descriptor + b"\x08\x01\x00\x00;"
+
+
+@pytest.fixture(scope="module")
+def tiff_with_a_huge_second_page() -> bytes:
+    small, huge = Image.new("1", (100, 100), 1), Image.new("1", (10950, 10950), 1)
+    out = io.BytesIO()
+    small.save(out, "TIFF", save_all=True, append_images=[huge], compression="group4")
+    return out.getvalue()
+
+
+def test_a_tiff_whose_second_page_is_over_the_pixel_limit_is_413(
+    api_only_stack: Stack, tiff_with_a_huge_second_page: bytes
+) -> None:
+    # The issue's probe: 7.9 KB, page 1 small, page 2 10950 x 10950 (twice the default limit); it was accepted.
+    data = tiff_with_a_huge_second_page
+    assert len(data) < 10_000
+    before = stored_files(api_only_stack.data_dir)
+    error = assert_error(post_bytes(api_only_stack, data, "pages.tif", "image/tiff"), 413, "upload_too_large")
+    assert "page 2" in error["message"] and "10950 x 10950" in error["message"]
+    assert "OCR_MAX_PIXELS_PER_PAGE" in error["message"]
+    assert error["details"] == {"page": 2, "width": 10950, "height": 10950, "max_pixels": 60_000_000}
+    assert stored_files(api_only_stack.data_dir) == before
+
+
+def test_a_gif_whose_later_frame_grows_past_the_pixel_limit_is_413(api_only_stack: Stack) -> None:
+    data = gif_with_a_later_frame(10950, 10950)
+    assert Image.open(io.BytesIO(data)).size == (10, 10)  # what the first header says
+    error = assert_error(post_bytes(api_only_stack, data, "anim.gif", "image/gif"), 413, "upload_too_large")
+    assert "page 2" in error["message"] and "10950 x 10950" in error["message"]
+
+
+def test_frames_within_the_limit_pass_and_every_format_is_checked_per_frame() -> None:
+    from ocr_api.errors import UploadTooLarge
+    from ocr_api.uploads import sniff_media_type
+
+    def frames(fmt: str, sizes: list[tuple[int, int]], **options: object) -> io.BytesIO:
+        images = [Image.new("RGB", size, (index * 40, 0, 0)) for index, size in enumerate(sizes)]
+        out = io.BytesIO()
+        images[0].save(out, fmt, save_all=True, append_images=images[1:], **options)
+        out.seek(0)
+        return out
+
+    assert sniff_media_type(frames("TIFF", [(10, 10), (100, 100)]), 10_000) == "image/tiff"
+    assert sniff_media_type(io.BytesIO(gif_with_a_later_frame(100, 100)), 10_000) == "image/gif"
+    refused = [
+        frames("TIFF", [(10, 10), (20, 20), (101, 100)]),
+        frames("MPO", [(10, 10), (101, 100)]),
+        io.BytesIO(gif_with_a_later_frame(101, 100)),
+        frames("WEBP", [(101, 100), (101, 100)], lossless=True),  # a WebP's frames share its canvas
+    ]
+    for stream in refused:
+        with pytest.raises(UploadTooLarge) as error:
+            sniff_media_type(stream, 10_000)
+        assert "101 x 100" in error.value.message
+        assert stream.tell() == 0  # the stream is rewound for storing
+
+
+def test_a_pdf_page_that_cannot_render_within_the_limit_fails_the_job(stack: Stack, tmp_path: Path) -> None:
+    # Nothing at upload looks at a PDF's pages; the worker checks each page's rendered size before rendering.
+    from tests.workers.ocr.test_pages import blank_pdf
+
+    job = stack.run(blank_pdf(tmp_path / "strip.pdf", 1e8, 1))
+    assert job["status"] == "failed", job
+    assert job["error"]["code"] == "too_many_pixels"
+    assert "OCR_MAX_PIXELS_PER_PAGE" in job["error"]["message"]
+    assert stack.run(corpus_file("tess_HelloGoogle.tif"))["status"] == "succeeded"
 
 
 def test_unknown_language_is_422_listing_installed(api_only_stack: Stack) -> None:

@@ -30,8 +30,23 @@ class Serve:
         """redis-server, the Celery worker and its pool: everything serve started, once all of it is up."""
         return set(wait_for(lambda: len(found := descendants(self.proc.pid)) >= 3 and found, 30, "serve's children"))
 
+    def pool_main(self) -> int:
+        """The Celery worker's main process: serve's child running celery (its pool processes are its children)."""
+        found = [pid for pid in descendants(self.proc.pid) if _is_celery_child_of(pid, self.proc.pid)]
+        assert len(found) == 1, found
+        return found[0]
+
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")[-3000:]
+
+
+def _is_celery_child_of(pid: int, parent: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return False
+    return b"celery" in cmdline and ppid == parent
 
 
 def serve_env() -> dict[str, str]:
@@ -143,3 +158,67 @@ def test_serve_help_and_bad_storage_refuse_with_one_line(tmp_path: Path) -> None
     assert out.returncode == 1
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "S3" in lines[0], out.stderr
+
+
+def test_readyz_says_workers_while_serves_pool_is_stopped(tmp_path: Path) -> None:
+    with running_serve(tmp_path) as serve:
+        assert serve.client.get("/readyz").json()["checks"]["workers"] == "ok"
+        pool = serve.pool_main()
+        os.kill(pool, signal.SIGSTOP)  # alive, so not restarted, but consuming nothing: its heartbeat goes stale
+        try:
+            gone = wait_for(lambda: (r := serve.client.get("/readyz")).status_code == 503 and r, 20, "not ready")
+            assert "no worker" in gone.json()["checks"]["workers"]
+        finally:
+            os.kill(pool, signal.SIGCONT)
+        wait_for(lambda: serve.client.get("/readyz").status_code == 200, 20, "ready again")
+        serve.proc.send_signal(signal.SIGTERM)
+        assert serve.proc.wait(60) == 0, serve.output()
+
+
+def test_the_data_dir_is_private_to_the_services_user(tmp_path: Path) -> None:
+    """The SQLite file holds webhook secrets, the files are people's documents: nothing under the data dir is
+    readable by anyone but serve's user (files 0600, directories 0700), whatever the caller's umask."""
+    old_umask = os.umask(0o002)  # a lenient umask, inherited by serve
+    try:
+        (tmp_path / "data").mkdir(mode=0o775)
+        with running_serve(tmp_path) as serve:
+            with corpus_file("tess_HelloGoogle.tif").open("rb") as fh:
+                job = serve.client.post("/v1/jobs", files={"file": ("page.tif", fh)}).json()
+            wait_for(lambda: serve.client.get(f"/v1/jobs/{job['id']}").json()["status"] == "succeeded", 90, "job")
+            data_dir = serve.data_dir
+            paths = [data_dir, *data_dir.rglob("*")]
+            names = {path.name for path in paths}
+            assert {"jobs.sqlite3", "jobs.sqlite3-wal", "jobs.sqlite3-shm", "input", "result.txt"} <= names, names
+            opened = {path: oct(path.stat().st_mode & 0o777) for path in paths if path.stat().st_mode & 0o077}
+            assert opened == {}
+            serve.proc.send_signal(signal.SIGTERM)
+            assert serve.proc.wait(60) == 0
+    finally:
+        os.umask(old_umask)
+
+
+def test_the_records_and_the_store_close_up_what_an_older_version_left_open(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from storage.objects.local import LocalStorage
+    from storage.records.db import make_engine
+
+    database, root = tmp_path / "data" / "jobs.sqlite3", tmp_path / "files"
+    database.parent.mkdir()
+    database.touch(mode=0o644)
+    database.chmod(0o644)
+    root.mkdir(mode=0o755)
+    root.chmod(0o755)
+    engine = make_engine(f"sqlite:///{database}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        modes = {p.name: oct(p.stat().st_mode & 0o777) for p in database.parent.iterdir()}
+    engine.dispose()
+    assert modes == {"jobs.sqlite3": "0o600", "jobs.sqlite3-wal": "0o600", "jobs.sqlite3-shm": "0o600"}
+    LocalStorage(root).put_bytes("jobs/x/input", b"a document")
+    assert oct(root.stat().st_mode & 0o777) == "0o700"
+    assert oct((root / "jobs" / "x" / "input").stat().st_mode & 0o777) == "0o600"
+
+    fresh = tmp_path / "new" / "deeper" / "jobs.sqlite3"
+    make_engine(f"sqlite:///{fresh}").dispose()
+    assert oct(fresh.stat().st_mode & 0o777) == "0o600" and oct(fresh.parent.stat().st_mode & 0o777) == "0o700"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +142,26 @@ def _read_frame(image: Image.Image, page_no: int, max_pixels: int) -> tuple[int 
     return source_dpi, exif_orientation, oriented
 
 
+def _rendered_pixels(width_pt: float, height_pt: float, scale: float) -> int:
+    return math.ceil(width_pt * scale) * math.ceil(height_pt * scale)  # as pypdfium2 sizes the bitmap
+
+
+def pdf_render_scale(width_pt: float, height_pt: float, scale: float, max_pixels: int) -> float:
+    """The scale to render a page at: `scale`, or less where that would pass `max_pixels`, so that huge pages
+    (posters, drawings, a forged MediaBox of a million points) render within the pixel budget rather than fail.
+    The size is checked before rendering; a page that fits at no scale (a strip a pixel high and a hundred
+    million wide: ceil() gives each side a pixel at least) fails with too_many_pixels."""
+    if _rendered_pixels(width_pt, height_pt, scale) > max_pixels:
+        scale = (max_pixels / (width_pt * height_pt)) ** 0.5
+        for _ in range(8):  # ceil() adds up to a pixel to each side: shrink a little until it fits
+            if _rendered_pixels(width_pt, height_pt, scale) <= max_pixels:
+                break
+            scale *= 0.99
+    if _rendered_pixels(width_pt, height_pt, scale) > max_pixels:
+        raise _too_many_pixels(max_pixels)
+    return scale
+
+
 def _render_pdf_page(path: Path, page_no: int, dpi: int, max_pixels: int) -> PageImage:
     import pypdfium2 as pdfium
 
@@ -148,10 +169,8 @@ def _render_pdf_page(path: Path, page_no: int, dpi: int, max_pixels: int) -> Pag
     try:
         page = pdf[page_no - 1]
         width_pt, height_pt = page.get_size()
-        scale = dpi / 72
-        if width_pt * height_pt * scale * scale > max_pixels:
-            # Keep huge pages (posters, drawings) within the pixel budget rather than failing them.
-            scale = (max_pixels / (width_pt * height_pt)) ** 0.5
+        scale = pdf_render_scale(width_pt, height_pt, dpi / 72, max_pixels)
+        if scale < dpi / 72:
             dpi = int(scale * 72)
         bitmap = page.render(scale=scale, grayscale=False)
         image = bitmap.to_pil()
