@@ -23,7 +23,7 @@ from ocr_api.limits import BodySizeLimit
 from ocr_api.lookups import JobLookups
 from ocr_api.observe import Observe, time_database
 from ocr_api.routes import jobs, stream, system, ui
-from ocr_api.security import SecurityHeaders
+from ocr_api.security import OpenModeGuard, SecurityHeaders
 from ocr_api.settings import get_api_settings
 from ocr_telemetry.logging import configure_logging
 from ocr_telemetry.metrics import use_shared_dir
@@ -86,6 +86,10 @@ def create_app() -> FastAPI:
         # Progress streams (text/event-stream) are excluded by default; PDFs are compressed already.
         exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/pdf"),
     )
+    if app.state.access.mode == "off":  # DNS rebinding and cross-site writes (docs/security.md, "Open mode")
+        app.add_middleware(
+            OpenModeGuard, allowed_hosts=settings.allowed_host_list, allowed_origins=settings.cors_origin_list
+        )
     app.add_middleware(SecurityHeaders)
     if settings.cors_origin_list:
         app.add_middleware(
