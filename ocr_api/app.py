@@ -18,7 +18,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 from maintenance import runner as maintenance
 from ocr_api import metrics
 from ocr_api.auth import Access
-from ocr_api.errors import add_exception_handlers
+from ocr_api.errors import UnexpectedErrors, add_exception_handlers
 from ocr_api.limits import BodySizeLimit
 from ocr_api.lookups import JobLookups
 from ocr_api.observe import Observe, time_database
@@ -74,6 +74,7 @@ def create_app() -> FastAPI:
     app.state.access = Access(settings, get_worker_settings().broker_url)
     if app.state.access.mode == "off":
         log.info("API keys are off (OCR_AUTH=off, or the API listens on loopback): every caller sees every job")
+    app.add_middleware(UnexpectedErrors)  # innermost: its 500 passes every middleware below (ocr_api/errors.py)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD,
