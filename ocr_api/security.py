@@ -44,6 +44,7 @@ class SecurityHeaders:
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost."})
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+GUARD_HEADERS = frozenset({b"host", b"origin", b"sec-fetch-site"})  # only these are decoded
 
 
 def host_name(host: str) -> str:
@@ -91,8 +92,8 @@ class OpenModeGuard:
         await self.app(scope, receive, send)
 
     def refusal(self, scope: Scope) -> tuple[int, str, str] | None:
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
-        host = headers.get("host", "")
+        headers = {name: value.decode("latin-1") for name, value in scope["headers"] if name in GUARD_HEADERS}
+        host = headers.get(b"host", "")
         name = host_name(host)
         if not (self.any_host or is_loopback_name(name) or name in self.allowed_hosts):
             return (
@@ -105,10 +106,10 @@ class OpenModeGuard:
             )
         if scope["method"] not in UNSAFE_METHODS:
             return None
-        origin = headers.get("origin")
+        origin = headers.get(b"origin")
         if origin is not None and origin.rstrip("/").lower() in self.allowed_origins:
             return None
-        if headers.get("sec-fetch-site") == "cross-site" or (origin is not None and not _same_origin(origin, host)):
+        if headers.get(b"sec-fetch-site") == "cross-site" or (origin is not None and not _same_origin(origin, host)):
             return (
                 403,
                 "cross_site_request",
