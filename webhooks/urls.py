@@ -85,11 +85,6 @@ def parse_callback(url: str) -> tuple[str, str, int]:
     """Scheme, host and port of a callback URL; CallbackRefused for anything but an absolute http(s) URL."""
     if len(url) > MAX_URL_LENGTH:
         raise CallbackRefused(f"callback_url is longer than {MAX_URL_LENGTH} characters")
-    bad = next((c for c in url if c.isspace() or unicodedata.category(c)[0] == "C"), None)
-    if bad is not None:
-        # urlsplit would drop some of these (tabs, CR, LF, leading spaces) and parse what is left, while the URL
-        # as given is what is stored, shown and sent again.
-        raise CallbackRefused(f"callback_url must not contain spaces or control characters (found {bad!r})")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -97,6 +92,11 @@ def parse_callback(url: str) -> tuple[str, str, int]:
         raise CallbackRefused(f"callback_url is not a valid URL: {exc}") from exc
     if parts.scheme not in ("http", "https"):
         raise CallbackRefused("callback_url must be an http:// or https:// URL")
+    bad = next((c for c in url if c.isspace() or unicodedata.category(c)[0] == "C"), None)
+    if bad is not None:
+        # urlsplit would drop some of these (tabs, CR, LF, leading spaces) and parse what is left, while the URL
+        # as given is what is stored, shown and sent again.
+        raise CallbackRefused(f"callback_url must not contain spaces or control characters (found {bad!r})")
     if not parts.hostname:
         raise CallbackRefused("callback_url has no host")
     if parts.username is not None or parts.password is not None:
