@@ -187,3 +187,13 @@ def test_text_and_events_say_so_when_the_job_is_deleted_midway(
     assert received[-1]["event"] == "error" and received[-1]["id"] is None
     assert received[-1]["data"]["code"] == "job_deleted" and "at" in received[-1]["data"]
     assert [e["event"] for e in received[:-1]] == ["status", "status"] + ["page"] * pages_before
+
+
+def test_text_says_so_when_a_pages_stored_text_is_gone_but_the_job_is_not(
+    api_only_stack: Stack, running_job: str
+) -> None:
+    # Page 1 recorded done with no stored text (expired meanwhile, or lost): not "deleted", and not a finished job.
+    with _records(api_only_stack) as session:
+        repo.finish_page(session, running_job, 1, {"confidence": 90.0})
+    response = api_only_stack.client.get(f"/v1/jobs/{running_job}/text")
+    assert response.text == "ERROR result_not_available: the job's stored text is gone\n"
