@@ -18,12 +18,12 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 from maintenance import runner as maintenance
 from ocr_api import metrics
 from ocr_api.auth import Access
-from ocr_api.errors import add_exception_handlers
+from ocr_api.errors import UnexpectedErrors, add_exception_handlers
 from ocr_api.limits import BodySizeLimit
 from ocr_api.lookups import JobLookups
 from ocr_api.observe import Observe, time_database
 from ocr_api.routes import jobs, stream, system, ui
-from ocr_api.security import SecurityHeaders
+from ocr_api.security import OpenModeGuard, SecurityHeaders
 from ocr_api.settings import get_api_settings
 from ocr_telemetry.logging import configure_logging
 from ocr_telemetry.metrics import use_shared_dir
@@ -74,6 +74,7 @@ def create_app() -> FastAPI:
     app.state.access = Access(settings, get_worker_settings().broker_url)
     if app.state.access.mode == "off":
         log.info("API keys are off (OCR_AUTH=off, or the API listens on loopback): every caller sees every job")
+    app.add_middleware(UnexpectedErrors)  # innermost: its 500 passes every middleware below (ocr_api/errors.py)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD,
@@ -86,6 +87,10 @@ def create_app() -> FastAPI:
         # Progress streams (text/event-stream) are excluded by default; PDFs are compressed already.
         exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/pdf"),
     )
+    if app.state.access.mode == "off":  # DNS rebinding and cross-site writes (docs/security.md, "Open mode")
+        app.add_middleware(
+            OpenModeGuard, allowed_hosts=settings.allowed_host_list, allowed_origins=settings.cors_origin_list
+        )
     app.add_middleware(SecurityHeaders)
     if settings.cors_origin_list:
         app.add_middleware(

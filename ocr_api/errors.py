@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from storage.errors import ObjectNotFound, StorageError
 from workers.queue import QueueUnavailable
@@ -144,7 +145,41 @@ def add_exception_handlers(app: FastAPI, max_upload_mb: int) -> None:
         log.exception("storage error")
         return JSONResponse(error_body("storage_unavailable", str(exc)), status_code=503)
 
+    # Only for what UnexpectedErrors cannot catch (a fault in a middleware outside it): Starlette sends this
+    # answer from outside every middleware, without the security headers and X-Request-ID.
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
-        return JSONResponse(error_body("internal_error", "unexpected server error; see the server log"), 500)
+        return unexpected_error()
+
+
+def unexpected_error() -> JSONResponse:
+    return JSONResponse(error_body("internal_error", "unexpected server error; see the server log"), 500)
+
+
+class UnexpectedErrors:
+    """An exception no handler took becomes the JSON 500 here, inside the middleware stack, so that answer too
+    carries the security headers, X-Request-ID and Server-Timing and is counted and logged like any other.
+    Once a response has started (a stream failing midway) nothing else can be sent: it is raised on."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception:
+            if started:
+                raise
+            log.exception("unhandled error")
+            await unexpected_error()(scope, receive, send)

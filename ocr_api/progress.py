@@ -10,14 +10,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ocr_client.options import PAGE_SEPARATOR
+
 from storage import ObjectNotFound, get_storage
 from storage.objects.keys import page_key, result_key
 from storage.records import jobs as repo
 from storage.records.db import session_scope
-from storage.records.models import JobStatus
+from storage.records.models import JobStatus, utcnow
 from workers.ocr.outputs.txt import page_in_document
 
 EVENT_BATCH = 200
+DELETED = ("job_deleted", "the job was deleted while this stream was open")
 
 
 @dataclass(frozen=True)
@@ -80,3 +83,27 @@ def events_after(job_id: str, after_id: int) -> tuple[str | None, list[Event]]:
         status = job.status
         rows = repo.events_after(session, job_id, after_id, limit=EVENT_BATCH)
         return status, [Event(e.id, e.type, dict(e.data or {}), e.created_at) for e in rows]
+
+
+# How the streams end when their job is deleted while they are open (docs/formats.md): with a line or an event
+# that says so, never as if the job had finished.
+
+
+def deleted_text(next_page: int) -> bytes:
+    """The text stream's last line once its job is gone: like a failure's, after a form feed if pages were sent."""
+    separator = PAGE_SEPARATOR if next_page > 1 else ""
+    return f"{separator}ERROR {DELETED[0]}: {DELETED[1]}\n".encode()
+
+
+def files_gone_text(job_id: str, next_page: int) -> bytes:
+    """The text stream's last line when a page's stored text is missing: deleted with its job, or expired."""
+    if job_progress(job_id) is None:
+        return deleted_text(next_page)
+    separator = PAGE_SEPARATOR if next_page > 1 else ""
+    return f"{separator}ERROR result_not_available: the job's stored text is gone\n".encode()
+
+
+def deleted_event() -> str:
+    """The event stream's last message once its job is gone: an `error` event without an id (nothing to resume)."""
+    data = {"code": DELETED[0], "message": DELETED[1], "at": utcnow().isoformat()}
+    return f"event: error\ndata: {json.dumps(data)}\n\n"

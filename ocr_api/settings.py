@@ -44,6 +44,9 @@ class ApiSettings(BaseSettings):
     cors_origins: str = Field(
         "", description="Comma-separated origins allowed to call the API from a browser (CORS); empty: none."
     )
+    allowed_hosts: str = Field(
+        "", description="With keys off: comma-separated Host names answered besides loopback ones; `*`: any."
+    )
 
     @property
     def effective_auth(self) -> Literal["required", "off"]:
@@ -54,6 +57,10 @@ class ApiSettings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def allowed_host_list(self) -> list[str]:
+        return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
 
     @property
     def max_upload_bytes(self) -> int:

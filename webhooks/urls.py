@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -26,10 +27,36 @@ class CallbackRefused(Exception):
         self.transient = transient
 
 
+# Special-purpose IPv6 prefixes that carry an IPv4 address (RFC 6052, 3056, 4380): a webhook to one reaches
+# that IPv4 address through a gateway, so the IPv4 address inside must be public too.
+NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+# Refused whatever ipaddress' tables say (they have changed between Python versions).
+NEVER = tuple(
+    ipaddress.ip_network(n)
+    for n in ("0.0.0.0/8", "100.64.0.0/10", "198.18.0.0/15", "192.0.0.0/24", "240.0.0.0/4", "fec0::/10", "::/96")
+)
+
+
+def tunnelled_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address a 6to4, Teredo or NAT64 address reaches through its gateway, else None."""
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]  # the client's address (the server's is public by construction)
+    if any(address in net for net in NAT64):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def refusal(address: IPAddress) -> str | None:
     """Why a webhook may not go to this address (None: it may): anything but a public unicast address."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:  # the very host of its IPv4 address
+            return refusal(address.ipv4_mapped)
+        inner = tunnelled_ipv4(address)
+        why = refusal(inner) if inner is not None else None
+        if why:
+            return f"{address} reaches {why}"
     for kind, bad in (
         ("loopback", address.is_loopback),
         ("link-local", address.is_link_local),
@@ -37,6 +64,7 @@ def refusal(address: IPAddress) -> str | None:
         ("unspecified", address.is_unspecified),
         ("reserved", address.is_reserved),
         ("private", address.is_private),
+        ("special-purpose", any(address in net for net in NEVER)),
         ("not globally routable", not address.is_global),
     ):
         if bad:
@@ -64,10 +92,17 @@ def parse_callback(url: str) -> tuple[str, str, int]:
         raise CallbackRefused(f"callback_url is not a valid URL: {exc}") from exc
     if parts.scheme not in ("http", "https"):
         raise CallbackRefused("callback_url must be an http:// or https:// URL")
+    bad = next((c for c in url if c.isspace() or unicodedata.category(c)[0] == "C"), None)
+    if bad is not None:
+        # urlsplit would drop some of these (tabs, CR, LF, leading spaces) and parse what is left, while the URL
+        # as given is what is stored, shown and sent again.
+        raise CallbackRefused(f"callback_url must not contain spaces or control characters (found {bad!r})")
     if not parts.hostname:
         raise CallbackRefused("callback_url has no host")
     if parts.username is not None or parts.password is not None:
         raise CallbackRefused("callback_url must not contain credentials; the signature authenticates the service")
+    if port == 0:
+        raise CallbackRefused("callback_url port must be 1-65535")
     return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 

@@ -63,7 +63,9 @@ async def create_job(
     return JSONResponse(first, status, {"Location": first["links"]["self"]})
 
 
+# Each read route answers HEAD too (FastAPI adds none): the headers of its GET, without the body.
 @router.get("", response_model=JobList, responses=ERRORS, summary="List jobs, newest first")
+@router.head("", include_in_schema=False)
 def list_jobs(
     request: Request,
     caller: CurrentCaller,
@@ -76,6 +78,7 @@ def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobOut, responses=ERRORS, summary="Job status")
+@router.head("/{job_id}", include_in_schema=False)
 async def get_job(job: ValidJob, request: Request) -> Response:  # no I/O here: the lookup is the dependency
     return json_response(job_out(job, jobs_url(request)))
 
@@ -83,6 +86,7 @@ async def get_job(job: ValidJob, request: Request) -> Response:  # no I/O here: 
 @router.get(
     "/{job_id}/deliveries", response_model=DeliveryList, responses=ERRORS, summary="The webhook's delivery attempts"
 )
+@router.head("/{job_id}/deliveries", include_in_schema=False)
 def list_deliveries(job: ValidJob) -> DeliveryList:
     return DeliveryList.model_validate({"deliveries": service.list_deliveries(job.id)})
 
@@ -106,7 +110,8 @@ def delete_job(job: ValidJob) -> Response:
     response_class=StreamingResponse,
     summary="Download a result file",
 )
-def get_result(job: ValidJob, fmt: Format) -> Response:
+@router.head("/{job_id}/result.{fmt}", include_in_schema=False)
+def get_result(job: ValidJob, fmt: Format, request: Request) -> Response:
     key = service.result_object_key(job, fmt)
     storage = get_storage()
     download_name = f"{(job.filename or 'document').rsplit('.', 1)[0]}.{fmt}"
@@ -119,4 +124,6 @@ def get_result(job: ValidJob, fmt: Format) -> Response:
         "Content-Length": str(size),
         "Content-Disposition": content_disposition(download_name, inline=fmt != "pdf"),
     }
+    if request.method == "HEAD":  # the headers only: the stored file is not read
+        return Response(media_type=MEDIA_TYPES[fmt], headers=headers)
     return StreamingResponse(storage.iter_chunks(key), media_type=MEDIA_TYPES[fmt], headers=headers)

@@ -64,6 +64,7 @@ async def _text_chunks(job_id: str) -> AsyncIterator[bytes]:
     while True:
         state = await run_in_threadpool(progress.job_progress, job_id)
         if state is None:  # deleted meanwhile
+            yield progress.deleted_text(next_page)
             return
         for page_no in state.done_pages:
             if page_no != next_page:
@@ -72,7 +73,8 @@ async def _text_chunks(job_id: str) -> AsyncIterator[bytes]:
                 continue
             try:
                 text = await run_in_threadpool(progress.page_text, job_id, page_no)
-            except ObjectNotFound:  # deleted meanwhile
+            except ObjectNotFound:  # deleted (or expired) meanwhile
+                yield await run_in_threadpool(progress.files_gone_text, job_id, next_page)
                 return
             yield text.encode("utf-8")
             next_page += 1
@@ -122,6 +124,7 @@ async def _event_messages(job_id: str, after_id: int) -> AsyncIterator[str]:
     while True:
         status, events = await run_in_threadpool(progress.events_after, job_id, after_id)
         if status is None:  # deleted meanwhile
+            yield progress.deleted_event()
             return
         for event in events:
             yield format_event(event)

@@ -13,12 +13,15 @@ from workers.ocr.tesseract import installed_languages
 router = APIRouter(tags=["system"])
 
 
+# HEAD where GET is (FastAPI adds none): probes and `curl -I` get the headers (docs/security.md).
 @router.get("/healthz", summary="The process is up")
+@router.head("/healthz", include_in_schema=False)
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}}, summary="Dependencies")
+@router.head("/readyz", include_in_schema=False)
 def readyz() -> JSONResponse:
     checks = service.readiness()
     ready = all(v == "ok" for v in checks.values())
@@ -26,5 +29,6 @@ def readyz() -> JSONResponse:
 
 
 @router.get("/v1/languages", response_model=Languages, summary="Installed Tesseract languages")
+@router.head("/v1/languages", include_in_schema=False)
 def languages() -> Languages:
     return Languages(languages=installed_languages(), default=get_api_settings().default_lang)

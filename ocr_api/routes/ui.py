@@ -61,6 +61,7 @@ def _label(name: str) -> str:
 
 
 @router.get("/", response_class=HTMLResponse, summary="The upload form")
+@router.head("/")
 def index(request: Request) -> HTMLResponse:
     root = str(request.scope.get("root_path", "")).rstrip("/")
     default_lang = get_api_settings().default_lang

@@ -46,8 +46,9 @@ def _sse(body: str) -> list[dict[str, Any]]:
     events = []
     for block in body.split("\n\n"):
         fields = dict(line.split(": ", 1) for line in block.splitlines() if line and not line.startswith(":"))
-        if "id" in fields:
-            events.append({"id": int(fields["id"]), "event": fields["event"], "data": json.loads(fields["data"])})
+        if "event" in fields:  # an `error` event has no id
+            event_id = int(fields["id"]) if "id" in fields else None
+            events.append({"id": event_id, "event": fields["event"], "data": json.loads(fields["data"])})
     return events
 
 
@@ -162,3 +163,37 @@ def test_text_and_events_end_when_the_job_fails_midway(api_only_stack: Stack, ru
         # Once failed, the text is not available any more (as with result.txt); the events still are.
         assert client.get(f"/v1/jobs/{running_job}/text").status_code == 409
         assert _sse(client.get(f"/v1/jobs/{running_job}/events").text) == received
+
+
+@pytest.mark.parametrize("pages_before", [0, 1])
+def test_text_and_events_say_so_when_the_job_is_deleted_midway(
+    api_only_stack: Stack, running_job: str, pages_before: int
+) -> None:
+    with (
+        httpx.Client(base_url=api_only_stack.base_url, timeout=10) as client,
+        client.stream("GET", f"/v1/jobs/{running_job}/text") as text,
+        client.stream("GET", f"/v1/jobs/{running_job}/events") as events,
+    ):
+        if pages_before:
+            _finish_page(api_only_stack, running_job, 1, "first page\n")
+        time.sleep(0.5)  # both streams have read the job as it is now
+        assert client.delete(f"/v1/jobs/{running_job}").status_code == 204
+        body = text.read().decode()
+        received = _sse(events.read().decode())
+    first = "first page\n\f" if pages_before else ""
+    assert body == f"{first}ERROR job_deleted: the job was deleted while this stream was open\n"
+    # Not the end of a finished job: no `succeeded` or `failed` status, and a last event that says why.
+    assert all(e["data"].get("status") not in ("succeeded", "failed") for e in received)
+    assert received[-1]["event"] == "error" and received[-1]["id"] is None
+    assert received[-1]["data"]["code"] == "job_deleted" and "at" in received[-1]["data"]
+    assert [e["event"] for e in received[:-1]] == ["status", "status"] + ["page"] * pages_before
+
+
+def test_text_says_so_when_a_pages_stored_text_is_gone_but_the_job_is_not(
+    api_only_stack: Stack, running_job: str
+) -> None:
+    # Page 1 recorded done with no stored text (expired meanwhile, or lost): not "deleted", and not a finished job.
+    with _records(api_only_stack) as session:
+        repo.finish_page(session, running_job, 1, {"confidence": 90.0})
+    response = api_only_stack.client.get(f"/v1/jobs/{running_job}/text")
+    assert response.text == "ERROR result_not_available: the job's stored text is gone\n"
