@@ -38,6 +38,22 @@ class ApiSettings(BaseSettings):
         5.0, ge=0, description="Seconds an API process keeps a looked-up key; a revocation takes this long."
     )
     idempotency_hours: int = Field(24, ge=1, description="Hours an Idempotency-Key of POST /v1/jobs is remembered.")
+    max_header_kb: int = Field(
+        64, ge=1, description="Largest request head (request line and headers) in KiB; larger: 400, connection closed."
+    )
+    keep_alive_s: int = Field(5, ge=1, description="Seconds an idle keep-alive connection stays open.")
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds a connection may take to send its request head; then it is closed."
+    )
+    body_timeout_s: float = Field(
+        30.0, gt=0, description="Seconds a request body may stall (no bytes arriving) before a 408."
+    )
+    max_connections: int = Field(
+        1000, ge=1, description="Open connections and requests per API process; beyond it new requests get 503."
+    )
+    max_streams_per_key: int = Field(
+        20, ge=1, description="Open /text and /events streams per API key and API process; beyond it 429."
+    )
     cors_origins: str = Field(
         "", description="Comma-separated origins allowed to call the API from a browser (CORS); empty: none."
     )
@@ -51,6 +67,10 @@ class ApiSettings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def max_header_bytes(self) -> int:
+        return self.max_header_kb * 1024
 
     @property
     def max_upload_bytes(self) -> int:

@@ -139,3 +139,33 @@ def queued_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Access]:
     yield access
     access.close()
     stack.stop()
+
+
+@dataclass
+class EdgeAccess(Access):
+    """A queued API (no worker) with keys required and short edge limits: its process and temp dir too."""
+
+    pid: int = 0
+    tmp_dir: Path = Path()
+    data_dir: Path = Path()
+
+
+EDGE_SETTINGS = {"OCR_AUTH": "required", "OCR_KEY_CACHE_S": "0.5", "OCR_MAX_STREAMS_PER_KEY": "2"}
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def edge_auth(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeAccess]:
+    """Keys required, OCR_MAX_STREAMS_PER_KEY=2, the API's TMPDIR its own; on SQLite and on PostgreSQL."""
+    data_dir = tmp_path_factory.mktemp(f"edge-auth-{request.param}")
+    tmp_dir = data_dir / "tmp"
+    tmp_dir.mkdir()
+    database = {}
+    if request.param == "postgresql":
+        database["OCR_DATABASE_URL"] = request.getfixturevalue("pg_database_url")
+    env = base_env(data_dir, TMPDIR=str(tmp_dir), **EDGE_SETTINGS, **database)
+    stack = Stack(f"edge-auth-{request.param}", env, data_dir).start(workers=0)
+    access = EdgeAccess(stack.base_url, env, _served_keys(env), pid=stack.procs[-1].pid, tmp_dir=tmp_dir,
+                        data_dir=data_dir)  # fmt: skip
+    yield access
+    access.close()
+    stack.stop()
