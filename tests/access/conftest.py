@@ -3,6 +3,7 @@ worker on RabbitMQ and PostgreSQL, and an API with no worker (jobs stay queued) 
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +14,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import RABBIT_URL, REPO, Stack, base_env, serve_env, serve_process, wait_for
+from tests.support import (
+    RABBIT_URL,
+    REPO,
+    Stack,
+    base_env,
+    serve_env,
+    serve_process,
+    temporary_pg_database,
+    wait_for,
+)
 
 KEY_NAMES = ("alice", "bob")
 
@@ -159,13 +169,14 @@ def edge_auth(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     data_dir = tmp_path_factory.mktemp(f"edge-auth-{request.param}")
     tmp_dir = data_dir / "tmp"
     tmp_dir.mkdir()
-    database = {}
-    if request.param == "postgresql":
-        database["OCR_DATABASE_URL"] = request.getfixturevalue("pg_database_url")
-    env = base_env(data_dir, TMPDIR=str(tmp_dir), **EDGE_SETTINGS, **database)
-    stack = Stack(f"edge-auth-{request.param}", env, data_dir).start(workers=0)
-    access = EdgeAccess(stack.base_url, env, _served_keys(env), pid=stack.procs[-1].pid, tmp_dir=tmp_dir,
-                        data_dir=data_dir)  # fmt: skip
-    yield access
-    access.close()
-    stack.stop()
+    with contextlib.ExitStack() as cleanup:
+        database = {}
+        if request.param == "postgresql":  # a database of its own: the other stacks' keys have these names too
+            database["OCR_DATABASE_URL"] = cleanup.enter_context(temporary_pg_database("ocr_edge"))
+        env = base_env(data_dir, TMPDIR=str(tmp_dir), **EDGE_SETTINGS, **database)
+        stack = Stack(f"edge-auth-{request.param}", env, data_dir).start(workers=0)
+        cleanup.callback(stack.stop)
+        access = EdgeAccess(stack.base_url, env, _served_keys(env), pid=stack.procs[-1].pid, tmp_dir=tmp_dir,
+                            data_dir=data_dir)  # fmt: skip
+        cleanup.callback(access.close)
+        yield access
