@@ -60,9 +60,12 @@ def test_a_slow_or_silent_request_head_is_cut_off(edge: Stack) -> None:
     with _connect(edge) as silent, _connect(edge) as slow:
         slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: edge\r\n")
         started = time.monotonic()
-        for n in range(3):  # a header line a second keeps it going past the deadline without a limit
-            time.sleep(1)
-            slow.sendall(f"X-Slow-{n}: 1\r\n".encode())
+        try:
+            for n in range(3):  # a header line a second keeps it going past the deadline without a limit
+                time.sleep(1)
+                slow.sendall(f"X-Slow-{n}: 1\r\n".encode())
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # closed already (OCR_HEADER_TIMEOUT_S=2)
         assert _closed_within(slow, 3) and time.monotonic() - started < 7
         assert _closed_within(silent, 1)
 
