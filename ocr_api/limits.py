@@ -150,9 +150,6 @@ class StreamSlots:
         else:
             self._open.pop(owner, None)
 
-    def count(self, caller: Caller) -> int:
-        return self._open.get(caller.key_id or "", 0)
-
 
 async def _held(stream: AsyncIterator[T]) -> AsyncIterator[T]:
     async for item in stream:
