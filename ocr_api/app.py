@@ -19,7 +19,7 @@ from maintenance import runner as maintenance
 from ocr_api import metrics
 from ocr_api.auth import Access
 from ocr_api.errors import UnexpectedErrors, add_exception_handlers
-from ocr_api.limits import BodySizeLimit
+from ocr_api.limits import AuthBeforeBody, BodySizeLimit, BodyTimeout, StreamSlots
 from ocr_api.lookups import JobLookups
 from ocr_api.observe import Observe, time_database
 from ocr_api.routes import jobs, stream, system, ui
@@ -75,11 +75,15 @@ def create_app() -> FastAPI:
     if app.state.access.mode == "off":
         log.info("API keys are off (OCR_AUTH=off, or the API listens on loopback): every caller sees every job")
     app.add_middleware(UnexpectedErrors)  # innermost: its 500 passes every middleware below (ocr_api/errors.py)
+    app.state.stream_slots = StreamSlots(settings.max_streams_per_key)
+    # Inside out: a body's stall limit, its size limit, and (outside both) the key, checked before any of it.
+    app.add_middleware(BodyTimeout, timeout_s=settings.body_timeout_s)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD,
         message=f"upload larger than the limit of {settings.max_upload_mb} MiB (OCR_MAX_UPLOAD_MB)",
     )
+    app.add_middleware(AuthBeforeBody, access=app.state.access)
     app.add_middleware(
         GZipMiddleware,
         minimum_size=GZIP_MINIMUM_BYTES,

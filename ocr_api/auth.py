@@ -1,16 +1,20 @@
 """Who is calling: the API key of a request, resolved once per request, and its per-key limits.
 
 docs/security.md describes the whole scheme. The hot path (status reads, uploads) costs a dict lookup: a key
-once looked up is kept for OCR_KEY_CACHE_S seconds, so a revocation takes effect within that time. The rate
+once looked up is kept for OCR_KEY_CACHE_S seconds, so a revocation takes effect within that time. The cache
+holds the sha256 of each key, never the key as sent, and a key longer than MAX_KEY_CHARS is refused before
+any lookup: however many and however long the unknown keys a client sends, the cache stays small. The rate
 limit is one Redis INCR per request when the broker is Redis (with the EXPIRE only on a window's first request
 in a process), shared by every API process; with another broker it is counted in this process only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Literal, Protocol
 
@@ -25,6 +29,8 @@ log = logging.getLogger(__name__)
 
 WINDOW_S = 60  # the rate limit's fixed window
 CACHE_MAX = 10_000  # cached keys (good and bad) per process before the cache starts over
+# Keys made by `ocr-service keys create` are about 50 characters; anything this long is no key of ours.
+MAX_KEY_CHARS = 256
 CHALLENGE = 'Bearer realm="ocr"'
 HOW_TO = "send Authorization: Bearer KEY or X-API-Key: KEY; create a key with `ocr-service keys create NAME`"
 
@@ -124,21 +130,13 @@ class Access:
         self._ttl = settings.key_cache_s
         self._default_rate = settings.rate_limit_per_minute
         self._default_in_flight = settings.max_jobs_in_flight
-        self._cache: dict[str, tuple[float, Caller | None]] = {}
+        self._cache: dict[bytes, tuple[float, Caller | None]] = {}  # sha256 of the key -> (expiry, caller)
         self._limiter = rate_limiter_for(broker_url) if self.mode == "required" else MemoryRateLimiter()
 
     async def authenticate(self, request: Request) -> Caller:
         if self.mode == "off":
             return ANONYMOUS
-        key = presented_key(request)
-        if not key:
-            raise Unauthorized(f"an API key is required: {HOW_TO}", headers={"WWW-Authenticate": CHALLENGE})
-        caller = await self._lookup(key)
-        if caller is None:
-            raise Unauthorized(
-                f"the API key is unknown or revoked: {HOW_TO}",
-                headers={"WWW-Authenticate": f'{CHALLENGE}, error="invalid_token"'},
-            )
+        caller = await self.identify(request.headers)
         if caller.rate_per_minute and caller.key_id is not None:
             retry_after = await self._limiter.hit(caller.key_id, caller.rate_per_minute)
             if retry_after is not None:
@@ -151,9 +149,35 @@ class Access:
                 )
         return caller
 
+    async def identify(self, headers: Mapping[str, str]) -> Caller:
+        """The caller whose key these request headers present (Unauthorized if none, too long or unknown);
+        no rate limit counted. The edge (ocr_api/limits.py) calls it before a request's body is read."""
+        key = presented_key(headers)
+        if not key:
+            raise Unauthorized(f"an API key is required: {HOW_TO}", headers={"WWW-Authenticate": CHALLENGE})
+        caller = None if len(key) > MAX_KEY_CHARS else await self._lookup(key)
+        if caller is None:
+            raise Unauthorized(
+                f"the API key is unknown or revoked: {HOW_TO}",
+                headers={"WWW-Authenticate": f'{CHALLENGE}, error="invalid_token"'},
+            )
+        return caller
+
+    async def still_valid(self, headers: Mapping[str, str]) -> bool:
+        """Whether the key of a request is still valid (a stream asks again every few seconds); with keys off,
+        always. Answers from the cache, so a revocation is seen within OCR_KEY_CACHE_S."""
+        if self.mode == "off":
+            return True
+        try:
+            await self.identify(headers)
+        except Unauthorized:
+            return False
+        return True
+
     async def _lookup(self, key: str) -> Caller | None:
         now = time.monotonic()
-        cached = self._cache.get(key)
+        digest = hashlib.sha256(key.encode()).digest()  # 32 bytes, whatever was sent
+        cached = self._cache.get(digest)
         if cached is not None and cached[0] > now:
             return cached[1]
         record = await run_in_threadpool(find_key, key)
@@ -161,7 +185,7 @@ class Access:
         if len(self._cache) >= CACHE_MAX:
             self._cache.clear()
         if self._ttl > 0:
-            self._cache[key] = (now + self._ttl, caller)
+            self._cache[digest] = (now + self._ttl, caller)
         return caller
 
     def _caller(self, record: KeyRecord) -> Caller:
@@ -170,13 +194,29 @@ class Access:
         return Caller(record.id, record.name, record.admin, rate, in_flight)
 
 
-def presented_key(request: Request) -> str | None:
-    header = request.headers.get("authorization")
+class KeyRecheck:
+    """A long request (a stream) asks every `every_s` whether its key is still valid; between, it answers True."""
+
+    def __init__(self, access: Access, headers: Mapping[str, str], every_s: float) -> None:
+        self._access = access
+        self._headers = headers
+        self._every_s = every_s
+        self._next = time.monotonic() + every_s
+
+    async def still_valid(self) -> bool:
+        if time.monotonic() < self._next:
+            return True
+        self._next = time.monotonic() + self._every_s
+        return await self._access.still_valid(self._headers)
+
+
+def presented_key(headers: Mapping[str, str]) -> str | None:
+    header = headers.get("authorization")
     if header:
         scheme, _, value = header.partition(" ")
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
-    return request.headers.get("x-api-key") or None
+    return headers.get("x-api-key") or None
 
 
 def check_jobs_in_flight(caller: Caller) -> None:

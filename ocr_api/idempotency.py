@@ -2,6 +2,8 @@
 
 Per caller, a key names one upload: the same key with the same file and options answers 200 with the first
 answer's body; with another file or options, 422; while the first request is still being stored, 409.
+An empty key is a 422, not "no key": a client that sends the header means to be protected against a duplicate,
+and an empty value is a bug on its side (every such upload would share one key); it is better told than ignored.
 The key is reserved before the upload is stored (storage/records/idempotency.py) and released if that fails.
 """
 
@@ -15,7 +17,7 @@ from typing import Any, BinaryIO
 
 from ocr_client.options import JobOptions
 
-from ocr_api.errors import IdempotencyInFlight, IdempotencyMismatch
+from ocr_api.errors import IdempotencyInFlight, IdempotencyMismatch, InvalidInput
 from ocr_api.schemas import JobOut
 from storage.records import idempotency as records
 from storage.records.db import session_scope
@@ -57,6 +59,8 @@ def submit_once(
 ) -> tuple[int, dict[str, Any]]:
     """The status and body to answer: (202, new job) the first time, (200, that same body) on a retry.
     Blocking: call it from a thread."""
+    if not key.strip():
+        raise InvalidInput("the Idempotency-Key header is empty: send a unique value per upload, or no header")
     digest = fingerprint(stream, options)
     with session_scope() as session:  # committed before the upload is stored: a concurrent retry sees it
         outcome = records.reserve(session, owner, key, digest, ttl=timedelta(hours=ttl_hours), stale_after=STALE_AFTER)

@@ -1,11 +1,38 @@
-"""Request body limit answering in the API's JSON error shape (Starlette's own answers in plain text)."""
+"""Limits at the edge, before a request's body is read, answering in the API's JSON error shape (Starlette's own
+answers in plain text): the body's size, who is sending it, how long it may stall; and open streams per key.
+
+docs/security.md lists every limit, its setting and what a client sees.
+"""
 
 from __future__ import annotations
 
 import json
+import weakref
+from collections.abc import AsyncIterator
+from typing import TypeVar
 
+import anyio
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ocr_api.auth import Access, Caller
+from ocr_api.errors import RateLimited, Unauthorized
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+API_PREFIX = "/v1/"
+STREAM_RETRY_AFTER_S = 5
+T = TypeVar("T")
+
+
+async def send_error(send: Send, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    """Answer with the one JSON error shape and close the connection (the body, if any, stays unread)."""
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+           (b"connection", b"close")]  # fmt: skip
+    raw += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
 
 
 class BodySizeLimit:
@@ -22,7 +49,7 @@ class BodySizeLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await send_error(send, 413, "upload_too_large", self.message)
             return
         received = 0
 
@@ -38,9 +65,100 @@ class BodySizeLimit:
 
         await self.app(scope, limited_receive, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"error": {"code": "upload_too_large", "message": self.message}}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                   (b"connection", b"close")]  # fmt: skip
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+
+class AuthBeforeBody:
+    """With keys required, a request to /v1 that may carry a body is answered 401 before a byte of it is read
+    (and so before anything is spooled to the temp dir); the route's own check then finds the key cached."""
+
+    def __init__(self, app: ASGIApp, access: Access) -> None:
+        self.app = app
+        self.access = access
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.access.mode == "required" and scope["type"] == "http" and scope["method"] in BODY_METHODS:
+            path = str(scope["path"]).removeprefix(str(scope.get("root_path", "")))
+            if path.startswith(API_PREFIX):
+                try:
+                    await self.access.identify(Headers(scope=scope))
+                except Unauthorized as exc:
+                    await send_error(send, exc.status_code, exc.code, exc.message, exc.headers)
+                    return
+        await self.app(scope, receive, send)
+
+
+class BodyTimeout:
+    """A request body that stalls (no bytes for `timeout_s`) is cut off with 408; once the body is complete,
+    receive() waits unbounded again (a stream waits on it for the client's disconnect)."""
+
+    def __init__(self, app: ASGIApp, timeout_s: float) -> None:
+        self.app = app
+        self.timeout_s = timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body_done = False
+
+        async def timed_receive() -> Message:
+            nonlocal body_done
+            if body_done:
+                return await receive()
+            try:
+                with anyio.fail_after(self.timeout_s):
+                    message = await receive()
+            except TimeoutError:
+                raise HTTPException(
+                    408,
+                    f"the request body stalled for {self.timeout_s:g} s (OCR_BODY_TIMEOUT_S)",
+                    headers={"Connection": "close"},
+                ) from None
+            body_done = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        await self.app(scope, timed_receive, send)
+
+
+class StreamSlots:
+    """Open /text and /events streams per API key in this process (with keys off, all callers share one count)."""
+
+    def __init__(self, per_key: int) -> None:
+        self.per_key = per_key
+        self._open: dict[str, int] = {}
+
+    def hold(self, caller: Caller, stream: AsyncIterator[T]) -> AsyncIterator[T]:
+        """`stream`, holding one of the caller's stream slots until it ends, fails or is dropped unstarted;
+        RateLimited (429, Retry-After) when the key has none free."""
+        owner = caller.key_id or ""
+        if self._open.get(owner, 0) >= self.per_key:
+            raise RateLimited(
+                f"the key '{caller.name}' has {self.per_key} streams open already; close one, or raise the limit "
+                "(OCR_MAX_STREAMS_PER_KEY)",
+                {"limit": "max_streams_per_key", "value": self.per_key},
+                headers={"Retry-After": str(STREAM_RETRY_AFTER_S)},
+            )
+        self._open[owner] = self._open.get(owner, 0) + 1
+        held = _held(stream)
+        # Runs once: when the stream ends or, never iterated (the client left first), when it is dropped.
+        release = weakref.finalize(held, self._release, owner)
+        return _released_at_end(held, release)
+
+    def _release(self, owner: str) -> None:
+        left = self._open.get(owner, 0) - 1
+        if left > 0:
+            self._open[owner] = left
+        else:
+            self._open.pop(owner, None)
+
+
+async def _held(stream: AsyncIterator[T]) -> AsyncIterator[T]:
+    async for item in stream:
+        yield item
+
+
+async def _released_at_end(held: AsyncIterator[T], release: weakref.finalize) -> AsyncIterator[T]:
+    try:
+        async for item in held:
+            yield item
+    finally:
+        release()

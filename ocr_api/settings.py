@@ -41,6 +41,22 @@ class ApiSettings(BaseSettings):
     ready_requires_workers: bool = Field(
         True, description="`/readyz` answers 503 naming `workers` while no worker consumes the job queue."
     )
+    max_header_kb: int = Field(
+        64, ge=1, description="Largest request head (request line and headers) in KiB; larger: 400, connection closed."
+    )
+    keep_alive_s: int = Field(5, ge=1, description="Seconds an idle keep-alive connection stays open.")
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds a connection may take to send its request head; then it is closed."
+    )
+    body_timeout_s: float = Field(
+        30.0, gt=0, description="Seconds a request body may stall (no bytes arriving) before a 408."
+    )
+    max_connections: int = Field(
+        1000, ge=1, description="Open connections and requests per API process; beyond it new requests get 503."
+    )
+    max_streams_per_key: int = Field(
+        20, ge=1, description="Open /text and /events streams per API key and API process; beyond it 429."
+    )
     cors_origins: str = Field(
         "", description="Comma-separated origins allowed to call the API from a browser (CORS); empty: none."
     )
@@ -61,6 +77,10 @@ class ApiSettings(BaseSettings):
     @property
     def allowed_host_list(self) -> list[str]:
         return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+
+    @property
+    def max_header_bytes(self) -> int:
+        return self.max_header_kb * 1024
 
     @property
     def max_upload_bytes(self) -> int:

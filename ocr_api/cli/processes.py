@@ -3,11 +3,68 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
+from typing import Any
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ocr_api.cli.common import auto_migrate, decide_auth
+from ocr_api.settings import ApiSettings, get_api_settings
 from ocr_telemetry.logging import configure_logging
+
+
+class BoundedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline on the request head: a connection that opens and sends nothing,
+    or sends its request line and headers slowly (slowloris), is closed after OCR_HEADER_TIMEOUT_S. uvicorn
+    bounds the idle time between requests (timeout_keep_alive) but not this."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_timeout_s = get_api_settings().header_timeout_s
+        self._head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._waiting_for_head():
+            if self._head_timer is None:  # the first bytes of a further request on a kept-alive connection
+                self._arm_head_timer()
+        elif self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        super().connection_lost(exc)
+
+    def _waiting_for_head(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
+
+    def _arm_head_timer(self) -> None:
+        self._head_timer = self.loop.call_later(self._head_timeout_s, self._head_timed_out)
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self._waiting_for_head() and not self.transport.is_closing():
+            self.transport.close()
+
+
+def uvicorn_limits(settings: ApiSettings) -> dict[str, Any]:
+    """The edge limits every place that starts uvicorn passes (docs/security.md): h11 (httptools bounds no
+    header size) with a bounded request head and a deadline on it, idle keep-alive, concurrent connections."""
+    return {
+        "http": f"{BoundedH11Protocol.__module__}:{BoundedH11Protocol.__name__}",
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+        "timeout_keep_alive": settings.keep_alive_s,
+        "limit_concurrency": settings.max_connections,
+    }
 
 
 def worker_command(concurrency: int | None, loglevel: str) -> list[str]:
@@ -27,8 +84,6 @@ def worker_command(concurrency: int | None, loglevel: str) -> list[str]:
 def cmd_api(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from ocr_api.settings import ApiSettings, get_api_settings
-
     decide_auth(args.host or os.environ.get("OCR_HOST") or ApiSettings.model_fields["host"].default)
     settings = get_api_settings()
     configure_logging(args.log_level)
@@ -43,6 +98,7 @@ def cmd_api(args: argparse.Namespace) -> None:
         log_config=None,  # each process configures logging in create_app (ocr_telemetry.logging)
         access_log=False,  # the app logs requests itself when OCR_ACCESS_LOG=true
         proxy_headers=True,
+        **uvicorn_limits(settings),
     )
 
 

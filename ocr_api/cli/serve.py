@@ -17,7 +17,7 @@ from types import FrameType
 from typing import IO
 
 from ocr_api.cli.common import auto_migrate, check_storage, decide_auth, fail
-from ocr_api.cli.processes import worker_command
+from ocr_api.cli.processes import uvicorn_limits, worker_command
 from ocr_telemetry.logging import configure_logging
 from workers.lifeline import die_with_parent
 
@@ -260,6 +260,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         worker.start()
         import uvicorn
 
+        from ocr_api.settings import get_api_settings
+
         print(f"OCR service on http://{args.host}:{args.port} (docs at /docs), data in {data_dir}", flush=True)
         uvicorn.run(
             "ocr_api.app:create_app",
@@ -269,6 +271,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
             log_level=args.log_level.lower(),
             log_config=None,  # the app configures logging (ocr_telemetry.logging)
             access_log=False,  # the app logs requests itself when OCR_ACCESS_LOG=true
+            **uvicorn_limits(get_api_settings()),
         )
     except (StopServe, KeyboardInterrupt):
         pass

@@ -12,15 +12,16 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import StreamingResponse
 from ocr_client.options import PAGE_SEPARATOR
 from starlette.concurrency import run_in_threadpool
 
 from ocr_api import progress
-from ocr_api.auth import current_caller
+from ocr_api.auth import CurrentCaller, KeyRecheck, current_caller
 from ocr_api.deps import ValidJob
 from ocr_api.errors import JobNotFinished
+from ocr_api.limits import StreamSlots
 from ocr_api.schemas import ErrorResponse
 from ocr_api.service import require_files
 from storage import ObjectNotFound
@@ -33,6 +34,7 @@ POLL_INTERVAL_S = 0.3
 MAX_EVENT_ID = 2**31 - 1
 KEEPALIVE_S = 15.0
 RECONNECT_MS = 2000  # the SSE `retry:` a client waits before reconnecting
+KEY_RECHECK_S = 2.0  # an open stream asks this often whether its key was revoked (plus OCR_KEY_CACHE_S)
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy buffering either
 ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": ErrorResponse} for c in (401, 404, 409, 410, 422, 429)}
 
@@ -43,7 +45,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {c: {"model": ErrorResponse} for c in 
     responses={**ERRORS, 200: {"content": {"text/plain": {}}}},
     summary="Stream the text page by page while the job runs",
 )
-async def stream_text(job: ValidJob) -> StreamingResponse:
+async def stream_text(job: ValidJob, caller: CurrentCaller, request: Request) -> StreamingResponse:
     """Each page's text as soon as it and every page before it are done, pages separated by form feeds,
     exactly as result.txt. If the job fails or is cancelled meanwhile, the stream ends with a form feed and one
     line `ERROR <code>: <message>`."""
@@ -54,10 +56,21 @@ async def stream_text(job: ValidJob) -> StreamingResponse:
         )
     if job.status == JobStatus.CANCELLED:
         raise JobNotFinished(f"job {job.id} was cancelled", {"status": job.status})
-    return StreamingResponse(_text_chunks(job.id), media_type="text/plain; charset=utf-8", headers=STREAM_HEADERS)
+    chunks = _held(request, caller, _text_chunks(job.id, _recheck(request)))
+    return StreamingResponse(chunks, media_type="text/plain; charset=utf-8", headers=STREAM_HEADERS)
 
 
-async def _text_chunks(job_id: str) -> AsyncIterator[bytes]:
+def _recheck(request: Request) -> KeyRecheck:
+    return KeyRecheck(request.app.state.access, request.headers, KEY_RECHECK_S)
+
+
+def _held(request: Request, caller: CurrentCaller, stream: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """The stream, counted against the caller's OCR_MAX_STREAMS_PER_KEY (429 when none is free)."""
+    slots: StreamSlots = request.app.state.stream_slots
+    return slots.hold(caller, stream)
+
+
+async def _text_chunks(job_id: str, key: KeyRecheck) -> AsyncIterator[bytes]:
     # An empty first chunk makes the gzip middleware send the headers now rather than with the first page.
     yield b""
     next_page = 1
@@ -86,7 +99,7 @@ async def _text_chunks(job_id: str) -> AsyncIterator[bytes]:
             separator = PAGE_SEPARATOR if next_page > 1 else ""
             yield f"{separator}ERROR cancelled: the job was cancelled\n".encode()
             return
-        if state.status == JobStatus.SUCCEEDED:
+        if state.status == JobStatus.SUCCEEDED or not await key.still_valid():  # done, or the key was revoked
             return
         await anyio.sleep(POLL_INTERVAL_S)
 
@@ -99,6 +112,8 @@ async def _text_chunks(job_id: str) -> AsyncIterator[bytes]:
 )
 async def stream_events(
     job: ValidJob,
+    caller: CurrentCaller,
+    request: Request,
     last_event_id: Annotated[
         int | None, Header(alias="Last-Event-ID", ge=0, description="Resume after this event id")
     ] = None,
@@ -106,11 +121,8 @@ async def stream_events(
     """Every event of the job after Last-Event-ID (from the start without it), then new ones as they happen;
     the stream ends after the event that says the job succeeded or failed."""
     require_files(job)
-    return StreamingResponse(
-        _event_messages(job.id, min(last_event_id or 0, MAX_EVENT_ID)),
-        media_type="text/event-stream",
-        headers=STREAM_HEADERS,
-    )
+    messages = _held(request, caller, _event_messages(job.id, min(last_event_id or 0, MAX_EVENT_ID), _recheck(request)))
+    return StreamingResponse(messages, media_type="text/event-stream", headers=STREAM_HEADERS)
 
 
 def format_event(event: progress.Event) -> str:
@@ -118,7 +130,7 @@ def format_event(event: progress.Event) -> str:
     return f"id: {event.id}\nevent: {event.type}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-async def _event_messages(job_id: str, after_id: int) -> AsyncIterator[str]:
+async def _event_messages(job_id: str, after_id: int, key: KeyRecheck) -> AsyncIterator[str]:
     yield f"retry: {RECONNECT_MS}\n\n"
     last_sent = time.monotonic()
     while True:
@@ -134,6 +146,8 @@ async def _event_messages(job_id: str, after_id: int) -> AsyncIterator[str]:
         if len(events) == progress.EVENT_BATCH:
             continue
         if status in JobStatus.FINISHED:  # its last event was sent before this stream resumed
+            return
+        if not await key.still_valid():  # the key was revoked meanwhile
             return
         if time.monotonic() - last_sent >= KEEPALIVE_S:
             yield ": keep-alive\n\n"

@@ -3,6 +3,7 @@ worker on RabbitMQ and PostgreSQL, and an API with no worker (jobs stay queued) 
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +14,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import RABBIT_URL, REPO, Stack, base_env, serve_env, serve_process, wait_for
+from tests.support import (
+    RABBIT_URL,
+    REPO,
+    Stack,
+    base_env,
+    serve_env,
+    serve_process,
+    temporary_pg_database,
+    wait_for,
+)
 
 KEY_NAMES = ("alice", "bob")
 
@@ -139,3 +149,34 @@ def queued_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Access]:
     yield access
     access.close()
     stack.stop()
+
+
+@dataclass
+class EdgeAccess(Access):
+    """A queued API (no worker) with keys required and short edge limits: its process and temp dir too."""
+
+    pid: int = 0
+    tmp_dir: Path = Path()
+    data_dir: Path = Path()
+
+
+EDGE_SETTINGS = {"OCR_AUTH": "required", "OCR_KEY_CACHE_S": "0.5", "OCR_MAX_STREAMS_PER_KEY": "2"}
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def edge_auth(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeAccess]:
+    """Keys required, OCR_MAX_STREAMS_PER_KEY=2, the API's TMPDIR its own; on SQLite and on PostgreSQL."""
+    data_dir = tmp_path_factory.mktemp(f"edge-auth-{request.param}")
+    tmp_dir = data_dir / "tmp"
+    tmp_dir.mkdir()
+    with contextlib.ExitStack() as cleanup:
+        database = {}
+        if request.param == "postgresql":  # a database of its own: the other stacks' keys have these names too
+            database["OCR_DATABASE_URL"] = cleanup.enter_context(temporary_pg_database("ocr_edge"))
+        env = base_env(data_dir, TMPDIR=str(tmp_dir), **EDGE_SETTINGS, **database)
+        stack = Stack(f"edge-auth-{request.param}", env, data_dir).start(workers=0)
+        cleanup.callback(stack.stop)
+        access = EdgeAccess(stack.base_url, env, _served_keys(env), pid=stack.procs[-1].pid, tmp_dir=tmp_dir,
+                            data_dir=data_dir)  # fmt: skip
+        cleanup.callback(access.close)
+        yield access
