@@ -13,8 +13,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import threading
 import time
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Literal, Protocol
 
@@ -219,18 +222,38 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
     return headers.get("x-api-key") or None
 
 
-def check_jobs_in_flight(caller: Caller) -> None:
-    """Refuse an upload beyond the key's queued and running jobs. Blocking (one COUNT): call it from a thread."""
+# Uploads of a key accepted by this process but not yet committed: counted with the committed ones, so
+# concurrent uploads cannot all pass the check before any of them is recorded. (Separate API processes still
+# check against the database alone: with N processes a key may briefly exceed its limit by N - 1.)
+_uploading: Counter[str] = Counter()
+_uploading_lock = threading.Lock()
+
+
+@contextmanager
+def jobs_in_flight_slot(caller: Caller) -> Iterator[None]:
+    """Hold one of the key's in-flight places while its upload is stored and recorded; refuse an upload beyond
+    the key's queued, running and being-recorded jobs. Blocking (one COUNT): call it from a thread."""
     if not caller.max_in_flight or caller.key_id is None:
+        yield
         return
-    if jobs_in_flight(caller.key_id) >= caller.max_in_flight:
-        raise RateLimited(
-            f"the key '{caller.name}' has {caller.max_in_flight} jobs queued or running already; retry when some "
-            "have finished, or raise the limit (OCR_MAX_JOBS_IN_FLIGHT, or `ocr-service keys create NAME "
-            "--max-in-flight N`)",
-            {"limit": "max_in_flight", "value": caller.max_in_flight},
-            headers={"Retry-After": "5"},
-        )
+    key = caller.key_id
+    with _uploading_lock:
+        if jobs_in_flight(key) + _uploading[key] >= caller.max_in_flight:
+            raise RateLimited(
+                f"the key '{caller.name}' has {caller.max_in_flight} jobs queued or running already; retry when "
+                "some have finished, or raise the limit (OCR_MAX_JOBS_IN_FLIGHT, or `ocr-service keys create NAME "
+                "--max-in-flight N`)",
+                {"limit": "max_in_flight", "value": caller.max_in_flight},
+                headers={"Retry-After": "5"},
+            )
+        _uploading[key] += 1
+    try:
+        yield
+    finally:
+        with _uploading_lock:
+            _uploading[key] -= 1
+            if not _uploading[key]:
+                del _uploading[key]
 
 
 async def current_caller(request: Request) -> Caller:

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from ocr_client.options import MEDIA_TYPES, Format, JobOptions
 
 from ocr_api import service
-from ocr_api.auth import CurrentCaller, check_jobs_in_flight, current_caller
+from ocr_api.auth import CurrentCaller, current_caller, jobs_in_flight_slot
 from ocr_api.deps import ValidJob
 from ocr_api.idempotency import submit_once
 from ocr_api.presenters import JOBS_PATH, job_out, jobs_url, json_response
@@ -41,8 +41,8 @@ async def create_job(
     base = jobs_url(request)
 
     def submit() -> JobOut:
-        check_jobs_in_flight(caller)
-        return job_out(service.submit_upload(file.file, file.filename, options, owner=caller.key_id), base)
+        with jobs_in_flight_slot(caller):
+            return job_out(service.submit_upload(file.file, file.filename, options, owner=caller.key_id), base)
 
     # In a thread (file I/O, then the wait for the group commit), at most OCR_UPLOAD_CONCURRENCY at once: the rest
     # wait their turn in order, instead of dozens of threads taking the GIL from each other.

@@ -112,6 +112,24 @@ def test_jobs_in_flight_over_the_limit_are_429(queued_auth: Access) -> None:
     assert upload(erin, corpus_file("pyt_test.png")).status_code == 202
 
 
+def test_concurrent_uploads_cannot_pass_the_in_flight_limit_together(queued_auth: Access) -> None:
+    """The check and the insert were apart: with a limit of 2, four uploads at once were all accepted."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    frank = queued_auth.add_key("frank", "--max-in-flight", "2")
+    data = corpus_file("pyt_test.png").read_bytes()
+    headers = dict(frank.headers)
+
+    def one(_: int) -> int:
+        with httpx.Client(base_url=queued_auth.url, timeout=60, headers=headers) as client:
+            return client.post("/v1/jobs", files={"file": ("a.png", data, "image/png")}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = sorted(pool.map(one, range(8)))
+    assert codes == [202, 202] + [429] * 6, codes
+    assert len(frank.get("/v1/jobs").json()["jobs"]) == 2
+
+
 def _start_api(tmp_path: Path, host: str, **env: str) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     proc = subprocess.Popen(
