@@ -83,7 +83,7 @@ def create_app() -> FastAPI:
         max_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD,
         message=f"upload larger than the limit of {settings.max_upload_mb} MiB (OCR_MAX_UPLOAD_MB)",
     )
-    app.add_middleware(AuthBeforeBody, access=app.state.access)
+    app.add_middleware(AuthBeforeBody, access=app.state.access, uploads_per_key=settings.max_uploads_per_key)
     app.add_middleware(
         GZipMiddleware,
         minimum_size=GZIP_MINIMUM_BYTES,

@@ -22,6 +22,8 @@ from ocr_api.errors import RateLimited, Unauthorized
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 API_PREFIX = "/v1/"
 STREAM_RETRY_AFTER_S = 5
+UPLOAD_RETRY_AFTER_S = 2
+UPLOAD_PATH = "/v1/jobs"
 T = TypeVar("T")
 
 
@@ -68,22 +70,49 @@ class BodySizeLimit:
 
 class AuthBeforeBody:
     """With keys required, a request to /v1 that may carry a body is answered 401 before a byte of it is read
-    (and so before anything is spooled to the temp dir); the route's own check then finds the key cached."""
+    (and so before anything is spooled to the temp dir); the route's own check then finds the key cached. An
+    upload beyond the key's uploads in progress in this process (OCR_MAX_UPLOADS_PER_KEY) is 429 before its
+    body is read too: one key cannot hold the API's upload slots and temp space with slow uploads."""
 
-    def __init__(self, app: ASGIApp, access: Access) -> None:
+    def __init__(self, app: ASGIApp, access: Access, uploads_per_key: int) -> None:
         self.app = app
         self.access = access
+        self.uploads_per_key = uploads_per_key
+        self._uploading: dict[str, int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.access.mode == "required" and scope["type"] == "http" and scope["method"] in BODY_METHODS:
-            path = str(scope["path"]).removeprefix(str(scope.get("root_path", "")))
-            if path.startswith(API_PREFIX):
-                try:
-                    await self.access.identify(Headers(scope=scope))
-                except Unauthorized as exc:
-                    await send_error(send, exc.status_code, exc.code, exc.message, exc.headers)
-                    return
-        await self.app(scope, receive, send)
+        if self.access.mode != "required" or scope["type"] != "http" or scope["method"] not in BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        path = str(scope["path"]).removeprefix(str(scope.get("root_path", "")))
+        if not path.startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        try:
+            caller = await self.access.identify(Headers(scope=scope))
+        except Unauthorized as exc:
+            await send_error(send, exc.status_code, exc.code, exc.message, exc.headers)
+            return
+        if scope["method"] != "POST" or path.rstrip("/") != UPLOAD_PATH or caller.key_id is None:
+            await self.app(scope, receive, send)
+            return
+        key = caller.key_id
+        if self._uploading.get(key, 0) >= self.uploads_per_key:
+            message = (
+                f"the key '{caller.name}' has {self.uploads_per_key} uploads in progress already; wait for one to "
+                "finish, or raise the limit (OCR_MAX_UPLOADS_PER_KEY)"
+            )
+            await send_error(send, 429, "rate_limited", message, {"Retry-After": str(UPLOAD_RETRY_AFTER_S)})
+            return
+        self._uploading[key] = self._uploading.get(key, 0) + 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            left = self._uploading[key] - 1
+            if left:
+                self._uploading[key] = left
+            else:
+                del self._uploading[key]
 
 
 class BodyTimeout:

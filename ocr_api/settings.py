@@ -54,6 +54,9 @@ class ApiSettings(BaseSettings):
     max_connections: int = Field(
         1000, ge=1, description="Open connections and requests per API process; beyond it new requests get 503."
     )
+    max_uploads_per_key: int = Field(
+        16, ge=1, description="Uploads in progress at once per API key and API process (keys required); beyond it 429."
+    )
     max_streams_per_key: int = Field(
         20, ge=1, description="Open /text and /events streams per API key and API process; beyond it 429."
     )

@@ -160,12 +160,14 @@ class EdgeAccess(Access):
     data_dir: Path = Path()
 
 
-EDGE_SETTINGS = {"OCR_AUTH": "required", "OCR_KEY_CACHE_S": "0.5", "OCR_MAX_STREAMS_PER_KEY": "2"}
+EDGE_SETTINGS = {"OCR_AUTH": "required", "OCR_KEY_CACHE_S": "0.5", "OCR_MAX_STREAMS_PER_KEY": "2",
+                 "OCR_MAX_UPLOADS_PER_KEY": "2"}  # fmt: skip
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def edge_auth(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeAccess]:
-    """Keys required, OCR_MAX_STREAMS_PER_KEY=2, the API's TMPDIR its own; on SQLite and on PostgreSQL."""
+    """Keys required, OCR_MAX_STREAMS_PER_KEY=2, OCR_MAX_UPLOADS_PER_KEY=2, the API's TMPDIR its own; on SQLite
+    and on PostgreSQL."""
     data_dir = tmp_path_factory.mktemp(f"edge-auth-{request.param}")
     tmp_dir = data_dir / "tmp"
     tmp_dir.mkdir()

@@ -179,3 +179,25 @@ def test_an_empty_idempotency_key_is_422(edge_auth: EdgeAccess) -> None:
         assert response.json()["error"]["code"] == "invalid_input"
         assert "Idempotency-Key" in response.json()["error"]["message"]
     assert client.get("/v1/jobs").json()["jobs"] == []
+
+
+def test_uploads_in_progress_per_key_are_capped_before_their_bodies_are_read(edge_auth: EdgeAccess) -> None:
+    """Two slow uploads of one key hold its two places: a third is 429 before its body is read, another key's
+    upload goes through, and once the slow ones are gone the key uploads again."""
+    host, port = edge_auth.url.removeprefix("http://").split(":")
+    alice = {"X-API-Key": edge_auth.keys["alice"]}
+    slow = []
+    try:
+        for _ in range(2):  # heads and a little of a 50 MB body each, then nothing: both stay in progress
+            conn = socket.create_connection((host, int(port)), timeout=10)
+            conn.sendall(_post_head(edge_auth.url, alice, 50_000_000) + b"--edge\r\n")
+            slow.append(conn)
+        time.sleep(0.5)  # both reached the API
+        answer = _answer_within(edge_auth.url, _post_head(edge_auth.url, alice, 50_000_000), 3)
+        assert answer.split(b"\r\n", 1)[0].startswith(b"HTTP/1.1 429"), answer[:300]
+        assert b"\r\nretry-after: " in answer.lower() and b"OCR_MAX_UPLOADS_PER_KEY" in answer
+        assert upload(edge_auth["bob"], corpus_file("pyt_test.png")).status_code == 202
+    finally:
+        for conn in slow:
+            conn.close()
+    wait_for(lambda: upload(edge_auth["alice"], corpus_file("pyt_test.png")).status_code == 202, 10, "a free place")
