@@ -58,7 +58,7 @@ def test_a_one_mib_header_is_refused_and_normal_requests_pass(edge: Stack) -> No
 
 def test_a_slow_or_silent_request_head_is_cut_off(edge: Stack) -> None:
     with _connect(edge) as silent, _connect(edge) as slow:
-        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: edge\r\n")
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         started = time.monotonic()
         try:
             for n in range(3):  # a header line a second keeps it going past the deadline without a limit
@@ -72,7 +72,7 @@ def test_a_slow_or_silent_request_head_is_cut_off(edge: Stack) -> None:
 
 def test_an_idle_keep_alive_connection_is_closed(edge: Stack) -> None:
     with _connect(edge) as conn:
-        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: edge\r\n\r\n")
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         conn.settimeout(5)
         assert conn.recv(65536).startswith(b"HTTP/1.1 200")
         started = time.monotonic()
@@ -87,7 +87,7 @@ def _files(folder: Path) -> list[Path]:
 def test_a_stalled_upload_is_408_and_leaves_nothing_behind(edge: Stack) -> None:
     objects = [p for p in _files(edge.data_dir) if "logs" not in p.parts and ".db" not in p.name]
     with _connect(edge) as conn:
-        head = (b"POST /v1/jobs HTTP/1.1\r\nHost: edge\r\nContent-Length: 3000000\r\n"
+        head = (b"POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3000000\r\n"
                 b"Content-Type: multipart/form-data; boundary=edge\r\n\r\n")  # fmt: skip
         part = b'--edge\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'
         conn.sendall(head + part + b"\0" * 1_500_000)  # past the 1 MiB a spooled file keeps in memory
