@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import weakref
 from collections.abc import AsyncIterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 from starlette.datastructures import Headers
@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ocr_api.auth import Access, Caller
-from ocr_api.errors import RateLimited, Unauthorized
+from ocr_api.errors import ApiError, RateLimited, Unauthorized, error_body
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 API_PREFIX = "/v1/"
@@ -27,14 +27,21 @@ UPLOAD_PATH = "/v1/jobs"
 T = TypeVar("T")
 
 
-async def send_error(send: Send, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+async def send_error(
+    send: Send, status: int, code: str, message: str, headers: dict[str, str] | None = None, details: Any = None
+) -> None:
     """Answer with the one JSON error shape and close the connection (the body, if any, stays unread)."""
-    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    body = json.dumps(error_body(code, message, details)).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
            (b"connection", b"close")]  # fmt: skip
     raw += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
+
+
+async def send_api_error(send: Send, exc: ApiError) -> None:
+    """A typed API error (its status, code, message, details and headers), answered before the app runs."""
+    await send_error(send, exc.status_code, exc.code, exc.message, exc.headers, exc.details)
 
 
 class BodySizeLimit:
@@ -91,18 +98,20 @@ class AuthBeforeBody:
         try:
             caller = await self.access.identify(Headers(scope=scope))
         except Unauthorized as exc:
-            await send_error(send, exc.status_code, exc.code, exc.message, exc.headers)
+            await send_api_error(send, exc)
             return
         if scope["method"] != "POST" or path.rstrip("/") != UPLOAD_PATH or caller.key_id is None:
             await self.app(scope, receive, send)
             return
         key = caller.key_id
         if self._uploading.get(key, 0) >= self.uploads_per_key:
-            message = (
+            refused = RateLimited(
                 f"the key '{caller.name}' has {self.uploads_per_key} uploads in progress already; wait for one to "
-                "finish, or raise the limit (OCR_MAX_UPLOADS_PER_KEY)"
+                "finish, or raise the limit (OCR_MAX_UPLOADS_PER_KEY)",
+                {"limit": "max_uploads_per_key", "value": self.uploads_per_key},
+                headers={"Retry-After": str(UPLOAD_RETRY_AFTER_S)},
             )
-            await send_error(send, 429, "rate_limited", message, {"Retry-After": str(UPLOAD_RETRY_AFTER_S)})
+            await send_api_error(send, refused)
             return
         self._uploading[key] = self._uploading.get(key, 0) + 1
         try:

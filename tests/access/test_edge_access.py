@@ -196,6 +196,7 @@ def test_uploads_in_progress_per_key_are_capped_before_their_bodies_are_read(edg
         answer = _answer_within(edge_auth.url, _post_head(edge_auth.url, alice, 50_000_000), 3)
         assert answer.split(b"\r\n", 1)[0].startswith(b"HTTP/1.1 429"), answer[:300]
         assert b"\r\nretry-after: " in answer.lower() and b"OCR_MAX_UPLOADS_PER_KEY" in answer
+        assert b'"details": {"limit": "max_uploads_per_key", "value": 2}' in answer
         assert upload(edge_auth["bob"], corpus_file("pyt_test.png")).status_code == 202
     finally:
         for conn in slow:
