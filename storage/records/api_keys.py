@@ -17,20 +17,17 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import Engine, Table, bindparam, func, select, update
+from sqlalchemy import Engine, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.records.db import get_engine
-from storage.records.models import ApiKey, Job, JobStatus, utcnow
+from storage.records.models import API_KEYS, JOBS, ApiKey, JobStatus, utcnow
 
 KEY_PREFIX = "ocr_"
 SHOWN_PREFIX = 12  # characters of the key kept in clear (its "ocr_" and 8 random ones) to recognize it in a list
 NAME_MAX = 64
-_KEYS = cast(Table, ApiKey.__table__)
-_JOBS = cast(Table, Job.__table__)
 
 
 class KeyNameTaken(ValueError):
@@ -121,13 +118,11 @@ def revoke_key(session: Session, name: str) -> None:
     session.execute(update(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None)).values(revoked_at=utcnow()))
 
 
-_BY_HASH = select(_KEYS.c.id, _KEYS.c.name, _KEYS.c.admin, _KEYS.c.rate_per_minute, _KEYS.c.max_in_flight).where(
-    _KEYS.c.key_hash == bindparam("key_hash"), _KEYS.c.revoked_at.is_(None)
-)
+_BY_HASH = select(
+    API_KEYS.c.id, API_KEYS.c.name, API_KEYS.c.admin, API_KEYS.c.rate_per_minute, API_KEYS.c.max_in_flight
+).where(API_KEYS.c.key_hash == bindparam("key_hash"), API_KEYS.c.revoked_at.is_(None))
 _IN_FLIGHT = (
-    select(func.count())
-    .select_from(_JOBS)
-    .where(_JOBS.c.owner == bindparam("owner"), _JOBS.c.status.in_(JobStatus.LIVE))
+    select(func.count()).select_from(JOBS).where(JOBS.c.owner == bindparam("owner"), JOBS.c.status.in_(JobStatus.LIVE))
 )
 
 

@@ -4,15 +4,12 @@ still kept, with what a copy of it needs."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from storage.records.models import Job, JobStatus, Page, PageStatus, utcnow
-
-_JOBS = cast(Table, Job.__table__)
-_PAGES = cast(Table, Page.__table__)
+from storage.records.models import JOBS, PAGES, JobStatus, PageStatus, utcnow
 
 
 @dataclass(frozen=True)
@@ -39,19 +36,17 @@ def find_cached_job(
     ANY_OWNER: by anyone), with every page's info; None when there is none, or its files are gone or going, or a
     page row is missing."""
     query = (
-        select(_JOBS.c.id, _JOBS.c.pages_total, _JOBS.c.engine_info, _JOBS.c.owner, _JOBS.c.filename)
-        .where(_JOBS.c.cache_key == key, _JOBS.c.status == JobStatus.SUCCEEDED, _JOBS.c.id != exclude_id)
-        .where(_JOBS.c.expired_at.is_(None), or_(_JOBS.c.expires_at.is_(None), _JOBS.c.expires_at > utcnow()))
+        select(JOBS.c.id, JOBS.c.pages_total, JOBS.c.engine_info, JOBS.c.owner, JOBS.c.filename)
+        .where(JOBS.c.cache_key == key, JOBS.c.status == JobStatus.SUCCEEDED, JOBS.c.id != exclude_id)
+        .where(JOBS.c.expired_at.is_(None), or_(JOBS.c.expires_at.is_(None), JOBS.c.expires_at > utcnow()))
     )
     if not isinstance(owner, AnyOwner):
-        query = query.where(_JOBS.c.owner.is_(None) if owner is None else _JOBS.c.owner == owner)
-    job = session.execute(query.order_by(_JOBS.c.finished_at.desc()).limit(1)).first()
+        query = query.where(JOBS.c.owner.is_(None) if owner is None else JOBS.c.owner == owner)
+    job = session.execute(query.order_by(JOBS.c.finished_at.desc()).limit(1)).first()
     if job is None or not job.pages_total:
         return None
     pages = session.execute(
-        select(_PAGES.c.page_no, _PAGES.c.info).where(
-            _PAGES.c.job_id == job.id, _PAGES.c.status == PageStatus.SUCCEEDED
-        )
+        select(PAGES.c.page_no, PAGES.c.info).where(PAGES.c.job_id == job.id, PAGES.c.status == PageStatus.SUCCEEDED)
     )
     page_info = {page_no: dict(info or {}) for page_no, info in pages}
     if len(page_info) != job.pages_total:

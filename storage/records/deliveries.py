@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
 
-from sqlalchemy import Table, and_, exists, func, insert, or_, select, update
+from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from storage.records.db import rows_changed
-from storage.records.models import ApiKey, Job, JobStatus, WebhookDelivery
+from storage.records.models import JOBS, ApiKey, JobStatus, WebhookDelivery
 
-_JOBS = cast(Table, Job.__table__)
 _SWEEP_LOCK_KEY = 0x6F63725F7768  # "ocr_wh": the webhook sweep's PostgreSQL advisory lock
 
 
@@ -76,20 +74,20 @@ def claim_lost_webhooks(
         return []
     overdue = now - timedelta(seconds=after_s)
     window_start = now - timedelta(seconds=window_s)
-    not_marked = or_(_JOBS.c.webhook_resent_at.is_(None), _JOBS.c.webhook_resent_at < overdue)
+    not_marked = or_(JOBS.c.webhook_resent_at.is_(None), JOBS.c.webhook_resent_at < overdue)
     # No attempt at all: ended jobs with a callback, by end time (the partial index ix_ocr_jobs_callback_finished).
     delivery = aliased(WebhookDelivery)
     no_attempt = (
-        select(_JOBS.c.id, _JOBS.c.finished_at)
+        select(JOBS.c.id, JOBS.c.finished_at)
         .where(
-            _JOBS.c.callback_url.is_not(None),
-            _JOBS.c.finished_at >= window_start,
-            _JOBS.c.finished_at < overdue,
-            _JOBS.c.status.in_(JobStatus.FINISHED),
+            JOBS.c.callback_url.is_not(None),
+            JOBS.c.finished_at >= window_start,
+            JOBS.c.finished_at < overdue,
+            JOBS.c.status.in_(JobStatus.FINISHED),
             not_marked,
-            ~exists().where(delivery.job_id == _JOBS.c.id),
+            ~exists().where(delivery.job_id == JOBS.c.id),
         )
-        .order_by(_JOBS.c.finished_at)
+        .order_by(JOBS.c.finished_at)
         .limit(limit)
     )
     # A lost retry: the job's latest attempt is overdue (the partial indexes on next_attempt_at, and on created_at
@@ -98,7 +96,7 @@ def claim_lost_webhooks(
     latest, first, later = aliased(WebhookDelivery), aliased(WebhookDelivery), aliased(WebhookDelivery)
     lost_retry = (
         select(latest.job_id, latest.attempt)
-        .join(_JOBS, _JOBS.c.id == latest.job_id)
+        .join(JOBS, JOBS.c.id == latest.job_id)
         .join(first, and_(first.job_id == latest.job_id, first.attempt == 1))
         .where(
             or_(
@@ -124,7 +122,7 @@ def claim_lost_webhooks(
     found += [(job_id, attempt) for job_id, attempt in session.execute(lost_retry)]
     claimed = []
     for job_id, attempt in found[:limit]:
-        marked = session.execute(update(_JOBS).where(_JOBS.c.id == job_id, not_marked).values(webhook_resent_at=now))
+        marked = session.execute(update(JOBS).where(JOBS.c.id == job_id, not_marked).values(webhook_resent_at=now))
         if rows_changed(marked):
             claimed.append(LostWebhook(job_id, attempt))
     return claimed
@@ -132,4 +130,4 @@ def claim_lost_webhooks(
 
 def unmark_resent(session: Session, job_id: str) -> None:
     """Undo a mark whose message could not be sent: the next sweep tries again."""
-    session.execute(update(_JOBS).where(_JOBS.c.id == job_id).values(webhook_resent_at=None))
+    session.execute(update(JOBS).where(JOBS.c.id == job_id).values(webhook_resent_at=None))

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.records.db import rows_changed
-from storage.records.models import IdempotencyRecord, utcnow
+from storage.records.models import IDEMPOTENCY_KEYS, utcnow
 
-_TABLE = cast(Table, IdempotencyRecord.__table__)
+_TABLE = IDEMPOTENCY_KEYS  # short: every statement here names it
 
 
 @dataclass(frozen=True)

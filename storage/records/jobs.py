@@ -14,16 +14,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.records.db import rows_changed
-from storage.records.models import Job, JobEvent, JobStatus, Page, PageStatus, WebhookDelivery, utcnow
-
-_JOBS = cast(Table, Job.__table__)
-_PAGES = cast(Table, Page.__table__)
-_EVENTS = cast(Table, JobEvent.__table__)
-_DELIVERIES = cast(Table, WebhookDelivery.__table__)
+from storage.records.models import (
+    DELIVERIES,
+    EVENTS,
+    JOBS,
+    PAGES,
+    Job,
+    JobEvent,
+    JobStatus,
+    Page,
+    PageStatus,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,7 @@ class PageOutcome:
 
 def _job_is_running(job_id: str) -> ColumnElement[bool]:
     """Part of a page's conditional UPDATE: nothing is recorded for a job cancelled or deleted meanwhile."""
-    return exists().where(_JOBS.c.id == job_id, _JOBS.c.status == JobStatus.RUNNING)
+    return exists().where(JOBS.c.id == job_id, JOBS.c.status == JobStatus.RUNNING)
 
 
 def get_job(session: Session, job_id: str) -> Job | None:
@@ -57,7 +63,7 @@ def add_jobs(session: Session, jobs: Sequence[Job]) -> None:
         return
     rows = []
     now = utcnow()
-    defaults = [column for column in _JOBS.columns if column.default is not None]
+    defaults = [column for column in JOBS.columns if column.default is not None]
     for job in jobs:
         for column in defaults:
             if getattr(job, column.key) is None:
@@ -66,19 +72,19 @@ def add_jobs(session: Session, jobs: Sequence[Job]) -> None:
                 default = cast(Any, column.default)
                 setattr(job, column.key, default.arg if default.is_scalar else default.arg(None))
         # Unset columns are left out, as the ORM leaves them out: NULL (not JSON null), or the table's default.
-        rows.append({c.key: v for c in _JOBS.columns if (v := getattr(job, c.key)) is not None})
+        rows.append({c.key: v for c in JOBS.columns if (v := getattr(job, c.key)) is not None})
     by_columns: dict[frozenset[str], list[dict[str, Any]]] = {}
     for row in rows:  # one executemany per set of columns (uploads all have the same)
         by_columns.setdefault(frozenset(row), []).append(row)
     for same in by_columns.values():
-        session.execute(insert(_JOBS), same)
+        session.execute(insert(JOBS), same)
     events = [{"job_id": job.id, "type": "status", "data": {"status": job.status}, "created_at": now} for job in jobs]
-    session.execute(insert(_EVENTS), events)
+    session.execute(insert(EVENTS), events)
 
 
 def add_event(session: Session, job_id: str, type_: str, data: dict[str, Any]) -> None:
     # A plain INSERT: cheaper than the unit of work, and nothing reads the event back in this session.
-    session.execute(insert(_EVENTS).values(job_id=job_id, type=type_, data=data, created_at=utcnow()))
+    session.execute(insert(EVENTS).values(job_id=job_id, type=type_, data=data, created_at=utcnow()))
 
 
 def events_after(session: Session, job_id: str, after_id: int, limit: int = 500) -> list[JobEvent]:
@@ -88,7 +94,7 @@ def events_after(session: Session, job_id: str, after_id: int, limit: int = 500)
 
 def counts_by_status(session: Session) -> dict[str, int]:
     """Jobs by status (statuses without a job left out): one grouped count, for the metrics scrape."""
-    rows = session.execute(select(_JOBS.c.status, func.count()).group_by(_JOBS.c.status))
+    rows = session.execute(select(JOBS.c.status, func.count()).group_by(JOBS.c.status))
     return {status: int(count) for status, count in rows}
 
 
@@ -119,9 +125,9 @@ def list_jobs(
 
 
 def delete_job(session: Session, job_id: str) -> bool:
-    for table in (_EVENTS, _PAGES, _DELIVERIES):
+    for table in (EVENTS, PAGES, DELIVERIES):
         session.execute(delete(table).where(table.c.job_id == job_id))
-    result = session.execute(delete(_JOBS).where(_JOBS.c.id == job_id))
+    result = session.execute(delete(JOBS).where(JOBS.c.id == job_id))
     return bool(rows_changed(result))
 
 
@@ -141,8 +147,8 @@ def start_job(
     as claim_page would), so a job done inline by its first task needs one write transaction to start."""
     now = utcnow()
     result = session.execute(
-        update(_JOBS)
-        .where(_JOBS.c.id == job_id, _JOBS.c.status == JobStatus.QUEUED)
+        update(JOBS)
+        .where(JOBS.c.id == job_id, JOBS.c.status == JobStatus.QUEUED)
         .values(
             status=JobStatus.RUNNING,
             started_at=now,
@@ -156,10 +162,10 @@ def start_job(
     states = page_states(session, job_id)
     new = [n for n in range(1, pages_total + 1) if n not in states]
     if new == [1] and claim_for is not None:
-        session.execute(insert(_PAGES), [{"job_id": job_id, "page_no": 1, "attempts": 1, "task_id": claim_for,
+        session.execute(insert(PAGES), [{"job_id": job_id, "page_no": 1, "attempts": 1, "task_id": claim_for,
                                           "claimed_at": now}])  # fmt: skip
     elif new:
-        session.execute(insert(_PAGES), [{"job_id": job_id, "page_no": n, "attempts": 0} for n in new])
+        session.execute(insert(PAGES), [{"job_id": job_id, "page_no": n, "attempts": 0} for n in new])
     add_event(session, job_id, "status", {"status": JobStatus.RUNNING, "pages_total": pages_total})
     return sorted(n for n in range(1, pages_total + 1) if states.get(n) != PageStatus.SUCCEEDED)
 
@@ -167,22 +173,22 @@ def start_job(
 def note_prepare_redelivery(session: Session, job_id: str) -> int:
     """Count one more redelivery of a queued job's first step; the count so far (0: the job is not queued)."""
     row = session.execute(
-        update(_JOBS)
-        .where(_JOBS.c.id == job_id, _JOBS.c.status == JobStatus.QUEUED)
-        .values(prepare_attempts=_JOBS.c.prepare_attempts + 1)
-        .returning(_JOBS.c.prepare_attempts)
+        update(JOBS)
+        .where(JOBS.c.id == job_id, JOBS.c.status == JobStatus.QUEUED)
+        .values(prepare_attempts=JOBS.c.prepare_attempts + 1)
+        .returning(JOBS.c.prepare_attempts)
     ).first()
     return int(row[0]) if row else 0
 
 
 def page_states(session: Session, job_id: str) -> dict[int, str]:
     """Page number -> status of every page row of a job."""
-    rows = session.execute(select(_PAGES.c.page_no, _PAGES.c.status).where(_PAGES.c.job_id == job_id))
+    rows = session.execute(select(PAGES.c.page_no, PAGES.c.status).where(PAGES.c.job_id == job_id))
     return {page_no: status for page_no, status in rows}
 
 
 def pending_pages(session: Session, job_id: str) -> list[int]:
-    stmt = select(_PAGES.c.page_no).where(_PAGES.c.job_id == job_id, _PAGES.c.status != PageStatus.SUCCEEDED)
+    stmt = select(PAGES.c.page_no).where(PAGES.c.job_id == job_id, PAGES.c.status != PageStatus.SUCCEEDED)
     return sorted(session.scalars(stmt))
 
 
@@ -196,19 +202,24 @@ class PageClaim:
     last_error: str | None
 
 
+def _page_open(job_id: str, page_no: int) -> ColumnElement[bool]:
+    """The page is not done yet and its job is still running."""
+    return and_(
+        PAGES.c.job_id == job_id,
+        PAGES.c.page_no == page_no,
+        PAGES.c.status != PageStatus.SUCCEEDED,
+        _job_is_running(job_id),
+    )
+
+
 def claim_page(session: Session, job_id: str, page_no: int, task_id: str | None = None) -> PageClaim | None:
     """Count one more delivery of a page not yet done, and note which task runs it; None when the page is
     done (or has no row) or its job is no longer running."""
     row = session.execute(
-        update(_PAGES)
-        .where(
-            _PAGES.c.job_id == job_id,
-            _PAGES.c.page_no == page_no,
-            _PAGES.c.status != PageStatus.SUCCEEDED,
-            _job_is_running(job_id),
-        )
-        .values(attempts=_PAGES.c.attempts + 1, task_id=task_id, claimed_at=utcnow())
-        .returning(_PAGES.c.attempts, _PAGES.c.error_message)
+        update(PAGES)
+        .where(_page_open(job_id, page_no))
+        .values(attempts=PAGES.c.attempts + 1, task_id=task_id, claimed_at=utcnow())
+        .returning(PAGES.c.attempts, PAGES.c.error_message)
     ).one_or_none()
     return None if row is None else PageClaim(attempts=row[0], last_error=row[1])
 
@@ -216,35 +227,28 @@ def claim_page(session: Session, job_id: str, page_no: int, task_id: str | None 
 def note_page_error(session: Session, job_id: str, page_no: int, message: str) -> None:
     """Why the last attempt at a page failed, reported if the page is finally given up."""
     session.execute(
-        update(_PAGES)
-        .where(_PAGES.c.job_id == job_id, _PAGES.c.page_no == page_no)
-        .values(error_message=message[:2000])
+        update(PAGES).where(PAGES.c.job_id == job_id, PAGES.c.page_no == page_no).values(error_message=message[:2000])
     )
 
 
 def finish_page(session: Session, job_id: str, page_no: int, info: dict[str, Any]) -> PageOutcome:
     """Mark a page done once, while its job runs; only the first call counts it towards pages_done."""
     result = session.execute(
-        update(_PAGES)
-        .where(
-            _PAGES.c.job_id == job_id,
-            _PAGES.c.page_no == page_no,
-            _PAGES.c.status != PageStatus.SUCCEEDED,
-            _job_is_running(job_id),
-        )
+        update(PAGES)
+        .where(_page_open(job_id, page_no))
         .values(status=PageStatus.SUCCEEDED, finished_at=utcnow(), info=info, error_message=None)
     )
     if not rows_changed(result):
-        status = session.execute(select(_JOBS.c.status).where(_JOBS.c.id == job_id)).scalar_one_or_none()
+        status = session.execute(select(JOBS.c.status).where(JOBS.c.id == job_id)).scalar_one_or_none()
         if status != JobStatus.RUNNING:
             return PageOutcome(newly_done=False, all_done=False, live=False)
         return PageOutcome(newly_done=False, all_done=not pending_pages(session, job_id))
     # pages_done only ever moves here, once per page, so it tells whether this was the last page.
     counts = session.execute(
-        update(_JOBS)
-        .where(_JOBS.c.id == job_id)
-        .values(pages_done=_JOBS.c.pages_done + 1)
-        .returning(_JOBS.c.pages_done, _JOBS.c.pages_total)
+        update(JOBS)
+        .where(JOBS.c.id == job_id)
+        .values(pages_done=JOBS.c.pages_done + 1)
+        .returning(JOBS.c.pages_done, JOBS.c.pages_total)
     ).one_or_none()
     add_event(session, job_id, "page", {"page": page_no, **{k: info[k] for k in ("confidence",) if k in info}})
     return PageOutcome(
@@ -253,14 +257,14 @@ def finish_page(session: Session, job_id: str, page_no: int, info: dict[str, Any
 
 
 def done_pages(session: Session, job_id: str) -> list[int]:
-    stmt = select(_PAGES.c.page_no).where(_PAGES.c.job_id == job_id, _PAGES.c.status == PageStatus.SUCCEEDED)
+    stmt = select(PAGES.c.page_no).where(PAGES.c.job_id == job_id, PAGES.c.status == PageStatus.SUCCEEDED)
     return sorted(session.scalars(stmt))
 
 
 def succeed_job(session: Session, job_id: str) -> bool:
     result = session.execute(
-        update(_JOBS)
-        .where(_JOBS.c.id == job_id, _JOBS.c.status == JobStatus.RUNNING)
+        update(JOBS)
+        .where(JOBS.c.id == job_id, JOBS.c.status == JobStatus.RUNNING)
         .values(status=JobStatus.SUCCEEDED, finished_at=utcnow())
     )
     if rows_changed(result):
@@ -279,17 +283,17 @@ class Cancelled:
 def cancel_job(session: Session, job_id: str) -> Cancelled:
     """queued/running -> cancelled, and the tasks that may still be working on its pages."""
     result = session.execute(
-        update(_JOBS)
-        .where(_JOBS.c.id == job_id, _JOBS.c.status.in_(JobStatus.LIVE))
+        update(JOBS)
+        .where(JOBS.c.id == job_id, JOBS.c.status.in_(JobStatus.LIVE))
         .values(status=JobStatus.CANCELLED, finished_at=utcnow())
     )
     if not rows_changed(result):
-        status = session.execute(select(_JOBS.c.status).where(_JOBS.c.id == job_id)).scalar_one_or_none()
+        status = session.execute(select(JOBS.c.status).where(JOBS.c.id == job_id)).scalar_one_or_none()
         return Cancelled(cancelled=False, status=status, running_tasks=[])
     add_event(session, job_id, "status", {"status": JobStatus.CANCELLED})
     tasks = session.scalars(
-        select(_PAGES.c.task_id).where(
-            _PAGES.c.job_id == job_id, _PAGES.c.status == PageStatus.PENDING, _PAGES.c.task_id.is_not(None)
+        select(PAGES.c.task_id).where(
+            PAGES.c.job_id == job_id, PAGES.c.status == PageStatus.PENDING, PAGES.c.task_id.is_not(None)
         )
     )
     return Cancelled(cancelled=True, status=JobStatus.CANCELLED, running_tasks=sorted({t for t in tasks if t}))
@@ -299,13 +303,13 @@ def fail_job(session: Session, job_id: str, code: str, message: str, page_no: in
     """Fail a job that has not finished; the first reason wins."""
     if page_no is not None:
         session.execute(
-            update(_PAGES)
-            .where(_PAGES.c.job_id == job_id, _PAGES.c.page_no == page_no)
+            update(PAGES)
+            .where(PAGES.c.job_id == job_id, PAGES.c.page_no == page_no)
             .values(status=PageStatus.FAILED, error_message=message, finished_at=utcnow())
         )
     result = session.execute(
-        update(_JOBS)
-        .where(_JOBS.c.id == job_id, _JOBS.c.status.not_in(JobStatus.FINISHED))
+        update(JOBS)
+        .where(JOBS.c.id == job_id, JOBS.c.status.not_in(JobStatus.FINISHED))
         .values(status=JobStatus.FAILED, finished_at=utcnow(), error_code=code, error_message=message)
     )
     if rows_changed(result):
@@ -334,31 +338,31 @@ def claim_stuck_jobs(session: Session, cutoff: datetime, max_attempts: int, limi
         got = session.execute(select(func.pg_try_advisory_xact_lock(_SWEEP_LOCK_KEY))).scalar()
         if not got:
             return []
-    last_sent = func.coalesce(_JOBS.c.enqueued_at, _JOBS.c.created_at)
+    last_sent = func.coalesce(JOBS.c.enqueued_at, JOBS.c.created_at)
     recent_page = exists().where(
-        _PAGES.c.job_id == _JOBS.c.id, or_(_PAGES.c.claimed_at >= cutoff, _PAGES.c.finished_at >= cutoff)
+        PAGES.c.job_id == JOBS.c.id, or_(PAGES.c.claimed_at >= cutoff, PAGES.c.finished_at >= cutoff)
     )
     stale = and_(
-        _JOBS.c.status.in_(JobStatus.LIVE),
+        JOBS.c.status.in_(JobStatus.LIVE),
         last_sent < cutoff,
-        func.coalesce(_JOBS.c.started_at, _JOBS.c.created_at) < cutoff,
+        func.coalesce(JOBS.c.started_at, JOBS.c.created_at) < cutoff,
         ~recent_page,
     )
-    rows = session.execute(select(_JOBS.c.id, _JOBS.c.status).where(stale).limit(limit)).all()
+    rows = session.execute(select(JOBS.c.id, JOBS.c.status).where(stale).limit(limit)).all()
     stuck = []
     now = utcnow()
     for job_id, status in rows:
-        marked = session.execute(update(_JOBS).where(_JOBS.c.id == job_id, stale).values(enqueued_at=now))
+        marked = session.execute(update(JOBS).where(JOBS.c.id == job_id, stale).values(enqueued_at=now))
         if not rows_changed(marked):
             continue
         exhausted = session.execute(
-            select(_PAGES.c.page_no, _PAGES.c.attempts, _PAGES.c.error_message)
+            select(PAGES.c.page_no, PAGES.c.attempts, PAGES.c.error_message)
             .where(
-                _PAGES.c.job_id == job_id,
-                _PAGES.c.status != PageStatus.SUCCEEDED,
-                _PAGES.c.attempts >= max_attempts,
+                PAGES.c.job_id == job_id,
+                PAGES.c.status != PageStatus.SUCCEEDED,
+                PAGES.c.attempts >= max_attempts,
             )
-            .order_by(_PAGES.c.page_no)
+            .order_by(PAGES.c.page_no)
         ).all()
         stuck.append(StuckJob(job_id, status, [(int(n), int(a), e) for n, a, e in exhausted]))
     return stuck

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator, text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Table, Text, TypeDecorator, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -203,3 +203,12 @@ class WebhookDelivery(Base):
             sqlite_where=text("duration_ms IS NULL"),
         ),
     )
+
+
+# The tables as SQLAlchemy Core sees them, for the repositories' Core statements (one handle each, typed).
+JOBS = cast(Table, Job.__table__)
+PAGES = cast(Table, Page.__table__)
+EVENTS = cast(Table, JobEvent.__table__)
+API_KEYS = cast(Table, ApiKey.__table__)
+IDEMPOTENCY_KEYS = cast(Table, IdempotencyRecord.__table__)
+DELIVERIES = cast(Table, WebhookDelivery.__table__)

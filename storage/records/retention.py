@@ -9,16 +9,14 @@ Every function takes the caller's session (storage/records/db.py).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import cast
 
-from sqlalchemy import Table, and_, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from storage.records.db import rows_changed
-from storage.records.models import Job, JobStatus
+from storage.records.models import JOBS, JobStatus
 
 BATCH = 500  # jobs stamped, and jobs expired, per sweep
-_JOBS = cast(Table, Job.__table__)
 
 
 def retention_hours(retain_hours: int | None, setting_hours: int) -> int:
@@ -30,19 +28,19 @@ def retention_hours(retain_hours: int | None, setting_hours: int) -> int:
 def stamp_ended_jobs(session: Session, default_hours: int, limit: int = BATCH) -> int:
     """Record expires_at (end + the job's retain_hours, or the setting) on ended jobs that lack it; how many."""
     unstamped = and_(
-        _JOBS.c.status.in_(JobStatus.FINISHED),
-        _JOBS.c.finished_at.is_not(None),
-        _JOBS.c.expires_at.is_(None),
-        _JOBS.c.expired_at.is_(None),
+        JOBS.c.status.in_(JobStatus.FINISHED),
+        JOBS.c.finished_at.is_not(None),
+        JOBS.c.expires_at.is_(None),
+        JOBS.c.expired_at.is_(None),
     )
     rows = session.execute(
-        select(_JOBS.c.id, _JOBS.c.finished_at, _JOBS.c.retain_hours).where(unstamped).limit(limit)
+        select(JOBS.c.id, JOBS.c.finished_at, JOBS.c.retain_hours).where(unstamped).limit(limit)
     ).all()
     stamped = 0
     for job_id, finished_at, retain_hours in rows:
         hours = retention_hours(retain_hours, default_hours)
         result = session.execute(
-            update(_JOBS).where(_JOBS.c.id == job_id, unstamped).values(expires_at=finished_at + timedelta(hours=hours))
+            update(JOBS).where(JOBS.c.id == job_id, unstamped).values(expires_at=finished_at + timedelta(hours=hours))
         )
         stamped += rows_changed(result)
     return stamped
@@ -51,8 +49,8 @@ def stamp_ended_jobs(session: Session, default_hours: int, limit: int = BATCH) -
 def claim_expiry(session: Session, job_id: str, now: datetime) -> bool:
     """Mark a due job expired; False when it is not due or another sweep marked it first."""
     result = session.execute(
-        update(_JOBS)
-        .where(_JOBS.c.id == job_id, _JOBS.c.expired_at.is_(None), _JOBS.c.expires_at <= now)
+        update(JOBS)
+        .where(JOBS.c.id == job_id, JOBS.c.expired_at.is_(None), JOBS.c.expires_at <= now)
         .values(expired_at=now)
     )
     return bool(rows_changed(result))
@@ -60,15 +58,15 @@ def claim_expiry(session: Session, job_id: str, now: datetime) -> bool:
 
 def release_expiry(session: Session, job_id: str) -> None:
     """Undo a claim whose files could not be deleted: the next sweep tries again."""
-    session.execute(update(_JOBS).where(_JOBS.c.id == job_id).values(expired_at=None))
+    session.execute(update(JOBS).where(JOBS.c.id == job_id).values(expired_at=None))
 
 
 def due_jobs(session: Session, now: datetime, limit: int = BATCH) -> list[str]:
     """Jobs whose files are due to go, soonest first."""
     stmt = (
-        select(_JOBS.c.id)
-        .where(_JOBS.c.expires_at <= now, _JOBS.c.expired_at.is_(None))
-        .order_by(_JOBS.c.expires_at)
+        select(JOBS.c.id)
+        .where(JOBS.c.expires_at <= now, JOBS.c.expired_at.is_(None))
+        .order_by(JOBS.c.expires_at)
         .limit(limit)
     )
     return list(session.scalars(stmt))
