@@ -298,8 +298,9 @@ def _recognize(
             max_pixels=settings.max_pixels_per_page,
         )
     with timings.step("recognize"):
-        output, engine_image = read_page(get_engine(), page_no, page_image, options)
-    page_pdf = pdf_output.page_pdf(engine_image, output, default_dpi=settings.default_dpi) if with_pdf else None
+        reading = read_page(get_engine(), page_no, page_image, options)
+    output = reading.output
+    page_pdf = pdf_output.page_pdf(reading.image, output, default_dpi=settings.default_dpi) if with_pdf else None
     return output, page_pdf
 
 

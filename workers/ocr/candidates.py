@@ -14,6 +14,7 @@ from PIL import Image
 
 from workers.ocr import imageops, tsv
 from workers.ocr.engines.base import OcrEngine, Recognition, RecognizeOptions
+from workers.ocr.geometry import Chain, Projective
 
 MAX_SKEW_DEGREES = 10.0
 
@@ -93,6 +94,7 @@ class Reading:
     recognition: Recognition
     psm: int
     lang: str
+    chain: Chain  # from the page as loaded to `image`: the recognition's boxes map back through it
     quality: float = field(init=False)
     characters: int = field(init=False)
 
@@ -118,19 +120,27 @@ def word_quality(page_tsv: str) -> tuple[float, int]:
 
 
 class CandidatePage:
-    """One page's candidate readings; each prepared image is made once and reused."""
+    """One page's candidate readings; each prepared image is made once and reused. `to_base` is how the base
+    image was made from the page as loaded (enlarged, bordered), each variant's image adds its own steps."""
 
     def __init__(
-        self, engine: OcrEngine, base: Image.Image, dpi: int | None, tuning: Tuning, ink: imageops.Ink | None = None
+        self,
+        engine: OcrEngine,
+        base: Image.Image,
+        dpi: int | None,
+        tuning: Tuning,
+        ink: imageops.Ink | None = None,
+        to_base: Chain | None = None,
     ) -> None:
         self.engine = engine
         self.base = base
+        self.to_base = to_base or Chain()
         self.ink = ink  # the base image's ink mask, when already made
         self.dpi = dpi
         self.tuning = tuning
         self.border_fraction: dict[Variant, float] = {}
         self._skew: dict[int, float] = {}
-        self._images: dict[Variant, Image.Image] = {}
+        self._images: dict[Variant, tuple[Image.Image, Chain]] = {}
         self.passes = 0
 
     def skew(self, rotation: int) -> float:
@@ -143,13 +153,19 @@ class CandidatePage:
         return self._skew[rotation]
 
     def image(self, variant: Variant) -> Image.Image:
+        return self.prepared(variant)[0]
+
+    def prepared(self, variant: Variant) -> tuple[Image.Image, Chain]:
+        """The variant's image and the chain from the page as loaded to it."""
         if variant not in self._images:
             image = imageops.turn_clockwise(self.base, variant.rotation)
-            if variant.clear_borders:
+            chain = self.to_base.then(Projective.quarter_turn(variant.rotation, self.base.size))
+            if variant.clear_borders:  # whitens pixels, moves none
                 image, self.border_fraction[variant] = imageops.clear_dark_borders(image)
             if variant.deskew and self.skew(variant.rotation):
+                chain = chain.then(Projective.rotation(self.skew(variant.rotation), image.size))
                 image = imageops.rotate_degrees(image, self.skew(variant.rotation))
-            self._images[variant] = image
+            self._images[variant] = (image, chain)
         return self._images[variant]
 
     def has_dark_borders(self, variant: Variant) -> bool:
@@ -158,10 +174,10 @@ class CandidatePage:
         return self.border_fraction[cleared] > 0
 
     def read(self, variant: Variant, psm: int, lang: str) -> Reading:
-        image = self.image(variant)
+        image, chain = self.prepared(variant)
         self.passes += 1
         recognition = self.engine.recognize(image, RecognizeOptions(lang=lang, psm=psm, dpi=self.dpi))
-        return Reading(variant=variant, image=image, recognition=recognition, psm=psm, lang=lang)
+        return Reading(variant=variant, image=image, recognition=recognition, psm=psm, lang=lang, chain=chain)
 
 
 def pick(kept: Reading, candidates: list[Reading], tuning: Tuning) -> Reading:

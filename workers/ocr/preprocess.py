@@ -45,12 +45,14 @@ from PIL import Image
 from workers.ocr import imageops, tesseract
 from workers.ocr.candidates import DEFAULT_TUNING, CandidatePage, Reading, Tuning, Variant, pick
 from workers.ocr.engines.base import OcrEngine, Orientation
+from workers.ocr.geometry import Chain, Projective
 from workers.ocr.outputs.page import PageOutput
 from workers.ocr.pages import PageImage
 
 __all__ = [
     "DEFAULT_TUNING",
     "PageOptions",
+    "PageReading",
     "Switches",
     "Tuning",
     "alternate_lang",
@@ -160,25 +162,28 @@ class _PageReader:
 
     def _base(self) -> CandidatePage:
         """The page as first read: a small input with low text enlarged and bordered (normalize)."""
-        image = self.page.image
+        image, chain = self.page.image, Chain()
         if self.on.normalize and self.small and self.ink is not None:  # small inputs cost little more
             self.metrics = imageops.text_metrics(image, self.ink)
             if self.metrics is not None:
-                image = self._normalize_small(self.metrics)
+                image, chain = self._normalize_small(self.metrics)
         ink = self.ink if image is self.page.image else None
-        return CandidatePage(self.engine, image, _scaled_dpi(self.page.dpi, self.scale), self.tuning, ink)
+        dpi = _scaled_dpi(self.page.dpi, self.scale)
+        return CandidatePage(self.engine, image, dpi, self.tuning, ink, to_base=chain)
 
-    def _normalize_small(self, metrics: imageops.TextMetrics) -> Image.Image:
+    def _normalize_small(self, metrics: imageops.TextMetrics) -> tuple[Image.Image, Chain]:
         """A small input (a word or a line cut from a page): text scaled up to a working height and a white
         border where the ink comes close to an edge."""
-        image = self.page.image
+        image, chain = self.page.image, Chain()
         self.scale = _upscale_factor(image, metrics, self.tuning)
         if self.scale > 1.0:
             image = imageops.rescale(image, self.scale)
+            chain = chain.then(Projective.resize(self.page.image.size, image.size))
         if metrics.margin * self.scale < self.tuning.border:
             image = imageops.add_border(image, self.tuning.border)
+            chain = chain.then(Projective.offset(self.tuning.border, self.tuning.border))
             self.notes.border = self.tuning.border
-        return image
+        return image, chain
 
     def _first_reading(self) -> Reading:
         # A page whose lines have a clear angle is read straightened first (the estimate costs little next to
@@ -212,7 +217,9 @@ class _PageReader:
         if factor <= 1.0:
             return
         dpi = _scaled_dpi(self.page.dpi, factor)
-        enlarged = CandidatePage(self.engine, imageops.rescale(image, factor), dpi, self.tuning)
+        scaled = imageops.rescale(image, factor)
+        to_scaled = Chain().then(Projective.resize(image.size, scaled.size))
+        enlarged = CandidatePage(self.engine, scaled, dpi, self.tuning, to_base=to_scaled)
         enlarged.passes = self.candidates.passes
         reading = enlarged.read(Variant(deskew=self.best.variant.deskew), self.best.psm, self.best.lang)
         if self.tuning.replaces(reading, self.best):
@@ -308,6 +315,16 @@ class _PageReader:
         )
 
 
+@dataclass(frozen=True)
+class PageReading:
+    """The kept reading of a page: its outputs, the image as the engine read it (scaled, turned, deskewed),
+    to which the output's word boxes refer, and the chain from the page as loaded to that image."""
+
+    output: PageOutput
+    image: Image.Image
+    chain: Chain
+
+
 def read_page(
     engine: OcrEngine,
     page_no: int,
@@ -315,9 +332,8 @@ def read_page(
     options: PageOptions,
     tuning: Tuning = DEFAULT_TUNING,
     installed: frozenset[str] | None = None,
-) -> tuple[PageOutput, Image.Image]:
-    """The page's outputs, and the image as the engine read it (scaled, turned, deskewed): the word boxes
-    refer to it. `installed`: the models the auto_model step may use (default: those installed).
+) -> PageReading:
+    """The page's kept reading. `installed`: the models the auto_model step may use (default: those installed).
 
     Every step after the first read runs only when the reading so far is poor: clean inputs cost one read."""
     started = time.perf_counter()
@@ -326,10 +342,10 @@ def read_page(
     reader.enlarge_small_text()
     reader.try_alternate_model(installed)
     reader.last_resorts()
-    return reader.output(page_no, started), reader.best.image
+    return PageReading(reader.output(page_no, started), reader.best.image, reader.best.chain)
 
 
 def recognize_page(
     engine: OcrEngine, page_no: int, page: PageImage, options: PageOptions, tuning: Tuning = DEFAULT_TUNING
 ) -> PageOutput:
-    return read_page(engine, page_no, page, options, tuning)[0]
+    return read_page(engine, page_no, page, options, tuning).output
