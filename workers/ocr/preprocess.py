@@ -24,7 +24,8 @@ checked: leave-one-source-out over the corpus, and a synthetic set made by bench
   the psm), with dark scanner borders whitened where there are any.
 
 Every step after the first read runs only when the reading so far is poor (mean word confidence under
-`poor_confidence`, or empty), except the Fraktur check, which also runs for German readings that are
+`poor_confidence`, empty, or its confident words covering less than `poor_coverage` of the page's text-like
+ink: workers/ocr/coverage.py), except the Fraktur check, which also runs for German readings that are
 merely mediocre: a clean page, receipt or line costs one recognition.
 
 A candidate reading replaces the kept one only when it is clearly more confident over a comparable amount
@@ -42,7 +43,7 @@ from typing import Any
 
 from PIL import Image
 
-from workers.ocr import imageops, tesseract
+from workers.ocr import coverage, imageops, tesseract
 from workers.ocr.candidates import DEFAULT_TUNING, CandidatePage, Reading, Tuning, Variant, pick
 from workers.ocr.engines.base import OcrEngine, Orientation
 from workers.ocr.geometry import Chain, Projective
@@ -155,6 +156,8 @@ class _PageReader:
         # page with deskew on) and, if the page reads poorly, its text height all come from it.
         needs_ink = self.on.normalize if self.small else self.on.deskew
         self.ink = imageops.ink_mask(page.image, imageops.SKEW_WORK_SIZE) if needs_ink else None
+        # The page's text-like ink, measured once on the page as loaded: every reading's coverage.
+        self.text = coverage.text_ink(page.image)
         self.metrics: imageops.TextMetrics | None = None
         self.scale = 1.0
         self.candidates = self._base()
@@ -169,7 +172,7 @@ class _PageReader:
                 image, chain = self._normalize_small(self.metrics)
         ink = self.ink if image is self.page.image else None
         dpi = _scaled_dpi(self.page.dpi, self.scale)
-        return CandidatePage(self.engine, image, dpi, self.tuning, ink, to_base=chain)
+        return CandidatePage(self.engine, image, dpi, self.tuning, ink, to_base=chain, text=self.text)
 
     def _normalize_small(self, metrics: imageops.TextMetrics) -> tuple[Image.Image, Chain]:
         """A small input (a word or a line cut from a page): text scaled up to a working height and a white
@@ -219,7 +222,7 @@ class _PageReader:
         dpi = _scaled_dpi(self.page.dpi, factor)
         scaled = imageops.rescale(image, factor)
         to_scaled = Chain().then(Projective.resize(image.size, scaled.size))
-        enlarged = CandidatePage(self.engine, scaled, dpi, self.tuning, to_base=to_scaled)
+        enlarged = CandidatePage(self.engine, scaled, dpi, self.tuning, to_base=to_scaled, text=self.text)
         enlarged.passes = self.candidates.passes
         reading = enlarged.read(Variant(deskew=self.best.variant.deskew), self.best.psm, self.best.lang)
         if self.tuning.replaces(reading, self.best):
@@ -298,6 +301,7 @@ class _PageReader:
             "lang": best.lang,
             "steps": self.steps(skew),
             "passes": self.candidates.passes,
+            "coverage": None if best.coverage is None else round(best.coverage, 3),
             "page_ms": round((time.perf_counter() - started) * 1000),
         }
         recognition = best.recognition
