@@ -73,6 +73,18 @@ class Tuning:
         confidence wins (by deskew_margin)."""
         return self._beats(candidate, kept, self.deskew_margin, bound_length=False)
 
+    def flattened_replaces(self, candidate: Reading, kept: Reading) -> bool:
+        """A photo's page flattened (workers/ocr/photo.py) against the photo as it is: clearly better as any
+        candidate, or the same text with straight lines: at no less confidence (deskew_margin) and not
+        covering clearly less (coverage_margin)."""
+        if self.replaces(candidate, kept):
+            return True
+        if not self.same_text_replaces(candidate, kept):
+            return False
+        if candidate.coverage is None or kept.coverage is None:
+            return True
+        return candidate.coverage > kept.coverage - self.coverage_margin
+
     def covers_more(self, candidate: Reading, kept: Reading) -> bool:
         """Whether a candidate covers clearly more of the page's text at a comparable, sane confidence."""
         if candidate.coverage is None or kept.coverage is None or not candidate.characters:

@@ -24,6 +24,7 @@ class Switches:
     deskew: bool  # straighten skewed text lines, when the straight reading is better
     auto_model: bool  # German pages that read poorly: try the Fraktur model
     retry: bool  # read poor or empty pages again with other settings, keep a clearly better reading
+    flatten: bool  # photos of pages that read poorly: find the page and flatten it, keep a better reading
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -60,6 +61,7 @@ class Notes:
     model_tried: str | None = None  # the alternate model auto_model read the page with
     osd_ran: bool = False
     osd: Orientation | None = None  # what OSD said, when orient ran (None: too little text)
+    photo: list[str] | None = None  # why the page looked like a photo, when flatten looked ([]: it did not)
 
     def info(self) -> dict[str, Any]:
         info: dict[str, Any] = {"exif_rotated": self.exif_rotated}
@@ -69,6 +71,8 @@ class Notes:
             info["text_height"] = round(self.text_height, 1)
         if self.model_tried is not None:
             info["model_tried"] = self.model_tried
+        if self.photo is not None:
+            info["photo"] = self.photo
         if self.osd_ran:
             osd = self.osd
             info["osd"] = {"rotate": osd.rotate, "confidence": round(osd.confidence, 2)} if osd else None

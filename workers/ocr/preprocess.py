@@ -22,6 +22,10 @@ checked: leave-one-source-out over the corpus, and a synthetic set made by bench
   turns only when the ink runs vertically.
 - retry: a page still poor or empty is read again as one uniform block (--psm 6, unless the request fixed
   the psm), with dark scanner borders whitened where there are any.
+- flatten: a photo (camera EXIF tags), or a page that reads poorly and looks like a photo (a page outline
+  inside the frame, uneven light, fanning lines), is flattened (workers/ocr/photo.py: light evened,
+  perspective and curvature undone) and read; that reading is kept when it is clearly better, or as good
+  with straight lines, and the later steps work on the flattened page.
 
 Every step after the first read runs only when the reading so far is poor (mean word confidence under
 `poor_confidence`, empty, or its confident words covering less than `poor_coverage` of the page's text-like
@@ -42,7 +46,7 @@ from dataclasses import dataclass, replace
 
 from PIL import Image
 
-from workers.ocr import coverage, imageops, tesseract
+from workers.ocr import coverage, imageops, photo, tesseract
 from workers.ocr.candidates import DEFAULT_TUNING, CandidatePage, Reading, Tuning, Variant, pick
 from workers.ocr.engines.base import OcrEngine
 from workers.ocr.geometry import Chain, Projective
@@ -95,10 +99,12 @@ class _PageReader:
         # page with deskew on) and, if the page reads poorly, its text height all come from it.
         needs_ink = self.on.normalize if self.small else self.on.deskew
         self.ink = imageops.ink_mask(page.image, imageops.SKEW_WORK_SIZE) if needs_ink else None
-        # The page's text-like ink, measured once on the page as loaded: every reading's coverage.
-        self.text = coverage.text_ink(page.image)
+        # The page's text-like ink, measured once on the page as loaded: every reading's coverage (not
+        # measured when every step is off: then nothing asks whether a reading is poor).
+        self.text = coverage.text_ink(page.image) if any(vars(self.on).values()) else None
         self.metrics: imageops.TextMetrics | None = None
         self.scale = 1.0
+        self.photo_steps: list[str] = []  # how the kept reading's photo was flattened
         self.candidates = self._base()
         self.best = self._first_reading()
 
@@ -137,6 +143,26 @@ class _PageReader:
 
     def poor(self) -> bool:
         return self.best.poor(self.tuning)
+
+    def flatten_photo(self) -> None:
+        """A photo (camera EXIF tags), or a page that reads poorly and looks like a photo: the page found and
+        flattened (photo.py) and read; kept when clearly better, or as good with straight lines
+        (Tuning.flattened_replaces). Scans without camera tags that read well pay nothing for the check."""
+        if not (self.on.flatten and not self.small and (self.page.camera or self.poor())):
+            return
+        if self.text is None:
+            return
+        self.notes.photo = photo.photo_signs(self.page.image, self.page.camera, self.text)
+        if not self.notes.photo:
+            return
+        flat = photo.flatten(self.page.image, self.text)
+        page = CandidatePage(self.engine, flat.image, self.page.dpi, self.tuning, to_base=flat.chain, text=self.text)
+        page.passes = self.candidates.passes
+        reading = page.read(Variant(), self.first_psm, self.options.lang)
+        if self.tuning.flattened_replaces(reading, self.best):
+            self.best, self.candidates, self.photo_steps = reading, page, flat.steps
+        else:
+            self.candidates.passes = page.passes
 
     def verify_deskew(self) -> None:
         """A poor reading is read with the other choice of straightening too (the angle is verified, not
@@ -218,6 +244,7 @@ class _PageReader:
         """What was done to the page for the kept reading, in order (the JSON's preprocessing.steps)."""
         best = self.best
         return [
+            *(f"photo-{step}" for step in self.photo_steps),
             *([f"scale{self.scale:.2f}"] if self.scale > 1 else []),
             *([f"border{self.notes.border}"] if self.notes.border is not None else []),
             *([f"turn{best.variant.rotation}"] if best.variant.rotation else []),
@@ -281,6 +308,7 @@ def read_page(
     Every step after the first read runs only when the reading so far is poor: clean inputs cost one read."""
     started = time.perf_counter()
     reader = _PageReader(engine, page, options, tuning)
+    reader.flatten_photo()
     reader.verify_deskew()
     reader.enlarge_small_text()
     reader.try_alternate_model(installed)
