@@ -58,7 +58,7 @@ def _corners(rng: np.random.Generator, family: str, width: int, height: int) -> 
         # 15-30 degrees at the top.
         fan = np.tan(np.radians(rng.uniform(15, 30)))
         top = 1 if rng.random() < 0.5 else 0  # the far side's top corner: right or left
-        corners[top, 1] += fan * width
+        corners[top, 1] += min(fan * width, 0.6 * height)  # a wide, short page fans less
     return corners
 
 
