@@ -73,13 +73,13 @@ class Tuning:
         confidence wins (by deskew_margin)."""
         return self._beats(candidate, kept, self.deskew_margin, bound_length=False)
 
-    def flattened_replaces(self, candidate: Reading, kept: Reading) -> bool:
+    def flattened_replaces(self, candidate: Reading, kept: Reading, *, moved: bool) -> bool:
         """A photo's page flattened (workers/ocr/photo.py) against the photo as it is: clearly better as any
-        candidate, or the same text with straight lines: at no less confidence (deskew_margin) and not
-        covering clearly less (coverage_margin)."""
+        candidate, or, where its lines were straightened (`moved`: perspective or dewarp), the same text at
+        no less confidence (deskew_margin) and not covering clearly less (coverage_margin)."""
         if self.replaces(candidate, kept):
             return True
-        if not self.same_text_replaces(candidate, kept):
+        if not moved or not self.same_text_replaces(candidate, kept):
             return False
         if candidate.coverage is None or kept.coverage is None:
             return True

@@ -159,7 +159,7 @@ class _PageReader:
         page = CandidatePage(self.engine, flat.image, self.page.dpi, self.tuning, to_base=flat.chain, text=self.text)
         page.passes = self.candidates.passes
         reading = page.read(Variant(), self.first_psm, self.options.lang)
-        if self.tuning.flattened_replaces(reading, self.best):
+        if self.tuning.flattened_replaces(reading, self.best, moved=not flat.chain.is_identity):
             self.best, self.candidates, self.photo_steps = reading, page, flat.steps
         else:
             self.candidates.passes = page.passes
