@@ -277,6 +277,7 @@ def report(runs: list[tuple[str, list[Result]]]) -> str:
 
 START, END = "<!-- bench:accuracy start -->", "<!-- bench:accuracy end -->"
 COST_MARKERS = ("<!-- bench:cost start -->", "<!-- bench:cost end -->")
+SYNTHETIC_MARKERS = ("<!-- bench:synthetic start -->", "<!-- bench:synthetic end -->")
 
 
 def write_markdown(path: Path, command: str, table: str, markers: tuple[str, str] = (START, END)) -> None:
@@ -368,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.markdown:
         command = " ".join(["python -m bench.accuracy", *(argv if argv is not None else sys.argv[1:])])
-        write_markdown(args.markdown, command, text)
+        write_markdown(args.markdown, command, text, markers=SYNTHETIC_MARKERS if args.synthetic else (START, END))
     return 0
 
 

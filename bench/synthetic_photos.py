@@ -8,6 +8,8 @@ of the accuracy issue (perspective up to lines fanning by about 30 degrees, mild
 Families (each is held out in turn by bench/tuning.py):
 - photo-mild: corners moved by 3-7 % of the page, even light;
 - photo-strong: one side of the page much farther away (lines fan by 15-30 degrees from bottom to top);
+- photo-fan: the same, taken closer: the page fills the frame, so there is no outline to find, only the
+  text lines' fan;
 - photo-curved: a page bent like an open book's (lines bow by 1-2 line heights) in mild perspective;
 - photo-dim: mild perspective in dim, uneven light (a strong gradient and vignette).
 """
@@ -23,7 +25,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-FAMILIES = ("photo-mild", "photo-strong", "photo-curved", "photo-dim")
+FAMILIES = ("photo-mild", "photo-strong", "photo-fan", "photo-curved", "photo-dim")
 CAMERA = ("SyntheticPhone", "Model 7")  # EXIF Make and Model of the samples that carry them
 
 
@@ -53,7 +55,7 @@ def _corners(rng: np.random.Generator, family: str, width: int, height: int) -> 
     corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
     jitter = 0.07 if family != "photo-strong" else 0.03
     corners += rng.uniform(-jitter, jitter, corners.shape).astype(np.float32) * [width, height]
-    if family == "photo-strong":
+    if family in ("photo-strong", "photo-fan"):
         # One side far away: its edge shorter, the lines fanning towards it, from level at the bottom to
         # 15-30 degrees at the top.
         fan = np.tan(np.radians(rng.uniform(15, 30)))
@@ -91,6 +93,9 @@ def photograph(page: Image.Image, family: str, seed: int, line_height: float) ->
     inside = cv2.warpPerspective(np.ones_like(paper), matrix, out_size, flags=cv2.INTER_LINEAR, borderValue=0)
     scene = inside * warped + (1 - inside) * _table(rng, out_size)
     scene *= _light(rng, out_size, dim=family == "photo-dim")
+    if family == "photo-fan":  # close up: the frame at the page's corners, the table only in the wedges
+        (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
+        scene = scene[int(y0) : int(y1), int(x0) : int(x1)]
     scene = cv2.GaussianBlur(scene, (0, 0), rng.uniform(0.6, 1.3))
     scene += rng.normal(0, rng.uniform(2, 5), scene.shape).astype(np.float32)
     return Image.fromarray(np.clip(scene, 0, 255).astype(np.uint8))

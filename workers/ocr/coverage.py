@@ -14,6 +14,9 @@ How to use it (the API is these two calls; both are cheap next to a recognition)
     share = ink.covered(reading_tsv, reading_chain)  # per reading; None when the page has too little
                                                      # text-like ink for the share to mean anything
 
+`dark_ink(gray)` is the thresholded ink itself (1 where a pixel is clearly darker than its neighbourhood),
+for other measures that must not mind uneven light (workers/ocr/photo.py's line angles).
+
 `covered` counts only words with a letter or digit and confidence >= `min_word_confidence` (default
 `WORD_CONFIDENCE`), so a reading of noise, whose words are unsure, covers little, and noise itself rarely
 looks like text: specks are too small, texture and halftone blobs have no neighbours of their height in a
@@ -37,7 +40,7 @@ from scipy.spatial import cKDTree
 from workers.ocr import tsv
 from workers.ocr.geometry import Chain
 
-__all__ = ["MIN_COMPONENTS", "WORD_CONFIDENCE", "TextInk", "text_ink"]
+__all__ = ["MIN_COMPONENTS", "WORD_CONFIDENCE", "TextInk", "dark_ink", "text_ink"]
 
 # The components are found on a copy whose longer side is at most this (a whole-factor box reduction).
 WORK_SIZE = 1600
@@ -109,7 +112,7 @@ def _work_gray(image: Image.Image) -> tuple[np.ndarray, float]:
     return np.asarray(gray, dtype=np.uint8), scale
 
 
-def _dark_ink(gray: np.ndarray) -> np.ndarray:
+def dark_ink(gray: np.ndarray) -> np.ndarray:
     """Pixels clearly darker than their neighbourhood (uneven light and a grey ground do not matter), by more
     than the image's grain: on a noisy image the bar rises with the noise (its MAD from a 3x3 median)."""
     smooth = cv2.medianBlur(gray, 3)
@@ -155,7 +158,7 @@ def _in_rows(centres: np.ndarray, heights: np.ndarray) -> np.ndarray:
 def text_ink(image: Image.Image) -> TextInk:
     """The page's text-like ink components (see the module's docstring); measured once per page."""
     gray, scale = _work_gray(image)
-    count, _, stats, centroids = cv2.connectedComponentsWithStats(_dark_ink(gray), connectivity=8)
+    count, _, stats, centroids = cv2.connectedComponentsWithStats(dark_ink(gray), connectivity=8)
     stats, centroids = stats[1:count], centroids[1:count]  # label 0 is the background
     shaped = _shaped_like_text(stats, gray.shape[0])
     stats, centroids = stats[shaped], centroids[shaped]

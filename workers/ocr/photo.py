@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from workers.ocr import imageops
-from workers.ocr.coverage import TextInk, text_ink
+from workers.ocr.coverage import TextInk, dark_ink, text_ink
 from workers.ocr.geometry import Chain, Projective, Remap
 
 THUMB = 512  # the signs are read on a copy this large
@@ -36,6 +36,7 @@ FRAME_MARGIN = 0.02  # ... and lies this far (share of the side) inside its fram
 UNEVEN_LIGHT = 0.2  # the paper's level varies by this share of its brightest or more
 FAN_DEGREES = 2.0  # the top and bottom bands of text differ in angle by this much or more
 MAX_FAN_DEGREES = 40.0
+MIN_BAND_STRENGTH = 1.2  # a band's slanted lines are this much sharper than level ones at least
 MIN_BOW = 0.3  # lines bowing by this many line heights are dewarped
 REMAP_STEP = 4  # the dewarp's maps are kept at every 4th pixel in the chain
 
@@ -102,10 +103,10 @@ def _band_angles(gray: np.ndarray, text: TextInk) -> tuple[tuple[float, float], 
     for lo, hi in ((top, top + (bottom - top) / 3), (bottom - (bottom - top) / 3, bottom)):
         pad = int(2 * np.median(text.heights))
         crop = gray[max(0, int(lo) - pad) : int(hi) + pad]
-        ink = imageops.ink_mask(Image.fromarray(crop), imageops.SKEW_WORK_SIZE)
+        ink = (dark_ink(crop).astype(bool), 1.0)  # local threshold: uneven light does not matter
         angle, strength = imageops.skew_angle(Image.fromarray(crop), MAX_FAN_DEGREES, ink=ink)
-        if strength < 1.5:
-            return None
+        if abs(angle) >= FAN_DEGREES / 2 and strength < MIN_BAND_STRENGTH:
+            return None  # a slant no sharper than level: no clear lines (a level band's strength is 1)
         bands.append((angle, (lo + hi) / 2))
     return bands[0], bands[1]
 
@@ -227,7 +228,7 @@ def flatten(image: Image.Image, text: TextInk) -> Flattened:
     outline = page_outline(small)  # on the photo as it is: evened light hides the page's edge
     gray = flatten_light(original)
     chain, steps = Chain(), ["light"]
-    quad = outline / scale if outline is not None else (_text_quad(gray, text) if text.measurable else None)
+    quad = outline / scale if outline is not None else (_text_quad(original, text) if text.measurable else None)
     if quad is not None:
         homography, size = _rectify(quad)
         if size[0] * size[1] <= 2 * gray.size and min(size) > 32:
