@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
 from ocr_client.options import FORMATS, JobOptions, page_numbers
@@ -103,14 +103,23 @@ def validate_lang(lang: str) -> str:
 
 
 def submit_upload(
-    stream: BinaryIO, filename: str | None, options: JobOptions, *, owner: str | None = None
+    stream: BinaryIO,
+    filename: str | None,
+    options: JobOptions,
+    *,
+    owner: str | None = None,
+    extra_options: dict[str, Any] | None = None,
 ) -> JobRecord:
-    """POST /v1/jobs after form parsing: check the options, store the file, record and enqueue the job."""
+    """POST /v1/jobs after form parsing: check the options, store the file, record and enqueue the job.
+    `extra_options`: recorded with the job's options (an analyze's parameters, ocr_api/docintel/analyze.py)."""
     settings = get_api_settings()
+    request = JobRequest.checked(options, settings.default_lang, owner)
+    if extra_options:
+        request = replace(request, options={**request.options, **extra_options})
     return submit_job(
         stream,
         filename,
-        JobRequest.checked(options, settings.default_lang, owner),
+        request,
         max_bytes=settings.max_upload_bytes,
         max_pixels=settings.max_pixels_per_page,
         owner=owner,
@@ -252,9 +261,7 @@ def check_pages(pages: str | None) -> dict[str, str]:
         return {}
     limit = get_worker_settings().max_pages
     if len(page_numbers(pages)) > limit:
-        raise InvalidInput(
-            f"pages names more than {limit} pages (OCR_MAX_PAGES)", {"field": "pages", "maximum": limit}
-        )
+        raise InvalidInput(f"pages names more than {limit} pages (OCR_MAX_PAGES)", {"field": "pages", "maximum": limit})
     return {"pages": pages}
 
 
