@@ -178,7 +178,8 @@ async def read_document(request: Request, settings: ApiSettings) -> BinaryIO:
 
 async def _spool_body(request: Request) -> BinaryIO:
     """The raw body in a temporary file (in memory up to 1 MiB), as the multipart parser spools /v1 uploads."""
-    upload = UploadFile(cast(BinaryIO, tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY)))  # noqa: SIM115 - the caller closes it
+    spool = cast(BinaryIO, tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY))  # noqa: SIM115 - the caller closes it
+    upload = UploadFile(spool, size=0)
     async for chunk in request.stream():
         await upload.write(chunk)
     if upload.size == 0:
