@@ -14,6 +14,7 @@ import json
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from io import BytesIO
 from typing import Any, BinaryIO, cast
 
@@ -153,18 +154,14 @@ async def read_document(request: Request, settings: ApiSettings) -> BinaryIO:
                 "urlSource is not allowed on this server (OCR_URL_SOURCE=false): send the document as base64Source "
                 "or as the request body"
             )
-        fetch = url_source.fetch
-        return await anyio.to_thread.run_sync(
-            lambda: cast(
-                BinaryIO,
-                fetch(
-                    source,
-                    allow_private=settings.url_source_allow_private,
-                    max_bytes=settings.max_upload_bytes,
-                    timeout_s=settings.url_source_timeout_s,
-                ),
-            )
+        fetch = partial(
+            url_source.fetch,
+            source,
+            allow_private=settings.url_source_allow_private,
+            max_bytes=settings.max_upload_bytes,
+            timeout_s=settings.url_source_timeout_s,
         )
+        return cast(BinaryIO, await anyio.to_thread.run_sync(fetch))
     if content_type in RAW_TYPES or content_type.startswith("image/"):
         return await _spool_body(request)
     if not content_type:

@@ -45,7 +45,8 @@ async def analyze_document(model_id: str, request: Request, caller: CurrentCalle
     job = await anyio.to_thread.run_sync(submit, limiter=request.app.state.upload_slots)
     base = str(request.base_url).rstrip("/")
     location = f"{base}{PREFIX}/documentModels/{model_id}/analyzeResults/{job.id}?api-version={params.api_version}"
-    return Response(status_code=202, headers={"Operation-Location": location, "Retry-After": "1"})
+    retry = str(operation.RETRY_AFTER_S)
+    return Response(status_code=202, headers={"Operation-Location": location, "Retry-After": retry})
 
 
 @router.get("/documentModels/{model_id}/analyzeResults/{job_id}")

@@ -167,8 +167,14 @@ def test_every_field_is_a_flag_of_ocr_client_submit() -> None:
 
 def test_left_out_flags_are_not_sent_and_bad_values_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert upload_options(submit_args()).given() == {"formats": "txt"}
-    for flags in (["--psm", "14"], ["--dpi", "many"], ["--retain-hours", "-1"], ["--formats", "txt,doc"],
-                  ["--pages", "0"], ["--pages", "1-"]):
+    for flags in (
+        ["--psm", "14"],
+        ["--dpi", "many"],
+        ["--retain-hours", "-1"],
+        ["--formats", "txt,doc"],
+        ["--pages", "0"],
+        ["--pages", "1-"],
+    ):
         with pytest.raises(SystemExit):
             submit_args(*flags)
         assert flags[0] in capsys.readouterr().err
