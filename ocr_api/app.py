@@ -22,7 +22,7 @@ from ocr_api.errors import UnexpectedErrors, add_exception_handlers
 from ocr_api.limits import AuthBeforeBody, BodySizeLimit, BodyTimeout, StreamSlots
 from ocr_api.lookups import JobLookups
 from ocr_api.observe import Observe, time_database
-from ocr_api.routes import jobs, stream, system, ui
+from ocr_api.routes import docintel, jobs, stream, system, ui
 from ocr_api.security import OpenModeGuard, SecurityHeaders
 from ocr_api.settings import get_api_settings
 from ocr_telemetry.logging import configure_logging
@@ -39,6 +39,8 @@ MULTIPART_OVERHEAD = 1024 * 1024  # form fields and part headers around the file
 GZIP_MINIMUM_BYTES = 1400
 GZIP_LEVEL = 6  # zlib's default: level 9 costs about twice the CPU for 1-2 % smaller text
 LOOKUP_THREADS = 4
+CORS_HEADERS = ("Authorization", "X-API-Key", "Ocp-Apim-Subscription-Key", "Idempotency-Key", "Last-Event-ID",
+                "Content-Type")  # fmt: skip
 
 
 @asynccontextmanager
@@ -82,6 +84,8 @@ def create_app() -> FastAPI:
         BodySizeLimit,
         max_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD,
         message=f"upload larger than the limit of {settings.max_upload_mb} MiB (OCR_MAX_UPLOAD_MB)",
+        # The Document Intelligence API may send the file base64-encoded in JSON: 4 bytes for every 3.
+        docintel_max_bytes=settings.max_upload_bytes * 4 // 3 + MULTIPART_OVERHEAD,
     )
     app.add_middleware(AuthBeforeBody, access=app.state.access, uploads_per_key=settings.max_uploads_per_key)
     app.add_middleware(
@@ -101,8 +105,8 @@ def create_app() -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origin_list,
             allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Authorization", "X-API-Key", "Idempotency-Key", "Last-Event-ID", "Content-Type"],
-            expose_headers=["Location", "Retry-After", "X-Request-ID"],
+            allow_headers=[*CORS_HEADERS],
+            expose_headers=["Location", "Operation-Location", "Retry-After", "X-Request-ID", "apim-request-id"],
             max_age=600,
         )
     app.add_middleware(Observe, access_log=settings.access_log)  # outermost: sees every response
@@ -111,5 +115,6 @@ def create_app() -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(stream.router)
     app.include_router(ui.router)
+    app.include_router(docintel.router)  # the Document Intelligence API (docs/integrations.md)
     app.mount("/static", StaticFiles(directory=ui.STATIC_DIR), name="static")
     return app

@@ -214,12 +214,14 @@ class KeyRecheck:
 
 
 def presented_key(headers: Mapping[str, str]) -> str | None:
+    """The key in Authorization: Bearer, X-API-Key, or Ocp-Apim-Subscription-Key (the header the Azure SDKs send
+    to the Document Intelligence API, ocr_api/routes/docintel.py; any route takes it)."""
     header = headers.get("authorization")
     if header:
         scheme, _, value = header.partition(" ")
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
-    return headers.get("x-api-key") or None
+    return headers.get("x-api-key") or headers.get("ocp-apim-subscription-key") or None
 
 
 # Uploads of a key accepted by this process but not yet committed: counted with the committed ones, so

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
-from ocr_client.options import FORMATS, JobOptions
+from ocr_client.options import FORMATS, JobOptions, page_numbers
 
 from ocr_api.errors import (
     InvalidInput,
@@ -50,7 +50,9 @@ class JobRequest:
     psm: int | None
     dpi: int | None
     formats: list[str]
-    options: dict[str, bool]  # the switches given (a switch left out takes its default in the workers)
+    # The switches given (a switch left out takes its default in the workers), and `pages` when given; the
+    # Document Intelligence API adds its own parameters under "analyze" (ocr_api/docintel/analyze.py).
+    options: dict[str, Any]
     callback_url: str | None = None
     retain_hours: int | None = None
 
@@ -62,7 +64,7 @@ class JobRequest:
             psm=options.psm,
             dpi=options.dpi,
             formats=parse_formats(options.formats),
-            options=options.switches(),
+            options={**options.switches(), **check_pages(options.pages)},
             callback_url=check_callback_url(options.callback_url, owner=owner),
             retain_hours=check_retain_hours(options.retain_hours),
         )
@@ -101,14 +103,23 @@ def validate_lang(lang: str) -> str:
 
 
 def submit_upload(
-    stream: BinaryIO, filename: str | None, options: JobOptions, *, owner: str | None = None
+    stream: BinaryIO,
+    filename: str | None,
+    options: JobOptions,
+    *,
+    owner: str | None = None,
+    extra_options: dict[str, Any] | None = None,
 ) -> JobRecord:
-    """POST /v1/jobs after form parsing: check the options, store the file, record and enqueue the job."""
+    """POST /v1/jobs after form parsing: check the options, store the file, record and enqueue the job.
+    `extra_options`: recorded with the job's options (an analyze's parameters, ocr_api/docintel/analyze.py)."""
     settings = get_api_settings()
+    request = JobRequest.checked(options, settings.default_lang, owner)
+    if extra_options:
+        request = replace(request, options={**request.options, **extra_options})
     return submit_job(
         stream,
         filename,
-        JobRequest.checked(options, settings.default_lang, owner),
+        request,
         max_bytes=settings.max_upload_bytes,
         max_pixels=settings.max_pixels_per_page,
         owner=owner,
@@ -242,6 +253,16 @@ def check_callback_url(url: str | None, owner: str | None) -> str | None:
     except webhooks.CallbackRefused as exc:
         raise InvalidInput(str(exc), {"field": "callback_url"}) from exc
     return url
+
+
+def check_pages(pages: str | None) -> dict[str, str]:
+    """The job's `pages` option (nothing when every page is read); InvalidInput beyond OCR_MAX_PAGES pages."""
+    if not pages:
+        return {}
+    limit = get_worker_settings().max_pages
+    if len(page_numbers(pages)) > limit:
+        raise InvalidInput(f"pages names more than {limit} pages (OCR_MAX_PAGES)", {"field": "pages", "maximum": limit})
+    return {"pages": pages}
 
 
 def check_retain_hours(hours: int | None) -> int | None:

@@ -66,6 +66,16 @@ class ApiSettings(BaseSettings):
     allowed_hosts: str = Field(
         "", description="With keys off: comma-separated Host names answered besides loopback ones; `*`: any."
     )
+    url_source: bool = Field(
+        False,
+        description="Document Intelligence API: fetch an analyze request's `urlSource` (public addresses only).",
+    )
+    url_source_allow_private: bool = Field(
+        False, description="Let `urlSource` reach loopback, private and link-local addresses (closed LANs, tests)."
+    )
+    url_source_timeout_s: float = Field(
+        30.0, gt=0, description="Time limit of fetching one `urlSource`, connect to last byte."
+    )
 
     @property
     def effective_auth(self) -> Literal["required", "off"]:

@@ -29,7 +29,7 @@ from storage.records import jobs as repo
 from storage.records.db import session_scope
 from storage.records.job_reads import JobRecord, read_job
 from storage.records.models import JobStatus, PageStatus
-from workers import cache, faults, timings
+from workers import cache, faults, selection, timings
 from workers.job_end import job_ended
 from workers.ocr import outputs, pages, tesseract, textlayer
 from workers.ocr.engines import get_engine
@@ -159,7 +159,8 @@ def _count_pages(job: JobRecord) -> int:
     settings = get_worker_settings()
     with get_storage().local_path(job.input_key) as path:
         faults.before_count(job.filename)
-        total = pages.count_pages(path, job.media_type, settings.max_pixels_per_page)
+        document_pages = pages.count_pages(path, job.media_type, settings.max_pixels_per_page)
+    total = selection.job_page_count(job.options, document_pages)
     if total > settings.max_pages:
         raise InputError("too_many_pages", f"the document has {total} pages; OCR_MAX_PAGES={settings.max_pages}")
     if total == 0:
@@ -254,7 +255,8 @@ def _recognize_job_page(job: JobRecord, page_no: int) -> tuple[PageOutput, bytes
         faults.before_recognize(job.filename)
         with get_storage().local_path(job.input_key) as path:
             with_pdf = "pdf" in job.format_list
-            return _recognize(path, job.media_type, page_no, options, skip_text=skip_text, with_pdf=with_pdf)
+            source = selection.document_page(job.options, page_no)
+            return _recognize(path, job.media_type, (page_no, source), options, skip_text=skip_text, with_pdf=with_pdf)
     except Exception as exc:
         # Kept on the page row: if the page is finally given up, the job's error says why.
         note_page_error(job.id, page_no, f"{type(exc).__name__}: {exc}")
@@ -275,24 +277,23 @@ def _store_page(job_id: str, page_no: int, output: PageOutput, page_pdf: bytes |
 
 
 def _recognize(
-    path: Path, media_type: str, page_no: int, options: PageOptions, *, skip_text: bool, with_pdf: bool
+    path: Path, media_type: str, pages_no: tuple[int, int], options: PageOptions, *, skip_text: bool, with_pdf: bool
 ) -> tuple[PageOutput, bytes | None]:
-    """One page's outputs from one recognition pass, and its searchable one-page PDF when wanted.
-
-    With the job option skip_text, a PDF page that already has text keeps it (and its original page).
-    """
+    """One page's outputs from one recognition pass, and its searchable one-page PDF when wanted. `pages_no`: the
+    job's page number and the document's (workers/selection.py). With skip_text a PDF page's own text is kept."""
+    page_no, source = pages_no
     settings = get_worker_settings()
     dpi = options.dpi or settings.default_dpi
     if media_type == pages.PDF and skip_text:
-        layer = textlayer.read_text_layer(path, page_no, dpi)
+        layer = textlayer.read_text_layer(path, source, dpi)
         if layer is not None:
             output = textlayer.page_output(page_no, layer)
-            return output, pdf_output.copy_pdf_page(path, page_no) if with_pdf else None
+            return output, pdf_output.copy_pdf_page(path, source) if with_pdf else None
     with timings.step("load"):
         page_image = pages.load_page(
             path,
             media_type,
-            page_no,
+            source,
             dpi=options.dpi,
             render_dpi=settings.default_dpi,
             max_pixels=settings.max_pixels_per_page,

@@ -127,7 +127,8 @@
     // One checkbox per switch of JobOptions (rendered by ocr_api/routes/ui.py): each is sent, on or off.
     const switches = {};
     for (const box of form.querySelectorAll("input[name=switch]")) switches[box.value] = box.checked;
-    return { lang: checked("lang").join("+"), formats: checked("formats"), switches };
+    const pages = form.querySelector("input[name=pages]").value.trim();
+    return { lang: checked("lang").join("+"), formats: checked("formats"), switches, pages };
   }
 
   form.addEventListener("submit", (event) => {
@@ -215,6 +216,7 @@
     if (options.lang) data.append("lang", options.lang);
     data.append("formats", options.formats.join(","));
     for (const [name, on] of Object.entries(options.switches)) data.append(name, on ? "true" : "false");
+    if (options.pages) data.append("pages", options.pages);
     // XMLHttpRequest rather than fetch: only it reports upload progress.
     const xhr = new XMLHttpRequest();
     xhr.open("POST", `${api}/jobs`);

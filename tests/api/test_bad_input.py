@@ -177,6 +177,8 @@ def test_unknown_language_is_422_listing_installed(api_only_stack: Stack) -> Non
         ({"formats": "txt,docx"}, "docx"),
         ({"retain_hours": "-1"}, "retain_hours"),
         ({"normalize": "maybe"}, "normalize"),
+        ({"pages": "3-1"}, "pages"),
+        ({"pages": "1-600"}, "OCR_MAX_PAGES"),
     ],
 )
 def test_bad_options_are_422(api_only_stack: Stack, fields: dict[str, str], needle: str) -> None:

@@ -176,3 +176,15 @@ def test_skip_text_reuses_a_pdfs_own_text(stack: Stack, documents: dict[str, dic
 
     ocr_again = stack.run(searchable, formats="json")  # without skip_text the same file is OCR'd
     assert [p["source"] for p in json.loads(_result(stack, ocr_again["id"], "json"))["pages"]] == ["ocr"] * 3
+
+
+def test_pages_reads_only_the_pages_named_in_page_order(redis_stack: Stack) -> None:
+    tiff = corpus_file("paperless_multi-page-images.tiff")
+    job = redis_stack.run(tiff, pages="3,1-1,7")  # page 7 is past the end: left out
+    assert job["status"] == "succeeded" and job["pages_total"] == 2, job
+    assert job["options"] == {"pages": "3,1-1,7"}
+    first, second = redis_stack.text(job["id"]).split("\f")
+    assert "Page 1." in first and "Page 3." in second
+    failed = redis_stack.run(tiff, pages="4-9")
+    assert failed["status"] == "failed" and failed["error"]["code"] == "pages_out_of_range", failed
+    assert "3 page" in failed["error"]["message"]
