@@ -299,10 +299,9 @@ def _recognize(
             max_pixels=settings.max_pixels_per_page,
         )
     with timings.step("recognize"):
-        reading = read_page(get_engine(), page_no, page_image, options)
-    output = reading.output
-    page_pdf = pdf_output.page_pdf(reading.image, output, default_dpi=settings.default_dpi) if with_pdf else None
-    return output, page_pdf
+        read = read_page(get_engine(), page_no, page_image, options)
+    page_pdf = pdf_output.page_pdf(read.image, read.output, default_dpi=settings.default_dpi) if with_pdf else None
+    return read.output, page_pdf
 
 
 def load_page_outputs(
