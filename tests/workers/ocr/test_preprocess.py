@@ -173,8 +173,9 @@ def test_phone_photo_is_readable(engine: OcrEngine) -> None:
 def test_the_pipeline_takes_every_preprocessing_switch_and_has_no_defaults_for_them() -> None:
     from ocr_client.options import JobOptions
 
-    # skip_text is the edge's (workers/steps.py reads a PDF page's own text instead of calling the pipeline)
-    assert set(JobOptions.switch_names()) - set(Switches.names()) == {"skip_text"}
+    # skip_text, redo_ocr and pdfa are the edge's (workers/steps.py reads a PDF page's own text instead of
+    # calling the pipeline, or hides it; finalize writes the PDF)
+    assert set(JobOptions.switch_names()) - set(Switches.names()) == {"skip_text", "redo_ocr", "pdfa"}
     assert set(Switches.names()) < set(JobOptions.switch_names())
     # every preprocessing step is on by default, as it always was
     assert {name: JobOptions.switch_defaults()[name] for name in Switches.names()} == dict.fromkeys(
