@@ -73,11 +73,15 @@ def render(path: Path, dpi: int) -> list[Image.Image]:
     return images
 
 
-def words_on_ink(path: Path, dpi: int = 100) -> tuple[float, int]:
-    """The share of the text layer's words that lie on ink, and how many words there are."""
-    _, words = text_layer_words(path)
+def words_on_ink(path: Path, dpi: int | None = None) -> tuple[float, int]:
+    """The share of the text layer's words that lie on ink, and how many words there are. Rendered at `dpi`,
+    by default 100, or more for small pages (a crop of a line): the smallest page 800 pixels at least."""
+    sizes, words = text_layer_words(path)
     if not words:
         return 0.0, 0
+    if dpi is None:
+        smallest = min(min(size) for size in sizes)
+        dpi = round(min(max(100.0, 800 * 72 / max(smallest, 1.0)), 1200))
     pages = [np.asarray(image) < DARK for image in render(path, dpi)]
     on_ink = 0
     for word in words:

@@ -16,45 +16,28 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ocr_client.options import MEDIA_TYPES, JobOptions
-
 from storage import ObjectNotFound, get_storage
-from storage.objects.keys import job_prefix, page_key, result_key
+from storage.objects.keys import job_prefix, page_key
 from storage.records import jobs as repo
 from storage.records.db import session_scope
 from storage.records.job_reads import JobRecord, read_job
 from storage.records.models import JobStatus, PageStatus
 from workers import cache, faults, timings
 from workers.job_end import job_ended
-from workers.ocr import outputs, pages, tesseract, textlayer
+from workers.job_options import job_switches, text_pages_mode
+from workers.ocr import pages, tesseract, textlayer
 from workers.ocr.engines import get_engine
 from workers.ocr.errors import InputError
 from workers.ocr.outputs.page import PageOutput
-from workers.ocr.pdf import searchable_pdf
 from workers.ocr.preprocess import PageOptions, Switches, alternate_lang, read_page
+from workers.results import write_results
 from workers.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
-_TRUE, _FALSE = ("true", "1", "on"), ("false", "0", "off")
-
-
-def job_switches(options: dict[str, Any] | None) -> dict[str, bool]:
-    """Every switch of a job: its `options` (bools, or "true"/"false" strings as older records may hold)
-    over the defaults of the upload options (JobOptions)."""
-    result = JobOptions.switch_defaults()
-    for key, value in (options or {}).items():
-        if key not in result:
-            continue
-        if isinstance(value, bool):
-            result[key] = value
-        elif isinstance(value, str) and value.strip().lower() in (*_TRUE, *_FALSE):
-            result[key] = value.strip().lower() in _TRUE
-    return result
 
 
 def page_options(job: JobRecord) -> PageOptions:
@@ -260,12 +243,6 @@ def _recognize_job_page(job: JobRecord, page_no: int) -> PageOutput:
         raise
 
 
-def text_pages_mode(switches: dict[str, bool]) -> str:
-    """What to do with a PDF page that already has text: "skip" it (skip_text: its own text is kept), "redo"
-    its OCR (redo_ocr: its earlier invisible layer replaced), or "force" (OCR every page, the default)."""
-    return "redo" if switches.get("redo_ocr") else "skip" if switches.get("skip_text") else "force"
-
-
 def _store_page(job_id: str, page_no: int, output: PageOutput, *, keep_json: bool) -> list[str]:
     """Store the page's outputs as JSON when `keep_json` (what finalize assembles every format from, the
     searchable PDF's text layer included); the keys written."""
@@ -346,23 +323,6 @@ def finalize_job(job_id: str, done: PageDone | None = None) -> None:
         job_ended(job)
 
 
-def write_results(job: JobRecord, page_numbers: list[int], page_outputs: list[PageOutput]) -> list[str]:
-    """Every requested format of the job (and its text), from its pages' outputs; the keys written."""
-    storage = get_storage()
-    job_id = job.id
-    wanted = set(job.format_list) | {"txt"}
-    info = dict(job.engine_info or {})
-    meta = {"job_id": job.id, "filename": job.filename, "engine": info}
-    version = str(info.get("tesseract_version", ""))
-    for fmt in sorted(wanted):
-        if fmt == "pdf":
-            _write_pdf(job, page_outputs, creator=f"ocr-service, tesseract {version}")
-            continue
-        document = outputs.build_document(fmt, page_outputs, meta)
-        storage.put_bytes(result_key(job_id, fmt), document.encode("utf-8"), MEDIA_TYPES[fmt])
-    return [result_key(job_id, fmt) for fmt in sorted(wanted)]
-
-
 def discard(job_id: str, keys: list[str]) -> None:
     """Remove what a step wrote for a job that was cancelled, failed or deleted while it ran (all of the job's
     files when the job is gone); nothing when another delivery of the step has completed the job."""
@@ -373,33 +333,6 @@ def discard(job_id: str, keys: list[str]) -> None:
     elif job.status != JobStatus.SUCCEEDED:
         for key in keys:
             storage.delete(key)
-
-
-def _write_pdf(job: JobRecord, page_outputs: list[PageOutput], *, creator: str) -> None:
-    """result.pdf: the input itself with each OCR'd page's text layer grafted on (workers/ocr/pdf/), PDF/A
-    unless the job asked for a plain PDF, spooled through a temporary file."""
-    storage = get_storage()
-    settings = get_worker_settings()
-    switches = job_switches(job.options)
-    with storage.local_path(job.input_key) as path, tempfile.TemporaryFile() as spool:
-        try:
-            searchable_pdf(
-                path,
-                job.media_type,
-                page_outputs,
-                spool,
-                title=job.filename,
-                creator=creator,
-                redo=text_pages_mode(switches) == "redo",
-                archive=switches["pdfa"],
-                dpi=job.dpi,
-                default_dpi=settings.default_dpi,
-                max_pixels=settings.max_pixels_per_page,
-            )
-        except (ValueError, OSError) as exc:
-            raise InputError("pdf_failed", f"the searchable PDF cannot be made: {exc}") from exc
-        spool.seek(0)
-        storage.save_stream(result_key(job.id, "pdf"), spool, MEDIA_TYPES["pdf"])
 
 
 def note_page_error(job_id: str, page_no: int, message: str) -> None:

@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 import pikepdf
 
-__all__ = ["PDFA_FLAVOUR", "save_document"]
+__all__ = ["PDFA_FLAVOUR", "retitle", "save_document"]
 
 log = logging.getLogger(__name__)
 PDFA_FLAVOUR = "2b"
@@ -61,3 +61,21 @@ def save_document(pdf: pikepdf.Pdf, target: BinaryIO, *, title: str | None, crea
     pdf.docinfo[pikepdf.Name.Producer] = PRODUCER
     pdf.save(target)
     return False
+
+
+def retitle(data: bytes, title: str | None) -> bytes:
+    """A searchable PDF with another title (a cached result copied to a job of another file name), in its
+    document information and its XMP metadata alike, so that a PDF/A stays one."""
+    import io
+
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+            if title:
+                meta["dc:title"] = title
+            elif "dc:title" in meta:
+                del meta["dc:title"]
+        if not title and pikepdf.Name.Title in pdf.docinfo:
+            del pdf.docinfo[pikepdf.Name.Title]
+        buffer = io.BytesIO()
+        pdf.save(buffer)
+        return buffer.getvalue()
