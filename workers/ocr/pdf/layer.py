@@ -182,13 +182,19 @@ def _line(line: dict, to_user: Affine, font: GlyphlessFont, font_name: str) -> l
     # One baseline a line (where it is skewed, its middle's): pdftotext splits a line whose words step up
     # or down into a line a word. Words closer than MIN_GAP of the size end a little early, so that
     # extractors see the space between them.
+    # Words that overlap (a reading that is not quite straight) are moved along so that each starts after the
+    # one before it: extractors read a line's words in the order they lie on it.
     common = sum(base for _, _, base in spans) / len(spans)
     gap = MIN_GAP * height
-    ends = [end for _, end, _ in spans]
-    for i in range(len(spans) - 1):
-        start, end = spans[i][0], spans[i][1]
-        ends[i] = max(min(end, spans[i + 1][0] - gap), start + (end - start) / 2)
-    spans = [(start, ends[i], common) for i, (start, _, _) in enumerate(spans)]
+    placed: list[tuple[float, float, float]] = []
+    for i, (start, end, _) in enumerate(spans):
+        if placed and start < placed[-1][1] + gap:
+            start = placed[-1][1] + gap
+            end = max(end, start + gap)
+        if i + 1 < len(spans):
+            end = max(min(end, spans[i + 1][0] - gap), start + (end - start) / 2)
+        placed.append((start, end, common))
+    spans = placed
     for i, (word, (start, end, base)) in enumerate(zip(line["words"], spans, strict=True)):
         origin = _apply(to_user, (along[0] * start + up[0] * base, along[1] * start + up[1] * base))
         matrix = (*along_user, *up_user, *origin)
