@@ -247,3 +247,23 @@ def test_redo_ocr_replaces_an_earlier_invisible_layer_and_keeps_visible_text(tmp
         graft.graft_pages(pdf, [_words_page(640, 480, "new layer")], redo=True)
         pdf.save(out)
     assert normalise(pdfcheck.pdftotext(again, raw=True)[0]) == "new layer visible"
+
+
+def test_redo_ocr_reads_a_pdf_page_without_its_text(tmp_path: Path) -> None:
+    """The page is rendered for the engine with its text objects taken out (its images stay)."""
+    pdf = pikepdf.new()
+    page = pdf.add_blank_page(page_size=(200, 100))
+    font = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1,
+                                                BaseFont=pikepdf.Name.Helvetica))  # fmt: skip
+    page.add_resource(font, pikepdf.Name.Font, pikepdf.Name("/F1"))
+    page.contents_add(b"BT /F1 40 Tf 10 30 Td (Text) Tj ET\n0 0 0 rg 150 10 40 80 re f\n")
+    pdf.save(tmp_path / "text.pdf")
+
+    def dark(hide_text: bool) -> list[int]:
+        image = pages.load_page(tmp_path / "text.pdf", pages.PDF, 1, dpi=72, render_dpi=72, max_pixels=MAX_PIXELS,
+                                hide_text=hide_text).image.convert("L")  # fmt: skip
+        return [sum(1 for v in image.crop(box).getdata() if v < 128) for box in ((0, 0, 140, 100), (150, 10, 190, 90))]
+
+    shown, hidden = dark(False), dark(True)
+    assert shown[0] > 100 and hidden[0] == 0  # the text is gone ...
+    assert hidden[1] == shown[1] > 1000  # ... the drawing is not
