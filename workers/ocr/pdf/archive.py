@@ -44,20 +44,35 @@ def _drop_pdfa_claim(pdf: pikepdf.Pdf) -> None:
                 del meta[key]
 
 
+def _has_pdfa_intent(pdf: pikepdf.Pdf) -> bool:
+    intents = pdf.Root.get("/OutputIntents")
+    return isinstance(intents, pikepdf.Array) and any(i.get("/S") == "/GTS_PDFA1" for i in intents)
+
+
+def _save_pdfa(pdf: pikepdf.Pdf, target: BinaryIO) -> bool:
+    """Write the document as PDF/A-2b when it passes: with the PDF/A output intent it has (a document made for
+    print keeps its CMYK one), else with sRGB's. False when it cannot pass (nothing is written then)."""
+    from pikepdf import pdfa
+
+    intents: list[str | None] = [None, "sRGB"] if _has_pdfa_intent(pdf) else ["sRGB"]
+    findings: list[str] = []
+    for intent in intents:
+        try:
+            pdfa.save(pdf, target, PDFA_FLAVOUR, output_intent=intent)
+            return True
+        except pdfa.PdfaError as exc:
+            findings = [str(finding) for finding in exc.report.findings][:5]
+    log.warning("the document cannot be PDF/A-%s as it is; written as a plain PDF: %s", PDFA_FLAVOUR, findings)
+    _drop_pdfa_claim(pdf)
+    return False
+
+
 def save_document(pdf: pikepdf.Pdf, target: BinaryIO, *, title: str | None, creator: str, archive: bool) -> bool:
     """Write `pdf` to `target` (seekable, at its start): PDF/A-2b when `archive` and it passes, else plain.
     True when the file written is PDF/A."""
     _set_metadata(pdf, title, creator)
-    if archive:
-        from pikepdf import pdfa
-
-        try:
-            pdfa.save(pdf, target, PDFA_FLAVOUR)
-            return True
-        except pdfa.PdfaError as exc:
-            failed = [str(finding) for finding in exc.report.findings][:5]
-            log.warning("the document cannot be PDF/A-%s as it is; written as a plain PDF: %s", PDFA_FLAVOUR, failed)
-            _drop_pdfa_claim(pdf)
+    if archive and _save_pdfa(pdf, target):
+        return True
     pdf.docinfo[pikepdf.Name.Producer] = PRODUCER
     pdf.save(target)
     return False
