@@ -64,10 +64,21 @@ class JobRequest:
             psm=options.psm,
             dpi=options.dpi,
             formats=parse_formats(options.formats),
-            options={**options.switches(), **check_pages(options.pages)},
+            options={**check_switches(options), **check_pages(options.pages)},
             callback_url=check_callback_url(options.callback_url, owner=owner),
             retain_hours=check_retain_hours(options.retain_hours),
         )
+
+
+def check_switches(options: JobOptions) -> dict[str, bool]:
+    """The switches given; skip_text and redo_ocr say opposite things of a page that has text."""
+    if options.skip_text and options.redo_ocr:
+        raise InvalidInput(
+            "skip_text and redo_ocr cannot both be on: skip_text keeps a PDF page's own text, redo_ocr replaces"
+            " its invisible text with new OCR; choose one",
+            {"fields": ["skip_text", "redo_ocr"]},
+        )
+    return options.switches()
 
 
 def parse_formats(raw: str | None) -> list[str]:

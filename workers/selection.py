@@ -39,3 +39,8 @@ def document_page(options: dict[str, Any] | None, job_page: int) -> int:
     """The document's page number of the job's page `job_page` (1-based both)."""
     pages = _pages(options)
     return page_numbers(pages)[job_page - 1] if pages is not None else job_page
+
+
+def document_pages(options: dict[str, Any] | None, job_pages: list[int]) -> list[int] | None:
+    """The document's page numbers of the job's pages, None when the job reads every page."""
+    return [document_page(options, n) for n in job_pages] if _pages(options) is not None else None

@@ -50,6 +50,8 @@ class JobFields(TypedDict, total=False):
     auto_model: bool | None
     retry: bool | None
     skip_text: bool | None
+    redo_ocr: bool | None
+    pdfa: bool | None
     pages: str | None
     callback_url: str | None
     retain_hours: int | None

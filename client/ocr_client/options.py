@@ -110,7 +110,21 @@ class JobOptions(BaseModel):
         description="Retry empty or low-confidence pages with other settings",
     )
     skip_text: bool = Field(
-        False, title="Reuse a PDF page's own text layer", description="Reuse a PDF page's existing text layer"
+        False,
+        title="Keep the text of PDF pages that have some",
+        description="A PDF page that already has text is not OCR'd: its own text is reused and the page kept"
+        " as it is (pages with text are otherwise OCR'd like the others, their content kept)",
+    )
+    redo_ocr: bool = Field(
+        False,
+        title="Replace an earlier OCR layer",
+        description="A PDF page's invisible text (an earlier OCR layer) is removed and the page OCR'd again,"
+        " its visible text and images kept (not with skip_text)",
+    )
+    pdfa: bool = Field(
+        True,
+        title="Searchable PDF as PDF/A-2b",
+        description="Write the searchable PDF as PDF/A-2b for archiving; off: a plain PDF",
     )
     pages: str | None = Field(
         None,

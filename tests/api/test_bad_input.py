@@ -205,6 +205,15 @@ def test_unknown_fields_are_ignored_and_the_job_records_the_switches_given(api_o
     assert response.json()["options"] == {"deskew": False, "skip_text": True}
 
 
+def test_skip_text_and_redo_ocr_together_are_refused_naming_both(api_only_stack: Stack) -> None:
+    png = corpus_file("paperless_simple.png").read_bytes()
+    response = post_bytes(api_only_stack, png, skip_text="true", redo_ocr="true")
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_input" and "choose one" in error["message"]
+    assert error["details"] == {"fields": ["skip_text", "redo_ocr"]}
+
+
 @pytest.mark.parametrize(
     "filename",
     [
