@@ -41,6 +41,13 @@ class JobNotFinished(ApiError):
     code = "job_not_finished"
 
 
+class JobFailed(ApiError):
+    """A result asked of a job that failed: it has none, and never will (its `error` says why)."""
+
+    status_code = 409
+    code = "job_failed"
+
+
 class JobAlreadyFinished(ApiError):
     status_code = 409
     code = "job_finished"
@@ -59,6 +66,13 @@ class ResultNotAvailable(ApiError):
 class UnsupportedMediaType(ApiError):
     status_code = 415
     code = "unsupported_media_type"
+
+
+class DamagedFile(ApiError):
+    """The bytes start like a supported image but cannot be read: cut short or damaged."""
+
+    status_code = 422
+    code = "damaged_file"
 
 
 class UploadTooLarge(ApiError):

@@ -14,6 +14,7 @@ from ocr_api.errors import (
     InvalidInput,
     JobAlreadyFinished,
     JobExpired,
+    JobFailed,
     JobNotFinished,
     JobNotFound,
     ResultNotAvailable,
@@ -36,7 +37,7 @@ from storage.settings import get_storage_settings
 from webhooks import urls as webhooks
 from workers import queue
 from workers.job_end import job_ended
-from workers.ocr.tesseract import installed_languages, valid_lang_spec
+from workers.ocr.tesseract import SCRIPT_PREFIX, installed_languages, valid_lang_spec
 from workers.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,15 @@ def validate_lang(lang: str) -> str:
             {"installed": installed},
         )
     return lang
+
+
+def listed_languages() -> list[str]:
+    """The installed models, each once: where a script model lies beside the languages (Debian's
+    tesseract-ocr-script-* packages), `Fraktur` and `script/Fraktur` name the same file and only `Fraktur` is
+    listed; both are accepted as `lang`. Upstream's layout (tessdata/script/) lists `script/Fraktur` alone."""
+    names = installed_languages()
+    present = set(names)
+    return [n for n in names if not (n.startswith(SCRIPT_PREFIX) and n.removeprefix(SCRIPT_PREFIX) in present)]
 
 
 def submit_upload(
@@ -272,8 +282,9 @@ DELIVERY_FIELDS = ("attempt", "url", "status_code", "error", "duration_ms", "cre
 def result_object_key(job: JobRecord, fmt: str) -> str:
     require_files(job)
     if job.status == JobStatus.FAILED:
-        raise JobNotFinished(
-            f"job {job.id} failed: {job.error_message}", {"status": job.status, "error_code": job.error_code}
+        raise JobFailed(
+            f"job {job.id} failed, so it has no results: {job.error_message}",
+            {"status": job.status, "error": {"code": job.error_code, "message": job.error_message}},
         )
     if job.status != JobStatus.SUCCEEDED:
         raise JobNotFinished(
