@@ -240,7 +240,8 @@ def jobs_in_flight_slot(caller: Caller) -> Iterator[None]:
     with _uploading_lock:
         if jobs_in_flight(key) + _uploading[key] >= caller.max_in_flight:
             raise RateLimited(
-                f"the key '{caller.name}' has {caller.max_in_flight} jobs queued or running already; retry when "
+                f"the key '{caller.name}' has {caller.max_in_flight} job{'' if caller.max_in_flight == 1 else 's'} "
+                "queued or running already; retry when "
                 "some have finished, or raise the limit (OCR_MAX_JOBS_IN_FLIGHT, or `ocr-service keys create NAME "
                 "--max-in-flight N`)",
                 {"limit": "max_in_flight", "value": caller.max_in_flight},

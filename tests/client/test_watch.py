@@ -1,0 +1,96 @@
+"""`ocr-client watch` against a real `serve`: what is in the folder at the start, a file written slowly in place
+and one renamed in are OCR'd once complete, their results mirrored under OUT and the inputs moved aside; SIGTERM
+ends it cleanly; a restart with the same OUT redoes nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.scoring import cer
+from tests.client.conftest import Served
+from tests.support import REPO, corpus_file, ground_truth, wait_for
+
+DROP_TIMEOUT_S = 60  # the issue's promise: a dropped file's text is in OUT within a minute
+
+
+def start_watch(served: Served, inbox: Path, out: Path, *flags: str) -> subprocess.Popen[str]:
+    cmd = [sys.executable, "-m", "ocr_client.cli", "watch", str(inbox), "--out", str(out), "--server", served.url,
+           "--recursive", "--settle", "1", *flags]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def stop(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    return proc.returncode, err
+
+
+def text_of(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
+def test_watch_takes_files_once_complete_and_resumes_without_redoing(served: Served, tmp_path: Path) -> None:
+    inbox, out, done = tmp_path / "inbox", tmp_path / "out", tmp_path / "done"
+    (inbox / "sub").mkdir(parents=True)
+    (inbox / "there.tif").write_bytes(corpus_file("tess_HelloGoogle.tif").read_bytes())  # before the start
+    jobs_before = served.job_count()
+    proc = start_watch(served, inbox, out, "--move-done", str(done))
+    try:
+        # Written in place, slowly: the writer pauses (0.4 s) less than the settle time (1 s) between pieces, so
+        # the file is not taken half-written (a TIFF cut short would fail its job or lose its text).
+        slow = corpus_file("tess_trainingtimes.tif").read_bytes()
+        with (inbox / "slow.tif").open("wb") as fh:
+            for start in range(0, len(slow), len(slow) // 5 + 1):
+                fh.write(slow[start : start + len(slow) // 5 + 1])
+                fh.flush()
+                time.sleep(0.4)
+        dropped = time.monotonic()
+        # Renamed in: written under a hidden name first (never taken), then moved into a subfolder.
+        hidden = inbox / ".incoming.png"
+        hidden.write_bytes(corpus_file("pyt_test.png").read_bytes())
+        os.rename(hidden, inbox / "sub" / "renamed.png")
+        (inbox / "notes.txt").write_text("not a scan\n")
+
+        wanted = {"there": "tess_HelloGoogle.tif", "slow": "tess_trainingtimes.tif", "sub/renamed": "pyt_test.png"}
+
+        def all_read() -> bool:
+            return all(cer(ground_truth(gt), text_of(out / f"{rel}.txt")) < 0.1 for rel, gt in wanted.items())
+
+        wait_for(all_read, DROP_TIMEOUT_S, "the watched files' text in OUT", interval=0.2)
+        assert time.monotonic() - dropped < DROP_TIMEOUT_S
+        # Done inputs moved aside, their tree kept; the ignored file stays where it is.
+        wait_for(lambda: not (inbox / "sub" / "renamed.png").exists(), 10, "the inputs moved")
+        assert sorted(p.relative_to(done).as_posix() for p in done.rglob("*") if p.is_file()) == [
+            "slow.tif", "sub/renamed.png", "there.tif"
+        ]  # fmt: skip
+        assert (inbox / "notes.txt").exists()
+        assert served.job_count() == jobs_before + 3, "each file uploaded once"
+    finally:
+        code, err = stop(proc)
+    assert code == 0, err
+    assert "ignored notes.txt (not an image or PDF)" in err, err
+    assert "stopped; 3 done (3 pages)" in err and "Traceback" not in err, err
+
+    # A restart with the same OUT: the same bytes back in the folder are not OCR'd again.
+    (inbox / "there.tif").write_bytes((done / "there.tif").read_bytes())
+    (done / "there.tif").unlink()
+    jobs = served.job_count()
+    proc = start_watch(served, inbox, out, "--move-done", str(done))
+    try:
+        wait_for(lambda: (done / "there.tif").exists(), 30, "the already-done input moved aside again")
+    finally:
+        code, err = stop(proc)
+    assert code == 0 and "skipped there.tif" in err, err
+    assert served.job_count() == jobs, "nothing uploaded again"
+
+
+def test_watch_refuses_a_missing_folder(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "ocr_client.cli", "watch", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert done.returncode != 0 and "not a folder" in done.stderr
