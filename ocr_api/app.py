@@ -22,7 +22,7 @@ from ocr_api.errors import UnexpectedErrors, add_exception_handlers
 from ocr_api.limits import AuthBeforeBody, BodySizeLimit, BodyTimeout, StreamSlots
 from ocr_api.lookups import JobLookups
 from ocr_api.observe import Observe, time_database
-from ocr_api.routes import jobs, stream, system, ui
+from ocr_api.routes import docs, jobs, stream, system, ui
 from ocr_api.security import OpenModeGuard, SecurityHeaders
 from ocr_api.settings import get_api_settings
 from ocr_telemetry.logging import configure_logging
@@ -66,6 +66,8 @@ def create_app() -> FastAPI:
         "JSON and searchable PDF.",
         lifespan=lifespan,
         root_path=settings.root_path,
+        docs_url=None,  # /docs and /redoc are served offline by ocr_api/routes/docs.py
+        redoc_url=None,
         # Off, FastAPI still asks the OpenTelemetry API on every request whether a provider is set (about
         # 5 % of a status read); on, it reports to the globally configured providers, as by default.
         telemetry=None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False},
@@ -88,8 +90,9 @@ def create_app() -> FastAPI:
         GZipMiddleware,
         minimum_size=GZIP_MINIMUM_BYTES,
         compresslevel=GZIP_LEVEL,
-        # Progress streams (text/event-stream) are excluded by default; PDFs are compressed already.
-        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/pdf"),
+        # Progress streams (text/event-stream) are excluded by default; PDFs and zip archives (streamed batch
+        # results) are compressed already.
+        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/pdf", "application/zip"),
     )
     if app.state.access.mode == "off":  # DNS rebinding and cross-site writes (docs/security.md, "Open mode")
         app.add_middleware(
@@ -111,5 +114,9 @@ def create_app() -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(stream.router)
     app.include_router(ui.router)
+    # -- offline API documentation (ocr_api/routes/docs.py); its files' mount comes before /static's
+    app.include_router(docs.router)
+    app.mount(docs.ASSETS_PATH, docs.assets(), name="docs-assets")
+    # --
     app.mount("/static", StaticFiles(directory=ui.STATIC_DIR), name="static")
     return app
