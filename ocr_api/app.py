@@ -22,7 +22,7 @@ from ocr_api.errors import UnexpectedErrors, add_exception_handlers
 from ocr_api.limits import AuthBeforeBody, BodySizeLimit, BodyTimeout, StreamSlots
 from ocr_api.lookups import JobLookups
 from ocr_api.observe import Observe, time_database
-from ocr_api.routes import docs, jobs, stream, system, ui
+from ocr_api.routes import batches, docs, jobs, stream, system, ui
 from ocr_api.security import OpenModeGuard, SecurityHeaders
 from ocr_api.settings import get_api_settings
 from ocr_telemetry.logging import configure_logging
@@ -84,6 +84,8 @@ def create_app() -> FastAPI:
         BodySizeLimit,
         max_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD,
         message=f"upload larger than the limit of {settings.max_upload_mb} MiB (OCR_MAX_UPLOAD_MB)",
+        batch_max_bytes=settings.max_batch_bytes + MULTIPART_OVERHEAD,
+        batch_message=f"batch larger than the limit of {settings.max_batch_mb} MiB (OCR_MAX_BATCH_MB)",
     )
     app.add_middleware(AuthBeforeBody, access=app.state.access, uploads_per_key=settings.max_uploads_per_key)
     app.add_middleware(
@@ -112,6 +114,7 @@ def create_app() -> FastAPI:
     app.include_router(system.router)
     app.include_router(metrics.router)
     app.include_router(jobs.router)
+    app.include_router(batches.router)  # /v1/batches (ocr_api/routes/batches.py)
     app.include_router(stream.router)
     app.include_router(ui.router)
     # -- offline API documentation (ocr_api/routes/docs.py); its files' mount comes before /static's

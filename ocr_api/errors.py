@@ -41,6 +41,26 @@ class JobNotFinished(ApiError):
     code = "job_not_finished"
 
 
+class BatchNotFound(ApiError):
+    status_code = 404
+    code = "batch_not_found"
+
+
+class BatchNotFinished(ApiError):
+    status_code = 409
+    code = "batch_not_finished"
+
+
+class BatchFinished(ApiError):
+    status_code = 409
+    code = "batch_finished"
+
+
+class JobInBatch(ApiError):
+    status_code = 409
+    code = "job_in_batch"
+
+
 class JobFailed(ApiError):
     """A result asked of a job that failed: it has none, and never will (its `error` says why)."""
 

@@ -23,7 +23,8 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 API_PREFIX = "/v1/"
 STREAM_RETRY_AFTER_S = 5
 UPLOAD_RETRY_AFTER_S = 2
-UPLOAD_PATH = "/v1/jobs"
+UPLOAD_PATHS = frozenset({"/v1/jobs", "/v1/batches"})  # the requests whose bodies are uploads
+BATCH_PATH = "/v1/batches"
 T = TypeVar("T")
 
 
@@ -45,20 +46,29 @@ async def send_api_error(send: Send, exc: ApiError) -> None:
 
 
 class BodySizeLimit:
-    """Refuse bodies above `max_bytes`: at once when Content-Length says so, else as the bytes arrive."""
+    """Refuse bodies above `max_bytes`: at once when Content-Length says so, else as the bytes arrive. A batch
+    upload (POST /v1/batches, several files) has its own limit, `batch_max_bytes`; each of its files is held to
+    the upload limit when stored, as a single upload is."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, message: str) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, message: str, batch_max_bytes: int = 0, batch_message: str = ""
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.message = message
+        self.batch_max_bytes = batch_max_bytes or max_bytes
+        self.batch_message = batch_message or message
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = str(scope["path"]).removeprefix(str(scope.get("root_path", ""))).rstrip("/")
+        batch = scope["method"] == "POST" and path == BATCH_PATH
+        max_bytes, text = (self.batch_max_bytes, self.batch_message) if batch else (self.max_bytes, self.message)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await send_error(send, 413, "upload_too_large", self.message)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await send_error(send, 413, "upload_too_large", text)
             return
         received = 0
 
@@ -67,9 +77,9 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     # FastAPI re-raises HTTPException from body parsing; the app's handler writes the JSON.
-                    raise HTTPException(413, self.message)
+                    raise HTTPException(413, text)
             return message
 
         await self.app(scope, limited_receive, send)
@@ -100,7 +110,7 @@ class AuthBeforeBody:
         except Unauthorized as exc:
             await send_api_error(send, exc)
             return
-        if scope["method"] != "POST" or path.rstrip("/") != UPLOAD_PATH or caller.key_id is None:
+        if scope["method"] != "POST" or path.rstrip("/") not in UPLOAD_PATHS or caller.key_id is None:
             await self.app(scope, receive, send)
             return
         key = caller.key_id

@@ -133,6 +133,7 @@ def submit_job(
     max_bytes: int,
     max_pixels: int,
     owner: str | None = None,
+    batch_id: str | None = None,
 ) -> JobRecord:
     media_type = sniff_media_type(stream, max_pixels)
     job_id = str(uuid.uuid4())
@@ -159,6 +160,7 @@ def submit_job(
         options=request.options,
         callback_url=request.callback_url,
         retain_hours=request.retain_hours,
+        batch_id=batch_id,
     )
     try:
         # The row committed and the message published (together with other uploads ready at the same time)
