@@ -94,3 +94,26 @@ def test_watch_refuses_a_missing_folder(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "ocr_client.cli", "watch", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=30)
     assert done.returncode != 0 and "not a folder" in done.stderr
+
+
+def test_the_documented_unit_and_compose_service_run_real_flags() -> None:
+    """docs/clients.md's systemd unit and compose service: their commands are `ocr-client watch` with flags it
+    has, and the compose block is valid YAML."""
+    import re
+    import shlex
+
+    import yaml
+    from ocr_client.cli import build_parser
+
+    doc = (REPO / "docs" / "clients.md").read_text()
+    unit = re.search(r"```ini\n(.*?)```", doc, re.S)
+    service = re.search(r"```yaml\n(.*?)```", doc, re.S)
+    assert unit and service
+    exec_start = re.search(r"^ExecStart=(.*)$", unit[1], re.M)
+    assert exec_start and "KillSignal" not in unit[1]  # systemd's default, SIGTERM, is what watch stops on
+    compose = yaml.safe_load(service[1])["ocr-watch"]
+    assert compose["environment"]["OCR_SERVER"].startswith("http://api:")
+    for command in (shlex.split(exec_start[1]), compose["command"]):
+        assert Path(command[0]).name == "ocr-client" and command[1] == "watch", command
+        args = build_parser().parse_args(command[1:])  # SystemExit on an unknown flag
+        assert args.func.__name__ == "cmd_watch" and args.move_done and args.recursive
