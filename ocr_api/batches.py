@@ -25,6 +25,7 @@ from ocr_api.errors import (
     InvalidInput,
     JobInBatch,
     JobNotFound,
+    UploadTooLarge,
 )
 from ocr_api.service import JobRequest, cancel_job, delete_job, submit_job
 from ocr_api.settings import get_api_settings
@@ -84,6 +85,7 @@ def submit_batch(uploads: Sequence[Upload], options: JobOptions, owner: str | No
     request = JobRequest.checked(options, settings.default_lang, owner)
     for index, (stream, filename) in enumerate(uploads):
         try:
+            check_size(stream, settings.max_upload_bytes)
             sniff_media_type(stream, settings.max_pixels_per_page)
         except ApiError as exc:  # the same error, naming the file: nothing of the batch is stored
             raise type(exc)(
@@ -106,6 +108,14 @@ def submit_batch(uploads: Sequence[Upload], options: JobOptions, owner: str | No
         remove(batch_id, made)
         raise
     return _read_made(batch_id)
+
+
+def check_size(stream: BinaryIO, max_bytes: int) -> None:
+    """Each file of a batch within OCR_MAX_UPLOAD_MB, as a single upload must be (the parsed part's size)."""
+    size = stream.seek(0, 2)
+    stream.seek(0)
+    if size > max_bytes:
+        raise UploadTooLarge(f"larger than the limit of {max_bytes // (1024 * 1024)} MiB (OCR_MAX_UPLOAD_MB)")
 
 
 def group_jobs(job_ids: Sequence[str], owner: str | None, sees: Callable[[str | None], bool]) -> BatchRecord:
