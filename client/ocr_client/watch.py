@@ -129,17 +129,21 @@ class Watcher:
             for name in sorted(files):
                 self.consider(Path(folder) / name)
 
-    def offer(self, path: Path) -> None:
-        """A complete file: queued for OCR unless this version of it was handled already."""
-        rel = PurePosixPath(path.resolve().relative_to(self.root).as_posix())
+    @staticmethod
+    def examine(path: Path) -> tuple[Key, bool] | None:
+        """A settled file's version, and whether it is an image or PDF (reads it: call from a thread)."""
         try:
             st = path.stat()
         except OSError:
-            return
-        key = (st.st_size, st.st_mtime_ns)
+            return None
+        return (st.st_size, st.st_mtime_ns), sniff_file(path) is not None
+
+    def offer(self, path: Path, key: Key, ocr_able: bool) -> None:
+        """A complete file (on the event loop): queued for OCR unless this version of it was handled already."""
+        rel = PurePosixPath(path.resolve().relative_to(self.root).as_posix())
         if self.handled.get(str(rel)) == key or str(rel) in self.in_flight:
             return
-        if not sniff_file(path):
+        if not ocr_able:
             self.handled[str(rel)] = key
             self.counts.ignore(str(rel))
             if self.verbose:
@@ -185,7 +189,9 @@ class Watcher:
                 await asyncio.to_thread(self.rescan)
                 next_rescan = time.monotonic() + rescan_s
             for path in await asyncio.to_thread(self.arrivals.settled):
-                await asyncio.to_thread(self.offer, path)
+                seen = await asyncio.to_thread(self.examine, path)
+                if seen is not None:
+                    self.offer(path, *seen)
             await asyncio.sleep(TICK_S)
 
     async def event_loop(self, stop: asyncio.Event) -> None:
