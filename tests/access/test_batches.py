@@ -101,6 +101,11 @@ def test_batch_limits_cancel_and_grouping(queued_auth: Access, tmp_path: Path) -
     assert over.status_code == 429 and over.json()["error"]["details"] == {"limit": "max_in_flight", "value": 2}
     assert "these 3 files" in over.json()["error"]["message"]
     assert post_batch(capped, [("a.tif", scan), ("b.tif", scan)]).status_code == 202
+    # Each file beyond the request counts toward the key's requests per minute, as its own upload would.
+    metered = queued_auth.add_key("metered", "--rate-per-minute", "3")
+    rated = post_batch(metered, [(f"{n}.tif", scan) for n in "abcd"])
+    assert rated.status_code == 429 and rated.json()["error"]["details"]["limit"] == "rate_per_minute", rated.text
+    assert int(rated.headers["retry-after"]) >= 1
 
     batch = post_batch(alice, [("a.tif", scan), ("b.tif", scan)]).json()
     assert batch["status"] == "queued" and batch["counts"]["queued"] == 2
