@@ -47,6 +47,33 @@ class JobNotFinished(ApiError):
     code = "job_not_finished"
 
 
+class BatchNotFound(ApiError):
+    status_code = 404
+    code = "batch_not_found"
+
+
+class BatchNotFinished(ApiError):
+    status_code = 409
+    code = "batch_not_finished"
+
+
+class BatchFinished(ApiError):
+    status_code = 409
+    code = "batch_finished"
+
+
+class JobInBatch(ApiError):
+    status_code = 409
+    code = "job_in_batch"
+
+
+class JobFailed(ApiError):
+    """A result asked of a job that failed: it has none, and never will (its `error` says why)."""
+
+    status_code = 409
+    code = "job_failed"
+
+
 class JobAlreadyFinished(ApiError):
     status_code = 409
     code = "job_finished"
@@ -65,6 +92,13 @@ class ResultNotAvailable(ApiError):
 class UnsupportedMediaType(ApiError):
     status_code = 415
     code = "unsupported_media_type"
+
+
+class DamagedFile(ApiError):
+    """The bytes start like a supported image but cannot be read: cut short or damaged."""
+
+    status_code = 422
+    code = "damaged_file"
 
 
 class UploadTooLarge(ApiError):

@@ -24,7 +24,8 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 API_PREFIXES = ("/v1/", DOCINTEL_PREFIX)
 STREAM_RETRY_AFTER_S = 5
 UPLOAD_RETRY_AFTER_S = 2
-UPLOAD_PATH = "/v1/jobs"
+UPLOAD_PATHS = frozenset({"/v1/jobs", "/v1/batches"})  # the requests whose bodies are uploads
+BATCH_PATH = "/v1/batches"
 ANALYZE_SUFFIX = ":analyze"  # POST /documentintelligence/documentModels/{modelId}:analyze, an upload too
 T = TypeVar("T")
 
@@ -56,23 +57,44 @@ async def send_api_error(scope: Scope, send: Send, exc: ApiError) -> None:
 
 
 class BodySizeLimit:
-    """Refuse bodies above `max_bytes`: at once when Content-Length says so, else as the bytes arrive. The
-    Document Intelligence API takes a file base64-encoded in JSON: its paths may send `docintel_max_bytes`."""
+    """Refuse bodies above `max_bytes`: at once when Content-Length says so, else as the bytes arrive. A batch
+    upload (POST /v1/batches, several files) has its own limit, `batch_max_bytes`; each of its files is held to
+    the upload limit when stored, as a single upload is. The Document Intelligence API takes a file
+    base64-encoded in JSON: its paths may send `docintel_max_bytes`."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, message: str, docintel_max_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        message: str,
+        docintel_max_bytes: int | None = None,
+        batch_max_bytes: int = 0,
+        batch_message: str = "",
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.docintel_max_bytes = docintel_max_bytes or max_bytes
         self.message = message
+        self.batch_max_bytes = batch_max_bytes or max_bytes
+        self.batch_message = batch_message or message
+
+    def _limit(self, scope: Scope) -> tuple[int, str]:
+        """The body limit of this request, and the message that names it."""
+        path = app_path(scope).rstrip("/")
+        if scope["method"] == "POST" and path == BATCH_PATH:
+            return self.batch_max_bytes, self.batch_message
+        if path.startswith(DOCINTEL_PREFIX):
+            return self.docintel_max_bytes, self.message
+        return self.max_bytes, self.message
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.docintel_max_bytes if app_path(scope).startswith(DOCINTEL_PREFIX) else self.max_bytes
+        limit, text = self._limit(scope)
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await send_error(scope, send, 413, "upload_too_large", self.message)
+            await send_error(scope, send, 413, "upload_too_large", text)
             return
         received = 0
 
@@ -83,7 +105,7 @@ class BodySizeLimit:
                 received += len(message.get("body", b""))
                 if received > limit:
                     # FastAPI re-raises HTTPException from body parsing; the app's handler writes the JSON.
-                    raise HTTPException(413, self.message)
+                    raise HTTPException(413, text)
             return message
 
         await self.app(scope, limited_receive, send)
@@ -115,7 +137,8 @@ class AuthBeforeBody:
         except Unauthorized as exc:
             await send_api_error(scope, send, exc)
             return
-        upload = path.rstrip("/") == UPLOAD_PATH or (path.startswith(DOCINTEL_PREFIX) and path.endswith(ANALYZE_SUFFIX))
+        analyze = path.startswith(DOCINTEL_PREFIX) and path.endswith(ANALYZE_SUFFIX)
+        upload = path.rstrip("/") in UPLOAD_PATHS or analyze
         if scope["method"] != "POST" or not upload or caller.key_id is None:
             await self.app(scope, receive, send)
             return

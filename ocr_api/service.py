@@ -14,6 +14,7 @@ from ocr_api.errors import (
     InvalidInput,
     JobAlreadyFinished,
     JobExpired,
+    JobFailed,
     JobNotFinished,
     JobNotFound,
     ResultNotAvailable,
@@ -36,7 +37,7 @@ from storage.settings import get_storage_settings
 from webhooks import urls as webhooks
 from workers import queue
 from workers.job_end import job_ended
-from workers.ocr.tesseract import installed_languages, valid_lang_spec
+from workers.ocr.tesseract import SCRIPT_PREFIX, installed_languages, valid_lang_spec
 from workers.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,15 @@ def validate_lang(lang: str) -> str:
     return lang
 
 
+def listed_languages() -> list[str]:
+    """The installed models, each once: where a script model lies beside the languages (Debian's
+    tesseract-ocr-script-* packages), `Fraktur` and `script/Fraktur` name the same file and only `Fraktur` is
+    listed; both are accepted as `lang`. Upstream's layout (tessdata/script/) lists `script/Fraktur` alone."""
+    names = installed_languages()
+    present = set(names)
+    return [n for n in names if not (n.startswith(SCRIPT_PREFIX) and n.removeprefix(SCRIPT_PREFIX) in present)]
+
+
 def submit_upload(
     stream: BinaryIO,
     filename: str | None,
@@ -145,6 +155,7 @@ def submit_job(
     max_bytes: int,
     max_pixels: int,
     owner: str | None = None,
+    batch_id: str | None = None,
 ) -> JobRecord:
     media_type = sniff_media_type(stream, max_pixels)
     job_id = str(uuid.uuid4())
@@ -171,6 +182,7 @@ def submit_job(
         options=request.options,
         callback_url=request.callback_url,
         retain_hours=request.retain_hours,
+        batch_id=batch_id,
     )
     try:
         # The row committed and the message published (together with other uploads ready at the same time)
@@ -304,8 +316,9 @@ DELIVERY_FIELDS = ("attempt", "url", "status_code", "error", "duration_ms", "cre
 def result_object_key(job: JobRecord, fmt: str) -> str:
     require_files(job)
     if job.status == JobStatus.FAILED:
-        raise JobNotFinished(
-            f"job {job.id} failed: {job.error_message}", {"status": job.status, "error_code": job.error_code}
+        raise JobFailed(
+            f"job {job.id} failed, so it has no results: {job.error_message}",
+            {"status": job.status, "error": {"code": job.error_code, "message": job.error_message}},
         )
     if job.status != JobStatus.SUCCEEDED:
         raise JobNotFinished(

@@ -19,8 +19,8 @@ from fastapi.responses import HTMLResponse
 from ocr_client.options import FORMATS, PAGES_MAX_CHARS, JobOptions
 
 from ocr_api.security import FORM_CSP
+from ocr_api.service import listed_languages
 from ocr_api.settings import get_api_settings
-from workers.ocr.tesseract import installed_languages
 
 router = APIRouter(tags=["ui"], include_in_schema=False)
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -67,7 +67,7 @@ def index(request: Request) -> HTMLResponse:
     default_lang = get_api_settings().default_lang
     languages = "\n".join(
         _checkbox("lang", code, f"{LANGUAGE_NAMES.get(code, code)} ({code})", code in default_lang.split("+"))
-        for code in installed_languages()
+        for code in listed_languages()
     )
     formats = "\n".join(
         _checkbox("formats", fmt, FORMAT_LABELS.get(fmt, fmt), fmt in DEFAULT_FORMATS) for fmt in FORMATS

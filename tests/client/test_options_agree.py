@@ -27,7 +27,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 JOB = {"id": "j1", "status": "queued", "pages_total": 1, "pages_done": 0, "formats": ["txt"], "filename": "a.png"}
 # The flags of `ocr-client submit` that are not the job's fields: where to send, what to read and write.
 BATCH_FLAGS = {"--help", "--server", "--api-key", "--retries", "--out", "--recursive", "--concurrency", "--poll",
-               "--json", "--quiet"}  # fmt: skip
+               "--json", "--quiet", "--verbose", "--version"}  # fmt: skip
 
 
 def sample(name: str) -> Any:

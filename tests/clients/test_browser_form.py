@@ -1,12 +1,15 @@
 """The form at / in real headless Chromium (Debian's chromium and chromium-driver; nothing downloads a
 browser): drop two scans, watch them finish, compare the preview with the ground truth, fetch every download
-link; a file that is not an image shows the service's own 415 message; recent jobs survive a reload."""
+link and the "Download all" archive of the two; a file that is not an image shows the service's own 415
+message; recent jobs survive a reload."""
 
 from __future__ import annotations
 
 import base64
+import io
 import re
 import shutil
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -115,6 +118,20 @@ def test_dropped_files_are_read_and_downloadable(browser: WebDriver, served: Ser
                     assert response.content.startswith(b"%PDF-")
                 else:
                     assert cer(ground_truth(name), response.text) < 0.05
+
+    # The files dropped together are one batch: "Download all" is its results.zip, each file under its name.
+    link = wait(browser, 30).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#groups .group[data-state=ready] a.download-all")
+    )[0]
+    archive = httpx.get(link.get_attribute("href") or "", timeout=30)
+    assert archive.status_code == 200 and archive.headers["content-type"] == "application/zip", archive.text
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as zipped:
+        stems = [name.rsplit(".", 1)[0] for name in DROPPED]
+        assert sorted(zipped.namelist()) == sorted(
+            [*(f"{s}.{f}" for s in stems for f in ("txt", "pdf")), "manifest.json"]
+        )
+        for name, stem in zip(DROPPED, stems, strict=True):
+            assert cer(ground_truth(name), zipped.read(f"{stem}.txt").decode()) < 0.05
 
     browser.set_window_size(*PHONE)
     assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth"), (
