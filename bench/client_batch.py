@@ -1,11 +1,11 @@
-"""`ocr-client submit` against the README's plain shell loop of curl uploads and polls, on the same files, and
-against the time the workers alone need for them.
+"""`ocr-client submit` against the plain shell loop of curl uploads and polls in docs/api.md, on the same
+files, and against the time the workers alone need for them.
 
 Starts `ocr-service serve` (one worker process per core, its private broker, result cache off so every file is
 really read), makes N small single-line scans from ../shared/corpus (default 200), then times, one after the
 other on the same service:
 
-- `curl loop`: the README's folder recipe (the `sh curl-recipe` block with `for f in scans/*`), run as
+- `curl loop`: docs/api.md's folder recipe (the `bash curl-recipe` block with `for f in scans/*`), run as
   written: upload, poll every 0.5 s, download, one file at a time (--no-curl leaves it out: for thousands of
   files it takes an hour);
 - `ocr-client -j C`: `ocr-client submit scans --out DIR --concurrency C` for each C of --concurrency.
@@ -47,11 +47,11 @@ from bench.throughput import machine
 CORPUS = REPO.parent / "shared" / "corpus" / "files"
 SMALL = ("tess_HelloGoogle.tif", "tess_trainingtimes.tif", "tess_trainingital.tif", "pyt_test_la.png",
          "paperless_simple.png")  # fmt: skip
-RECIPE = re.compile(r"^```sh curl-recipe\n(.*?)^```", re.S | re.M)
+RECIPE = re.compile(r"^```bash curl-recipe\n(.*?)^```", re.S | re.M)
 
 
 def readme_folder_loop() -> str:
-    blocks = RECIPE.findall((REPO / "README.md").read_text(encoding="utf-8"))
+    blocks = RECIPE.findall((REPO / "docs" / "api.md").read_text(encoding="utf-8"))
     return next(b for b in blocks if "for f in scans/*" in b)
 
 
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--concurrency", default="1,8", help="ocr-client --concurrency values (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="serve --concurrency")
-    parser.add_argument("--no-curl", dest="curl", action="store_false", help="leave the README's curl loop out")
+    parser.add_argument("--no-curl", dest="curl", action="store_false", help="leave the curl loop of docs/api.md out")
     parser.add_argument("--no-drain", dest="drain", action="store_false", help="leave the workers-alone run out")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="broker of the drain run")
     parser.add_argument("--json", type=Path, default=REPO / ".bench" / "client_batch.json")
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run_clients(args: argparse.Namespace, work: Path, env: dict[str, str]) -> list[dict[str, Any]]:
-    """The README's curl loop and ocr-client at each concurrency, one after another, against one `serve`."""
+    """The curl loop of docs/api.md and ocr-client at each concurrency, one after another, against one `serve`."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     serve_env = {**env, "OCR_RESULT_CACHE": "false", "PYTHONUNBUFFERED": "1"}
@@ -190,7 +190,7 @@ def run_curl_loop(work: Path, env: dict[str, str], url: str) -> dict[str, Any]:
     wall, cpu, _ = timed(["bash", "-c", script], loop_dir, {**env, "OCR": url})
     done = len(list((loop_dir / "out").glob("*.txt")))
     print(f"curl loop: {done} files in {wall:.1f} s", file=sys.stderr)
-    return {"client": "curl loop (README)", "wall_s": wall, "client_cpu_s": cpu, "done": done}
+    return {"client": "curl loop (docs/api.md)", "wall_s": wall, "client_cpu_s": cpu, "done": done}
 
 
 def run_ocr_client(work: Path, env: dict[str, str], url: str, concurrency: int) -> dict[str, Any]:

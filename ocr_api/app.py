@@ -22,7 +22,7 @@ from ocr_api.errors import UnexpectedErrors, add_exception_handlers
 from ocr_api.limits import AuthBeforeBody, BodySizeLimit, BodyTimeout, StreamSlots
 from ocr_api.lookups import JobLookups
 from ocr_api.observe import Observe, time_database
-from ocr_api.routes import jobs, stream, system, ui
+from ocr_api.routes import batches, docintel, docs, jobs, stream, system, ui
 from ocr_api.security import OpenModeGuard, SecurityHeaders
 from ocr_api.settings import get_api_settings
 from ocr_telemetry.logging import configure_logging
@@ -39,6 +39,8 @@ MULTIPART_OVERHEAD = 1024 * 1024  # form fields and part headers around the file
 GZIP_MINIMUM_BYTES = 1400
 GZIP_LEVEL = 6  # zlib's default: level 9 costs about twice the CPU for 1-2 % smaller text
 LOOKUP_THREADS = 4
+CORS_HEADERS = ("Authorization", "X-API-Key", "Ocp-Apim-Subscription-Key", "Idempotency-Key", "Last-Event-ID",
+                "Content-Type")  # fmt: skip
 
 
 @asynccontextmanager
@@ -66,6 +68,8 @@ def create_app() -> FastAPI:
         "JSON and searchable PDF.",
         lifespan=lifespan,
         root_path=settings.root_path,
+        docs_url=None,  # /docs and /redoc are served offline by ocr_api/routes/docs.py
+        redoc_url=None,
         # Off, FastAPI still asks the OpenTelemetry API on every request whether a provider is set (about
         # 5 % of a status read); on, it reports to the globally configured providers, as by default.
         telemetry=None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False},
@@ -82,14 +86,19 @@ def create_app() -> FastAPI:
         BodySizeLimit,
         max_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD,
         message=f"upload larger than the limit of {settings.max_upload_mb} MiB (OCR_MAX_UPLOAD_MB)",
+        # The Document Intelligence API may send the file base64-encoded in JSON: 4 bytes for every 3.
+        docintel_max_bytes=settings.max_upload_bytes * 4 // 3 + MULTIPART_OVERHEAD,
+        batch_max_bytes=settings.max_batch_bytes + MULTIPART_OVERHEAD,
+        batch_message=f"batch larger than the limit of {settings.max_batch_mb} MiB (OCR_MAX_BATCH_MB)",
     )
     app.add_middleware(AuthBeforeBody, access=app.state.access, uploads_per_key=settings.max_uploads_per_key)
     app.add_middleware(
         GZipMiddleware,
         minimum_size=GZIP_MINIMUM_BYTES,
         compresslevel=GZIP_LEVEL,
-        # Progress streams (text/event-stream) are excluded by default; PDFs are compressed already.
-        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/pdf"),
+        # Progress streams (text/event-stream) are excluded by default; PDFs and zip archives (streamed batch
+        # results) are compressed already.
+        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/pdf", "application/zip"),
     )
     if app.state.access.mode == "off":  # DNS rebinding and cross-site writes (docs/security.md, "Open mode")
         app.add_middleware(
@@ -101,15 +110,21 @@ def create_app() -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origin_list,
             allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Authorization", "X-API-Key", "Idempotency-Key", "Last-Event-ID", "Content-Type"],
-            expose_headers=["Location", "Retry-After", "X-Request-ID"],
+            allow_headers=[*CORS_HEADERS],
+            expose_headers=["Location", "Operation-Location", "Retry-After", "X-Request-ID", "apim-request-id"],
             max_age=600,
         )
     app.add_middleware(Observe, access_log=settings.access_log)  # outermost: sees every response
     app.include_router(system.router)
     app.include_router(metrics.router)
     app.include_router(jobs.router)
+    app.include_router(batches.router)  # /v1/batches (ocr_api/routes/batches.py)
     app.include_router(stream.router)
     app.include_router(ui.router)
+    app.include_router(docintel.router)  # the Document Intelligence API (docs/integrations.md)
+    # -- offline API documentation (ocr_api/routes/docs.py); its files' mount comes before /static's
+    app.include_router(docs.router)
+    app.mount(docs.ASSETS_PATH, docs.assets(), name="docs-assets")
+    # --
     app.mount("/static", StaticFiles(directory=ui.STATIC_DIR), name="static")
     return app

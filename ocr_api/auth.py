@@ -65,8 +65,8 @@ ANONYMOUS = Caller(key_id=None, name="anonymous", admin=True, rate_per_minute=0,
 
 
 class RateLimiter(Protocol):
-    async def hit(self, key_id: str, limit: int) -> float | None:
-        """Count one request; None when it is within `limit` per window, else the seconds until the next."""
+    async def hit(self, key_id: str, limit: int, amount: int = 1) -> float | None:
+        """Count `amount` requests; None when within `limit` per window, else the seconds until the next."""
 
 
 def _seconds_left(now: float) -> float:
@@ -79,11 +79,11 @@ class MemoryRateLimiter:
     def __init__(self) -> None:
         self._counts: dict[str, tuple[int, int]] = {}
 
-    async def hit(self, key_id: str, limit: int) -> float | None:
+    async def hit(self, key_id: str, limit: int, amount: int = 1) -> float | None:
         now = time.time()
         window = int(now // WINDOW_S)
         seen_window, count = self._counts.get(key_id, (window, 0))
-        count = count + 1 if seen_window == window else 1
+        count = count + amount if seen_window == window else amount
         self._counts[key_id] = (window, count)
         return None if count <= limit else _seconds_left(now)
 
@@ -97,15 +97,15 @@ class RedisRateLimiter:
         self._redis = Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._expiring: set[str] = set()  # this window's counters this process has given an expiry already
 
-    async def hit(self, key_id: str, limit: int) -> float | None:
+    async def hit(self, key_id: str, limit: int, amount: int = 1) -> float | None:
         now = time.time()
         name = f"ocr:rate:{key_id}:{int(now // WINDOW_S)}"
         try:
             if name in self._expiring:  # the usual case: one INCR, about half the cost of a pipeline
-                count = await self._redis.incr(name)
+                count = await self._redis.incr(name, amount)
             else:
                 async with self._redis.pipeline(transaction=False) as pipe:
-                    pipe.incr(name)
+                    pipe.incr(name, amount)
                     pipe.expire(name, 2 * WINDOW_S)
                     count, _ = await pipe.execute()
                 if len(self._expiring) >= CACHE_MAX:
@@ -140,8 +140,14 @@ class Access:
         if self.mode == "off":
             return ANONYMOUS
         caller = await self.identify(request.headers)
-        if caller.rate_per_minute and caller.key_id is not None:
-            retry_after = await self._limiter.hit(caller.key_id, caller.rate_per_minute)
+        await self.charge(caller, 1)
+        return caller
+
+    async def charge(self, caller: Caller, requests: int) -> None:
+        """Count `requests` against the caller's rate (a batch's files beyond its request count as uploads of
+        their own); RateLimited once over it."""
+        if caller.rate_per_minute and caller.key_id is not None and requests > 0:
+            retry_after = await self._limiter.hit(caller.key_id, caller.rate_per_minute, requests)
             if retry_after is not None:
                 raise RateLimited(
                     f"more than {caller.rate_per_minute} requests per minute with the key '{caller.name}'; "
@@ -150,7 +156,6 @@ class Access:
                     {"limit": "rate_per_minute", "value": caller.rate_per_minute},
                     headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
                 )
-        return caller
 
     async def identify(self, headers: Mapping[str, str]) -> Caller:
         """The caller whose key these request headers present (Unauthorized if none, too long or unknown);
@@ -214,12 +219,14 @@ class KeyRecheck:
 
 
 def presented_key(headers: Mapping[str, str]) -> str | None:
+    """The key in Authorization: Bearer, X-API-Key, or Ocp-Apim-Subscription-Key (the header the Azure SDKs send
+    to the Document Intelligence API, ocr_api/routes/docintel.py; any route takes it)."""
     header = headers.get("authorization")
     if header:
         scheme, _, value = header.partition(" ")
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
-    return headers.get("x-api-key") or None
+    return headers.get("x-api-key") or headers.get("ocp-apim-subscription-key") or None
 
 
 # Uploads of a key accepted by this process but not yet committed: counted with the committed ones, so
@@ -230,28 +237,32 @@ _uploading_lock = threading.Lock()
 
 
 @contextmanager
-def jobs_in_flight_slot(caller: Caller) -> Iterator[None]:
-    """Hold one of the key's in-flight places while its upload is stored and recorded; refuse an upload beyond
-    the key's queued, running and being-recorded jobs. Blocking (one COUNT): call it from a thread."""
+def jobs_in_flight_slot(caller: Caller, count: int = 1) -> Iterator[None]:
+    """Hold `count` of the key's in-flight places (one per file) while its upload is stored and recorded; refuse
+    an upload beyond the key's queued, running and being-recorded jobs. Blocking (one COUNT): call it from a
+    thread."""
     if not caller.max_in_flight or caller.key_id is None:
         yield
         return
     key = caller.key_id
     with _uploading_lock:
-        if jobs_in_flight(key) + _uploading[key] >= caller.max_in_flight:
+        in_flight = jobs_in_flight(key) + _uploading[key]
+        if in_flight + count > caller.max_in_flight:
+            limit = caller.max_in_flight
+            adding = f"; these {count} files would make {in_flight + count}" if count > 1 else ""
             raise RateLimited(
-                f"the key '{caller.name}' has {caller.max_in_flight} jobs queued or running already; retry when "
-                "some have finished, or raise the limit (OCR_MAX_JOBS_IN_FLIGHT, or `ocr-service keys create NAME "
-                "--max-in-flight N`)",
-                {"limit": "max_in_flight", "value": caller.max_in_flight},
+                f"the key '{caller.name}' may have {limit} job{'' if limit == 1 else 's'} queued or running and "
+                f"has {in_flight}{adding}; retry when some have finished, or raise the limit "
+                "(OCR_MAX_JOBS_IN_FLIGHT, or `ocr-service keys create NAME --max-in-flight N`)",
+                {"limit": "max_in_flight", "value": limit},
                 headers={"Retry-After": "5"},
             )
-        _uploading[key] += 1
+        _uploading[key] += count
     try:
         yield
     finally:
         with _uploading_lock:
-            _uploading[key] -= 1
+            _uploading[key] -= count
             if not _uploading[key]:
                 del _uploading[key]
 

@@ -6,15 +6,18 @@ import re
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from starlette.concurrency import run_in_threadpool
 
 from ocr_api.auth import CurrentCaller
-from ocr_api.errors import JobNotFound
+from ocr_api.batches import BatchRecord, read_batch
+from ocr_api.errors import BatchNotFound, JobNotFound
 from ocr_api.lookups import JobLookups
 from ocr_telemetry import context
 from ocr_telemetry.timing import timed
 from storage.records.job_reads import JobRecord
 
 JOB_ID = Path(description="Job id as returned by POST /v1/jobs (a UUID)")
+BATCH_ID = Path(description="Batch id as returned by POST /v1/batches (a UUID)")
 # Job ids are made by the server (str(uuid.uuid4())): anything else names no job, and is never sent to the
 # database (a NUL is an error there on PostgreSQL, not a miss).
 _JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -40,3 +43,17 @@ async def valid_job(job_id: Annotated[str, JOB_ID], request: Request, caller: Cu
 
 
 ValidJob = Annotated[JobRecord, Depends(valid_job)]
+
+
+async def valid_batch(batch_id: Annotated[str, BATCH_ID], caller: CurrentCaller) -> BatchRecord:
+    """The batch and its jobs, or BatchNotFound: for an id that is none, and for another key's batch alike."""
+    if not is_job_id(batch_id):  # made the same way as job ids
+        raise BatchNotFound(f"no batch with id '{batch_id[:_SHOWN_ID_CHARS]}'")
+    with timed("db"):
+        batch = await run_in_threadpool(read_batch, batch_id)
+    if batch is None or not caller.sees(batch.owner):
+        raise BatchNotFound(f"no batch with id '{batch_id}'")
+    return batch
+
+
+ValidBatch = Annotated[BatchRecord, Depends(valid_batch)]

@@ -17,48 +17,84 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ocr_api.auth import Access, Caller
-from ocr_api.errors import ApiError, RateLimited, Unauthorized, error_body
+from ocr_api.docintel.shape import PREFIX as DOCINTEL_PREFIX
+from ocr_api.errors import ApiError, RateLimited, Unauthorized, app_path, error_parts
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-API_PREFIX = "/v1/"
+API_PREFIXES = ("/v1/", DOCINTEL_PREFIX)
 STREAM_RETRY_AFTER_S = 5
 UPLOAD_RETRY_AFTER_S = 2
-UPLOAD_PATH = "/v1/jobs"
+UPLOAD_PATHS = frozenset({"/v1/jobs", "/v1/batches"})  # the requests whose bodies are uploads
+BATCH_PATH = "/v1/batches"
+ANALYZE_SUFFIX = ":analyze"  # POST /documentintelligence/documentModels/{modelId}:analyze, an upload too
 T = TypeVar("T")
 
 
 async def send_error(
-    send: Send, status: int, code: str, message: str, headers: dict[str, str] | None = None, details: Any = None
+    scope: Scope,
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    details: Any = None,
 ) -> None:
-    """Answer with the one JSON error shape and close the connection (the body, if any, stays unread)."""
-    body = json.dumps(error_body(code, message, details)).encode()
+    """Answer with the JSON error shape of the request's API and close the connection (the body, if any, stays
+    unread)."""
+    status, shaped, shape_headers = error_parts(scope, status, code, message, details)
+    body = json.dumps(shaped).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
            (b"connection", b"close")]  # fmt: skip
-    raw += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in (headers or {}).items()]
+    extra = {**(headers or {}), **shape_headers}
+    raw += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in extra.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_api_error(send: Send, exc: ApiError) -> None:
+async def send_api_error(scope: Scope, send: Send, exc: ApiError) -> None:
     """A typed API error (its status, code, message, details and headers), answered before the app runs."""
-    await send_error(send, exc.status_code, exc.code, exc.message, exc.headers, exc.details)
+    await send_error(scope, send, exc.status_code, exc.code, exc.message, exc.headers, exc.details)
 
 
 class BodySizeLimit:
-    """Refuse bodies above `max_bytes`: at once when Content-Length says so, else as the bytes arrive."""
+    """Refuse bodies above `max_bytes`: at once when Content-Length says so, else as the bytes arrive. A batch
+    upload (POST /v1/batches, several files) has its own limit, `batch_max_bytes`; each of its files is held to
+    the upload limit when stored, as a single upload is. The Document Intelligence API takes a file
+    base64-encoded in JSON: its paths may send `docintel_max_bytes`."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, message: str) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        message: str,
+        docintel_max_bytes: int | None = None,
+        batch_max_bytes: int = 0,
+        batch_message: str = "",
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.docintel_max_bytes = docintel_max_bytes or max_bytes
         self.message = message
+        self.batch_max_bytes = batch_max_bytes or max_bytes
+        self.batch_message = batch_message or message
+
+    def _limit(self, scope: Scope) -> tuple[int, str]:
+        """The body limit of this request, and the message that names it."""
+        path = app_path(scope).rstrip("/")
+        if scope["method"] == "POST" and path == BATCH_PATH:
+            return self.batch_max_bytes, self.batch_message
+        if path.startswith(DOCINTEL_PREFIX):
+            return self.docintel_max_bytes, self.message
+        return self.max_bytes, self.message
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit, text = self._limit(scope)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await send_error(send, 413, "upload_too_large", self.message)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await send_error(scope, send, 413, "upload_too_large", text)
             return
         received = 0
 
@@ -67,19 +103,20 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     # FastAPI re-raises HTTPException from body parsing; the app's handler writes the JSON.
-                    raise HTTPException(413, self.message)
+                    raise HTTPException(413, text)
             return message
 
         await self.app(scope, limited_receive, send)
 
 
 class AuthBeforeBody:
-    """With keys required, a request to /v1 that may carry a body is answered 401 before a byte of it is read
-    (and so before anything is spooled to the temp dir); the route's own check then finds the key cached. An
-    upload beyond the key's uploads in progress in this process (OCR_MAX_UPLOADS_PER_KEY) is 429 before its
-    body is read too: one key cannot hold the API's upload slots and temp space with slow uploads."""
+    """With keys required, a request to /v1 or to the Document Intelligence API that may carry a body is
+    answered 401 before a byte of it is read (and so before anything is spooled to the temp dir); the route's
+    own check then finds the key cached. An upload (POST /v1/jobs, or an analyze) beyond the key's uploads in
+    progress in this process (OCR_MAX_UPLOADS_PER_KEY) is 429 before its body is read too: one key cannot hold
+    the API's upload slots and temp space with slow uploads."""
 
     def __init__(self, app: ASGIApp, access: Access, uploads_per_key: int) -> None:
         self.app = app
@@ -91,16 +128,18 @@ class AuthBeforeBody:
         if self.access.mode != "required" or scope["type"] != "http" or scope["method"] not in BODY_METHODS:
             await self.app(scope, receive, send)
             return
-        path = str(scope["path"]).removeprefix(str(scope.get("root_path", "")))
-        if not path.startswith(API_PREFIX):
+        path = app_path(scope)
+        if not path.startswith(API_PREFIXES):
             await self.app(scope, receive, send)
             return
         try:
             caller = await self.access.identify(Headers(scope=scope))
         except Unauthorized as exc:
-            await send_api_error(send, exc)
+            await send_api_error(scope, send, exc)
             return
-        if scope["method"] != "POST" or path.rstrip("/") != UPLOAD_PATH or caller.key_id is None:
+        analyze = path.startswith(DOCINTEL_PREFIX) and path.endswith(ANALYZE_SUFFIX)
+        upload = path.rstrip("/") in UPLOAD_PATHS or analyze
+        if scope["method"] != "POST" or not upload or caller.key_id is None:
             await self.app(scope, receive, send)
             return
         key = caller.key_id
@@ -111,7 +150,7 @@ class AuthBeforeBody:
                 {"limit": "max_uploads_per_key", "value": self.uploads_per_key},
                 headers={"Retry-After": str(UPLOAD_RETRY_AFTER_S)},
             )
-            await send_api_error(send, refused)
+            await send_api_error(scope, send, refused)
             return
         self._uploading[key] = self._uploading.get(key, 0) + 1
         try:

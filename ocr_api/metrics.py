@@ -91,6 +91,7 @@ router = APIRouter(tags=["system"])
 
 
 @router.get("/metrics", summary="Prometheus metrics of the API and of the workers on this machine")
+@router.head("/metrics", include_in_schema=False)
 def metrics() -> Response:
     registry = collecting_registry()
     body = generate_latest(registry) + generate_latest(_state_registry)

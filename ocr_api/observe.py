@@ -12,6 +12,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ocr_api.docintel.shape import is_docintel_path
 from ocr_api.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from ocr_telemetry import context, timing
 
@@ -40,6 +41,7 @@ class Observe:
         timings = timing.Timings()
         timing.current.set(timings)
         status = 500
+        docintel = is_docintel_path(str(scope["path"]).removeprefix(str(scope.get("root_path", ""))))
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -48,6 +50,8 @@ class Observe:
                 elapsed = time.perf_counter() - started
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
+                if docintel:  # the Document Intelligence API's name for it
+                    headers.append((b"apim-request-id", request_id.encode("latin-1")))
                 headers.append((b"server-timing", timings.header(elapsed).encode()))
                 message["headers"] = headers
                 _record(scope, status, elapsed)

@@ -76,3 +76,23 @@ class Languages(BaseModel):
 class Readiness(BaseModel):
     status: str
     checks: dict[str, str]
+
+
+class BatchLinks(BaseModel):
+    self: str
+    results: str = Field(description="GET: every result in one zip archive (once every job has ended)")
+    cancel: str = Field(description="POST: cancel the batch's queued and running jobs")
+
+
+class BatchOut(BaseModel):
+    id: str
+    status: str = Field(description="queued (no job started), running (some job queued or running) or finished")
+    created_at: datetime
+    files: int = Field(description="Jobs in the batch")
+    counts: dict[str, int] = Field(description="Jobs per status: queued, running, succeeded, failed, cancelled")
+    jobs: list[JobOut] = Field(description="The batch's jobs, in the order of their files")
+    links: BatchLinks
+
+
+class BatchOfJobs(BaseModel):
+    jobs: list[str] = Field(min_length=1, description="Ids of jobs of yours, in no batch yet")

@@ -2,12 +2,17 @@
 Origin checks.
 
 Every response: no MIME sniffing, no framing, no Referer to other sites. The form page adds its own
-Content-Security-Policy (ocr_api/routes/ui.py): its script and styles come only from /static.
+Content-Security-Policy (ocr_api/routes/ui.py): its script and styles come only from /static. The API's
+documentation pages (/docs, /redoc: ocr_api/routes/docs.py) get DOCS_CSP: everything from this origin, their
+one inline script by its hash, nothing from any other host.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import ipaddress
+import re
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,6 +28,25 @@ FORM_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+
+# Swagger UI and ReDoc as FastAPI renders them: scripts and styles from /static/docs, one inline script that
+# starts them (allowed by its sha256, computed from the page), inline styles (ReDoc's styled-components writes
+# <style> elements at run time), SVG icons as data: URLs, ReDoc's search index in a blob: worker.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+_INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\ssrc=)[^>]*>(.*?)</script>", re.S | re.I)
+
+
+def docs_csp(page: bytes) -> str:
+    """DOCS_CSP for this page: its inline scripts allowed by their hashes, and no other inline script."""
+    hashes = [
+        "'sha256-" + base64.b64encode(hashlib.sha256(body).digest()).decode() + "'"
+        for body in _INLINE_SCRIPT.findall(page)
+    ]
+    return DOCS_CSP.format(hashes=" ".join(hashes)).replace("'self' ;", "'self';")
 
 
 class SecurityHeaders:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
-from ocr_client.options import FORMATS, JobOptions
+from ocr_client.options import FORMATS, JobOptions, page_numbers
 
 from ocr_api.errors import (
     InvalidInput,
     JobAlreadyFinished,
     JobExpired,
+    JobFailed,
     JobNotFinished,
     JobNotFound,
     ResultNotAvailable,
@@ -36,7 +37,7 @@ from storage.settings import get_storage_settings
 from webhooks import urls as webhooks
 from workers import queue
 from workers.job_end import job_ended
-from workers.ocr.tesseract import installed_languages, valid_lang_spec
+from workers.ocr.tesseract import SCRIPT_PREFIX, installed_languages, valid_lang_spec
 from workers.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,9 @@ class JobRequest:
     psm: int | None
     dpi: int | None
     formats: list[str]
-    options: dict[str, bool]  # the switches given (a switch left out takes its default in the workers)
+    # The switches given (a switch left out takes its default in the workers), and `pages` when given; the
+    # Document Intelligence API adds its own parameters under "analyze" (ocr_api/docintel/analyze.py).
+    options: dict[str, Any]
     callback_url: str | None = None
     retain_hours: int | None = None
 
@@ -62,10 +65,21 @@ class JobRequest:
             psm=options.psm,
             dpi=options.dpi,
             formats=parse_formats(options.formats),
-            options=options.switches(),
+            options={**check_switches(options), **check_pages(options.pages)},
             callback_url=check_callback_url(options.callback_url, owner=owner),
             retain_hours=check_retain_hours(options.retain_hours),
         )
+
+
+def check_switches(options: JobOptions) -> dict[str, bool]:
+    """The switches given; skip_text and redo_ocr say opposite things of a page that has text."""
+    if options.skip_text and options.redo_ocr:
+        raise InvalidInput(
+            "skip_text and redo_ocr cannot both be on: skip_text keeps a PDF page's own text, redo_ocr replaces"
+            " its invisible text with new OCR; choose one",
+            {"fields": ["skip_text", "redo_ocr"]},
+        )
+    return options.switches()
 
 
 def parse_formats(raw: str | None) -> list[str]:
@@ -100,15 +114,33 @@ def validate_lang(lang: str) -> str:
     return lang
 
 
+def listed_languages() -> list[str]:
+    """The installed models, each once: where a script model lies beside the languages (Debian's
+    tesseract-ocr-script-* packages), `Fraktur` and `script/Fraktur` name the same file and only `Fraktur` is
+    listed; both are accepted as `lang`. Upstream's layout (tessdata/script/) lists `script/Fraktur` alone."""
+    names = installed_languages()
+    present = set(names)
+    return [n for n in names if not (n.startswith(SCRIPT_PREFIX) and n.removeprefix(SCRIPT_PREFIX) in present)]
+
+
 def submit_upload(
-    stream: BinaryIO, filename: str | None, options: JobOptions, *, owner: str | None = None
+    stream: BinaryIO,
+    filename: str | None,
+    options: JobOptions,
+    *,
+    owner: str | None = None,
+    extra_options: dict[str, Any] | None = None,
 ) -> JobRecord:
-    """POST /v1/jobs after form parsing: check the options, store the file, record and enqueue the job."""
+    """POST /v1/jobs after form parsing: check the options, store the file, record and enqueue the job.
+    `extra_options`: recorded with the job's options (an analyze's parameters, ocr_api/docintel/analyze.py)."""
     settings = get_api_settings()
+    request = JobRequest.checked(options, settings.default_lang, owner)
+    if extra_options:
+        request = replace(request, options={**request.options, **extra_options})
     return submit_job(
         stream,
         filename,
-        JobRequest.checked(options, settings.default_lang, owner),
+        request,
         max_bytes=settings.max_upload_bytes,
         max_pixels=settings.max_pixels_per_page,
         owner=owner,
@@ -123,6 +155,7 @@ def submit_job(
     max_bytes: int,
     max_pixels: int,
     owner: str | None = None,
+    batch_id: str | None = None,
 ) -> JobRecord:
     media_type = sniff_media_type(stream, max_pixels)
     job_id = str(uuid.uuid4())
@@ -149,6 +182,7 @@ def submit_job(
         options=request.options,
         callback_url=request.callback_url,
         retain_hours=request.retain_hours,
+        batch_id=batch_id,
     )
     try:
         # The row committed and the message published (together with other uploads ready at the same time)
@@ -244,6 +278,16 @@ def check_callback_url(url: str | None, owner: str | None) -> str | None:
     return url
 
 
+def check_pages(pages: str | None) -> dict[str, str]:
+    """The job's `pages` option (nothing when every page is read); InvalidInput beyond OCR_MAX_PAGES pages."""
+    if not pages:
+        return {}
+    limit = get_worker_settings().max_pages
+    if len(page_numbers(pages)) > limit:
+        raise InvalidInput(f"pages names more than {limit} pages (OCR_MAX_PAGES)", {"field": "pages", "maximum": limit})
+    return {"pages": pages}
+
+
 def check_retain_hours(hours: int | None) -> int | None:
     limit = get_storage_settings().retention_hours
     if hours is not None and hours > limit:
@@ -272,8 +316,9 @@ DELIVERY_FIELDS = ("attempt", "url", "status_code", "error", "duration_ms", "cre
 def result_object_key(job: JobRecord, fmt: str) -> str:
     require_files(job)
     if job.status == JobStatus.FAILED:
-        raise JobNotFinished(
-            f"job {job.id} failed: {job.error_message}", {"status": job.status, "error_code": job.error_code}
+        raise JobFailed(
+            f"job {job.id} failed, so it has no results: {job.error_message}",
+            {"status": job.status, "error": {"code": job.error_code, "message": job.error_message}},
         )
     if job.status != JobStatus.SUCCEEDED:
         raise JobNotFinished(

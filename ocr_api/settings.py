@@ -57,6 +57,10 @@ class ApiSettings(BaseSettings):
     max_uploads_per_key: int = Field(
         16, ge=1, description="Uploads in progress at once per API key and API process (keys required); beyond it 429."
     )
+    max_batch_files: int = Field(
+        100, ge=1, description="Files one POST /v1/batches may hold (each counts as an upload for the limits)."
+    )
+    max_batch_mb: int = Field(500, ge=1, description="Largest POST /v1/batches request body in MiB (all its files).")
     max_streams_per_key: int = Field(
         20, ge=1, description="Open /text and /events streams per API key and API process; beyond it 429."
     )
@@ -65,6 +69,16 @@ class ApiSettings(BaseSettings):
     )
     allowed_hosts: str = Field(
         "", description="With keys off: comma-separated Host names answered besides loopback ones; `*`: any."
+    )
+    url_source: bool = Field(
+        False,
+        description="Document Intelligence API: fetch an analyze request's `urlSource` (public addresses only).",
+    )
+    url_source_allow_private: bool = Field(
+        False, description="Let `urlSource` reach loopback, private and link-local addresses (closed LANs, tests)."
+    )
+    url_source_timeout_s: float = Field(
+        30.0, gt=0, description="Time limit of fetching one `urlSource`, connect to last byte."
     )
 
     @property
@@ -88,6 +102,10 @@ class ApiSettings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def max_batch_bytes(self) -> int:
+        return self.max_batch_mb * 1024 * 1024
 
 
 def is_loopback(host: str) -> bool:

@@ -11,7 +11,7 @@ from typing import BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
-from ocr_api.errors import InvalidInput, UnsupportedMediaType, UploadTooLarge
+from ocr_api.errors import DamagedFile, InvalidInput, UnsupportedMediaType, UploadTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,16 @@ PDF_HEADER = b"%PDF-"
 # bytes of junk (as Acrobat does). Bytes that open as an image are an image, whatever "%PDF-" they hold.
 PDF_HEADER_MAX_OFFSET = 1024
 ACCEPTED_LABEL = "PNG, JPEG, TIFF, WebP, BMP, GIF images and PDF documents"
+# Signatures strong enough to say what a file was meant to be (BMP's two letters are not: text starts so too).
+# Bytes that start with one but do not open are a damaged file of that type (422), not an unsupported one (415).
+SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+)
 
 # Pillow's guard against decompression bombs is one process-wide setting; this is the one place the service
 # sets it. The API process opens images only to read their header, never decodes their pixels, and checks their
@@ -55,15 +65,34 @@ def sniff_media_type(stream: BinaryIO, max_pixels: int) -> str:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         if PDF_HEADER in head:  # a PDF after junk, within what the workers' reader accepts
             return PDF
-        raise UnsupportedMediaType(
-            f"the upload is not a supported file; accepted: {ACCEPTED_LABEL} (detected from the content)"
-        ) from exc
+        raise _unreadable(head) from exc
     finally:
         stream.seek(0)
     if width == 0 or height == 0:
         raise InvalidInput("the image has no pixels")
     check_frame_pixels(stream, fmt, max_pixels)  # every frame, not the first alone
     return ACCEPTED[fmt]
+
+
+def _unreadable(head: bytes) -> DamagedFile | UnsupportedMediaType:
+    """Why bytes no image reader opens are refused: damaged when they start like a supported image."""
+    claimed = signature_format(head)
+    if claimed is not None:
+        return DamagedFile(
+            f"the upload starts like a {claimed} image but cannot be read: it is damaged or cut short; "
+            "upload the whole file again",
+            {"format": claimed},
+        )
+    return UnsupportedMediaType(
+        f"the upload is not a supported file; accepted: {ACCEPTED_LABEL} (detected from the content)"
+    )
+
+
+def signature_format(head: bytes) -> str | None:
+    """The image format the first bytes claim (PNG, JPEG, TIFF, GIF, WebP), or None."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((name for magic, name in SIGNATURES if head.startswith(magic)), None)
 
 
 def check_frame_pixels(stream: BinaryIO, fmt: str, max_pixels: int, max_frames: int | None = None) -> None:

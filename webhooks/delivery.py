@@ -18,8 +18,6 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pydantic_core
@@ -31,7 +29,7 @@ from storage.records.job_reads import JobRecord, read_job
 from storage.records.job_view import job_status
 from storage.records.models import JobStatus, utcnow
 from webhooks.signing import signature, signing_secret
-from webhooks.urls import CallbackRefused, Target, check_callback
+from webhooks.urls import CallbackRefused, Target, check_callback, pinned_request
 from workers.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
@@ -68,23 +66,13 @@ class Outcome:
 
 def post(target: Target, body: bytes, headers: dict[str, str], timeout_s: float) -> Outcome:
     """One POST to the first checked address, redirects not followed."""
-    address = target.addresses[0]
-    host_in_url = f"[{address}]" if address.version == 6 else str(address)
-    parts = urlsplit(target.url)
-    url = urlunsplit((parts.scheme, f"{host_in_url}:{target.port}", parts.path or "/", parts.query, ""))
-    default_port = 443 if target.scheme == "https" else 80
-    host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
-    if ":" in target.host and not target.host.startswith("["):
-        host_header = f"[{target.host}]" + ("" if target.port == default_port else f":{target.port}")
-    extensions: dict[str, Any] = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    url, host, extensions = pinned_request(target)
     started = time.monotonic()
     try:
         with (
             httpx.Client(timeout=timeout_s, follow_redirects=False, trust_env=False) as client,
             # Streamed and closed unread: only the status matters, and a receiver's body could be any size.
-            client.stream(
-                "POST", url, content=body, headers={**headers, "Host": host_header}, extensions=extensions
-            ) as response,
+            client.stream("POST", url, content=body, headers={**headers, **host}, extensions=extensions) as response,
         ):
             pass
         error = None if 200 <= response.status_code < 300 else f"the receiver answered HTTP {response.status_code}"

@@ -12,7 +12,8 @@ import ipaddress
 import socket
 import unicodedata
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 MAX_URL_LENGTH = 2000
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -81,32 +82,33 @@ class Target:
     addresses: list[IPAddress]  # what it resolved to, every one checked
 
 
-def parse_callback(url: str) -> tuple[str, str, int]:
-    """Scheme, host and port of a callback URL; CallbackRefused for anything but an absolute http(s) URL."""
+def parse_callback(url: str, name: str = "callback_url") -> tuple[str, str, int]:
+    """Scheme, host and port of a callback URL; CallbackRefused for anything but an absolute http(s) URL.
+    `name`: what the URL is called in the messages (the API's urlSource goes through the same checks)."""
     if len(url) > MAX_URL_LENGTH:
-        raise CallbackRefused(f"callback_url is longer than {MAX_URL_LENGTH} characters")
+        raise CallbackRefused(f"{name} is longer than {MAX_URL_LENGTH} characters")
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise CallbackRefused(f"callback_url is not a valid URL: {exc}") from exc
+        raise CallbackRefused(f"{name} is not a valid URL: {exc}") from exc
     if parts.scheme not in ("http", "https"):
-        raise CallbackRefused("callback_url must be an http:// or https:// URL")
+        raise CallbackRefused(f"{name} must be an http:// or https:// URL")
     bad = next((c for c in url if c.isspace() or unicodedata.category(c)[0] == "C"), None)
     if bad is not None:
         # urlsplit would drop some of these (tabs, CR, LF, leading spaces) and parse what is left, while the URL
         # as given is what is stored, shown and sent again.
-        raise CallbackRefused(f"callback_url must not contain spaces or control characters (found {bad!r})")
+        raise CallbackRefused(f"{name} must not contain spaces or control characters (found {bad!r})")
     if not parts.hostname:
-        raise CallbackRefused("callback_url has no host")
+        raise CallbackRefused(f"{name} has no host")
     if parts.username is not None or parts.password is not None:
-        raise CallbackRefused("callback_url must not contain credentials; the signature authenticates the service")
+        raise CallbackRefused(f"{name} must not contain credentials")
     if port == 0:
-        raise CallbackRefused("callback_url port must be 1-65535")
+        raise CallbackRefused(f"{name} port must be 1-65535")
     return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 
-def resolve(host: str, port: int) -> list[IPAddress]:
+def resolve(host: str, port: int, name: str = "callback_url") -> list[IPAddress]:
     """Every address `host` resolves to (the address itself for a literal)."""
     try:
         return [ipaddress.ip_address(host)]
@@ -115,7 +117,7 @@ def resolve(host: str, port: int) -> list[IPAddress]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise CallbackRefused(f"callback_url host '{host}' does not resolve: {exc}", transient=True) from exc
+        raise CallbackRefused(f"{name} host '{host}' does not resolve: {exc}", transient=True) from exc
     found: list[IPAddress] = []
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])  # drop an IPv6 zone index
@@ -124,17 +126,33 @@ def resolve(host: str, port: int) -> list[IPAddress]:
     return found
 
 
-def check_callback(url: str, allow_private: bool) -> Target:
-    """Parse and resolve a callback URL and check every address; CallbackRefused says what is wrong."""
-    scheme, host, port = parse_callback(url)
-    addresses = resolve(host, port)
+def check_callback(
+    url: str, allow_private: bool, name: str = "callback_url", allow_setting: str = "OCR_WEBHOOK_ALLOW_PRIVATE"
+) -> Target:
+    """Parse and resolve a callback URL and check every address; CallbackRefused says what is wrong. `name` and
+    `allow_setting`: what the messages call the URL and the setting that lets private addresses through."""
+    scheme, host, port = parse_callback(url, name)
+    addresses = resolve(host, port, name)
     if not addresses:
-        raise CallbackRefused(f"callback_url host '{host}' has no address")
+        raise CallbackRefused(f"{name} host '{host}' has no address")
     if not allow_private:
         for address in addresses:
             why = refusal(address)
             if why:
-                raise CallbackRefused(
-                    f"callback_url host '{host}' is not allowed: {why} (OCR_WEBHOOK_ALLOW_PRIVATE=true allows it)"
-                )
+                raise CallbackRefused(f"{name} host '{host}' is not allowed: {why} ({allow_setting}=true allows it)")
     return Target(url, scheme, host, port, addresses)
+
+
+def pinned_request(target: Target) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The URL, Host header and httpx extensions of a request to the first checked address of `target`: the
+    host name stays in the Host header and in TLS (SNI), so a second DNS answer cannot point it elsewhere."""
+    address = target.addresses[0]
+    host_in_url = f"[{address}]" if address.version == 6 else str(address)
+    parts = urlsplit(target.url)
+    url = urlunsplit((parts.scheme, f"{host_in_url}:{target.port}", parts.path or "/", parts.query, ""))
+    default_port = 443 if target.scheme == "https" else 80
+    host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
+    if ":" in target.host and not target.host.startswith("["):
+        host_header = f"[{target.host}]" + ("" if target.port == default_port else f":{target.port}")
+    extensions: dict[str, Any] = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    return url, {"Host": host_header}, extensions

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-import io
 import json
 import logging
 from typing import Any
@@ -36,7 +35,9 @@ from workers.job_end import job_ended
 from workers.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
-KEY_VERSION = 1  # bump when what a cached result contains changes without engine_info changing
+# Bump when what a cached result contains changes without engine_info changing (2: the searchable PDF keeps
+# the user's pages, boxes are on the page's own grid).
+KEY_VERSION = 2
 
 
 OPEN_TENANT = "open"  # the one tenant of the jobs made without a key
@@ -94,17 +95,9 @@ def _rewrite_alto(data: bytes, source: CachedJob, job: JobRecord) -> bytes:
 
 def _rewrite_pdf(data: bytes, job: JobRecord) -> bytes:
     """result.pdf's title is its file's name (workers/steps.py): the new job's."""
-    from pypdf import PdfReader, PdfWriter
+    from workers.ocr.pdf.archive import retitle
 
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
-    metadata = {k: v for k, v in (writer.metadata or {}).items() if k != "/Title"}
-    if job.filename:
-        metadata["/Title"] = job.filename
-    writer.metadata = None
-    writer.add_metadata(metadata)
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
+    return retitle(data, job.filename)
 
 
 def _copy_object(

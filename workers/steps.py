@@ -16,45 +16,28 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ocr_client.options import MEDIA_TYPES, JobOptions
-
 from storage import ObjectNotFound, get_storage
-from storage.objects.keys import job_prefix, page_key, page_pdf_key, result_key
+from storage.objects.keys import job_prefix, page_key
 from storage.records import jobs as repo
 from storage.records.db import session_scope
 from storage.records.job_reads import JobRecord, read_job
 from storage.records.models import JobStatus, PageStatus
-from workers import cache, faults, timings
+from workers import cache, faults, selection, timings
 from workers.job_end import job_ended
-from workers.ocr import outputs, pages, tesseract, textlayer
+from workers.job_options import job_switches, text_pages_mode
+from workers.ocr import pages, tesseract, textlayer
 from workers.ocr.engines import get_engine
 from workers.ocr.errors import InputError
-from workers.ocr.outputs import pdf as pdf_output
 from workers.ocr.outputs.page import PageOutput
 from workers.ocr.preprocess import PageOptions, Switches, alternate_lang, read_page
+from workers.results import write_results
 from workers.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
-_TRUE, _FALSE = ("true", "1", "on"), ("false", "0", "off")
-
-
-def job_switches(options: dict[str, Any] | None) -> dict[str, bool]:
-    """Every switch of a job: its `options` (bools, or "true"/"false" strings as older records may hold)
-    over the defaults of the upload options (JobOptions)."""
-    result = JobOptions.switch_defaults()
-    for key, value in (options or {}).items():
-        if key not in result:
-            continue
-        if isinstance(value, bool):
-            result[key] = value
-        elif isinstance(value, str) and value.strip().lower() in (*_TRUE, *_FALSE):
-            result[key] = value.strip().lower() in _TRUE
-    return result
 
 
 def page_options(job: JobRecord) -> PageOptions:
@@ -159,7 +142,8 @@ def _count_pages(job: JobRecord) -> int:
     settings = get_worker_settings()
     with get_storage().local_path(job.input_key) as path:
         faults.before_count(job.filename)
-        total = pages.count_pages(path, job.media_type, settings.max_pixels_per_page)
+        document_pages = pages.count_pages(path, job.media_type, settings.max_pixels_per_page)
+    total = selection.job_page_count(job.options, document_pages)
     if total > settings.max_pages:
         raise InputError("too_many_pages", f"the document has {total} pages; OCR_MAX_PAGES={settings.max_pages}")
     if total == 0:
@@ -196,10 +180,10 @@ def process_page(
         stored = _claim_page(job_id, page_no, task_id)
         if stored is not None:
             return stored
-    output, page_pdf = _recognize_job_page(job, page_no)
+    output = _recognize_job_page(job, page_no)
     if job.pages_total == 1 and page_no == 1:
-        return _finish_one_page_job(job, output, page_pdf)
-    written = _store_page(job_id, page_no, output, page_pdf, keep_json=True)
+        return _finish_one_page_job(job, output)
+    written = _store_page(job_id, page_no, output, keep_json=True)
     info = {"confidence": round(output.confidence, 2), **output.info}
     with timings.step("finish"), session_scope() as session:
         outcome = repo.finish_page(session, job_id, page_no, info)
@@ -210,11 +194,11 @@ def process_page(
     return PageDone(last=outcome.newly_done and outcome.all_done, output=output, job=job)
 
 
-def _finish_one_page_job(job: JobRecord, output: PageOutput, page_pdf: bytes | None) -> PageDone:
+def _finish_one_page_job(job: JobRecord, output: PageOutput) -> PageDone:
     """The end of the one-page fast path: the job's results are written from the output in memory (no page
     JSON is kept; the text stream reads result.txt instead, ocr_api/progress.py), then the page is marked
     done and the job succeeded in one transaction."""
-    written = _store_page(job.id, 1, output, page_pdf, keep_json=False)
+    written = _store_page(job.id, 1, output, keep_json=False)
     with timings.step("finalize"):
         written += write_results(job, [1], [output])
     info = {"confidence": round(output.confidence, 2), **output.info}
@@ -246,62 +230,61 @@ def _claim_page(job_id: str, page_no: int, task_id: str | None) -> PageDone | No
     return None
 
 
-def _recognize_job_page(job: JobRecord, page_no: int) -> tuple[PageOutput, bytes | None]:
-    """The page's outputs (and its PDF when the job wants one); an error is noted on the page's row."""
+def _recognize_job_page(job: JobRecord, page_no: int) -> PageOutput:
+    """The page's outputs; an error is noted on the page's row."""
     options = page_options(job)
-    skip_text = job_switches(job.options)["skip_text"]
+    switches = job_switches(job.options)
     try:
         faults.before_recognize(job.filename)
         with get_storage().local_path(job.input_key) as path:
-            with_pdf = "pdf" in job.format_list
-            return _recognize(path, job.media_type, page_no, options, skip_text=skip_text, with_pdf=with_pdf)
+            source = selection.document_page(job.options, page_no)
+            return _recognize(path, job.media_type, (page_no, source), options, text_pages=text_pages_mode(switches))
     except Exception as exc:
         # Kept on the page row: if the page is finally given up, the job's error says why.
         note_page_error(job.id, page_no, f"{type(exc).__name__}: {exc}")
         raise
 
 
-def _store_page(job_id: str, page_no: int, output: PageOutput, page_pdf: bytes | None, *, keep_json: bool) -> list[str]:
-    """Store the page's PDF, and its outputs as JSON when `keep_json`; the keys written."""
-    storage = get_storage()
-    written = [page_key(job_id, page_no)] if keep_json else []
+def _store_page(job_id: str, page_no: int, output: PageOutput, *, keep_json: bool) -> list[str]:
+    """Store the page's outputs as JSON when `keep_json` (what finalize assembles every format from, the
+    searchable PDF's text layer included); the keys written."""
+    if not keep_json:
+        return []
     with timings.step("store"):
-        if page_pdf is not None:
-            written.append(page_pdf_key(job_id, page_no))
-            storage.put_bytes(page_pdf_key(job_id, page_no), page_pdf, MEDIA_TYPES["pdf"])
-        if keep_json:
-            storage.put_bytes(page_key(job_id, page_no), output.to_json().encode(), "application/json")
-    return written
+        get_storage().put_bytes(page_key(job_id, page_no), output.to_json().encode(), "application/json")
+    return [page_key(job_id, page_no)]
 
 
 def _recognize(
-    path: Path, media_type: str, page_no: int, options: PageOptions, *, skip_text: bool, with_pdf: bool
-) -> tuple[PageOutput, bytes | None]:
-    """One page's outputs from one recognition pass, and its searchable one-page PDF when wanted.
+    path: Path, media_type: str, pages_no: tuple[int, int], options: PageOptions, *, text_pages: str
+) -> PageOutput:
+    """One page's outputs from one recognition pass, its boxes on the page's own grid. `pages_no`: the job's page
+    number and the document's (workers/selection.py).
 
-    With the job option skip_text, a PDF page that already has text keeps it (and its original page).
+    A PDF page that already has text keeps it with text_pages "skip" (its outputs are read from it); with
+    "redo" it is read with its text hidden (only its images and drawings are OCR'd: its visible text is the
+    page's own, its invisible text an earlier OCR layer that finalize replaces).
     """
+    page_no, source = pages_no
     settings = get_worker_settings()
     dpi = options.dpi or settings.default_dpi
-    if media_type == pages.PDF and skip_text:
-        layer = textlayer.read_text_layer(path, page_no, dpi)
+    if media_type == pages.PDF and text_pages == "skip":
+        layer = textlayer.read_text_layer(path, source, dpi)
         if layer is not None:
-            output = textlayer.page_output(page_no, layer)
-            return output, pdf_output.copy_pdf_page(path, page_no) if with_pdf else None
+            return textlayer.page_output(page_no, layer)
     with timings.step("load"):
         page_image = pages.load_page(
             path,
             media_type,
-            page_no,
+            source,
             dpi=options.dpi,
             render_dpi=settings.default_dpi,
             max_pixels=settings.max_pixels_per_page,
+            hide_text=text_pages == "redo",
         )
     with timings.step("recognize"):
         reading = read_page(get_engine(), page_no, page_image, options)
-    output = reading.output
-    page_pdf = pdf_output.page_pdf(reading.image, output, default_dpi=settings.default_dpi) if with_pdf else None
-    return output, page_pdf
+    return reading.on_page(page_image)
 
 
 def load_page_outputs(
@@ -346,23 +329,6 @@ def finalize_job(job_id: str, done: PageDone | None = None) -> None:
         job_ended(job)
 
 
-def write_results(job: JobRecord, page_numbers: list[int], page_outputs: list[PageOutput]) -> list[str]:
-    """Every requested format of the job (and its text), from its pages' outputs; the keys written."""
-    storage = get_storage()
-    job_id = job.id
-    wanted = set(job.format_list) | {"txt"}
-    info = dict(job.engine_info or {})
-    meta = {"job_id": job.id, "filename": job.filename, "engine": info}
-    version = str(info.get("tesseract_version", ""))
-    for fmt in sorted(wanted):
-        if fmt == "pdf":
-            _write_pdf(job_id, page_numbers, title=job.filename, creator=f"tesseract {version}")
-            continue
-        document = outputs.build_document(fmt, page_outputs, meta)
-        storage.put_bytes(result_key(job_id, fmt), document.encode("utf-8"), MEDIA_TYPES[fmt])
-    return [result_key(job_id, fmt) for fmt in sorted(wanted)]
-
-
 def discard(job_id: str, keys: list[str]) -> None:
     """Remove what a step wrote for a job that was cancelled, failed or deleted while it ran (all of the job's
     files when the job is gone); nothing when another delivery of the step has completed the job."""
@@ -373,19 +339,6 @@ def discard(job_id: str, keys: list[str]) -> None:
     elif job.status != JobStatus.SUCCEEDED:
         for key in keys:
             storage.delete(key)
-
-
-def _write_pdf(job_id: str, page_numbers: list[int], *, title: str | None, creator: str) -> None:
-    """Merge the one-page PDFs the page tasks stored into result.pdf, spooled through a temporary file."""
-    storage = get_storage()
-    page_pdfs = (storage.read_bytes(page_pdf_key(job_id, n)) for n in page_numbers)
-    with tempfile.TemporaryFile() as spool:
-        try:
-            pdf_output.merge_pdf_pages(page_pdfs, spool, title=title, creator=creator)
-        except ObjectNotFound as exc:
-            raise InputError("missing_page_output", f"a page's PDF is missing: {exc}") from exc
-        spool.seek(0)
-        storage.save_stream(result_key(job_id, "pdf"), spool, MEDIA_TYPES["pdf"])
 
 
 def note_page_error(job_id: str, page_no: int, message: str) -> None:

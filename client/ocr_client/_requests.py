@@ -18,7 +18,7 @@ import httpx
 
 from ocr_client._version import __version__
 from ocr_client.errors import ApiError, JobFailed, ServerUnreachable
-from ocr_client.models import Job
+from ocr_client.models import Job, JobPage
 from ocr_client.options import JobOptions
 from ocr_client.retry import RetryPolicy, is_transient, retry_after_seconds
 
@@ -51,6 +51,9 @@ class JobFields(TypedDict, total=False):
     retry: bool | None
     flatten: bool | None
     skip_text: bool | None
+    redo_ocr: bool | None
+    pdfa: bool | None
+    pages: str | None
     callback_url: str | None
     retain_hours: int | None
 
@@ -155,6 +158,16 @@ def delete(job_id: str) -> Call[None]:
     return Call("DELETE", f"/v1/jobs/{job_id}", _nothing)
 
 
+def cancel(job_id: str) -> Call[Job]:
+    return Call("POST", f"/v1/jobs/{job_id}/cancel", _job)
+
+
+def jobs(limit: int | None, cursor: str | None) -> Call[JobPage]:
+    """A page of the caller's jobs, newest first (the query rides in the path: Call has no params)."""
+    query = httpx.QueryParams({k: v for k, v in (("limit", limit), ("cursor", cursor)) if v is not None})
+    return Call("GET", f"/v1/jobs?{query}" if query else "/v1/jobs", lambda r: JobPage.from_json(r.json()))
+
+
 def languages() -> Call[dict[str, Any]]:
     return Call("GET", "/v1/languages", _json_object)
 
@@ -187,6 +200,8 @@ def raise_for_error(response: httpx.Response) -> httpx.Response:
 
 
 def finished_or_raise(job: Job) -> Job:
+    if job.status == "cancelled":
+        raise JobFailed(job.id, "cancelled", "the job was cancelled")
     if job.status == "failed":
         error = job.error or {}
         raise JobFailed(job.id, str(error.get("code", "failed")), str(error.get("message", "")))

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Protocol
 
 import httpx
 
+from ocr_client._requests import finished_or_raise
 from ocr_client.client import AsyncClient
 from ocr_client.discover import Input
 from ocr_client.errors import ApiError, JobFailed, OcrClientError, ServerUnreachable
@@ -47,6 +48,7 @@ class Outcome:
     pages: int = 0
     reason: str = ""
     resumed: bool = False  # waited for the job a previous run had submitted
+    unreached: bool = False  # failed because the server could not be reached: worth trying again later
 
 
 class Reporter(Protocol):
@@ -66,15 +68,21 @@ class Batch:
     outcomes: list[Outcome] = field(default_factory=list)
     _unreachable: str | None = field(default=None, init=False)  # set once the server stays away
 
-    async def run(self, inputs: Iterator[Input]) -> list[Outcome]:
+    @property
+    def unreachable(self) -> str | None:
+        """Why the run stopped taking inputs (the server stayed away), or None."""
+        return self._unreachable
+
+    async def run(self, inputs: Iterator[Input] | AsyncIterator[Input]) -> list[Outcome]:
+        """OCR every input until `inputs` ends: a walk (a blocking iterator, read in a thread) or the files a
+        folder watch finds (an async iterator, ocr_client.watch)."""
         state = StateFile(self.outdir)
         queue: asyncio.Queue[Input | None] = asyncio.Queue(maxsize=self.concurrency * 2)
         workers = [asyncio.create_task(self._worker(queue, state)) for _ in range(self.concurrency)]
         try:
             found = 0
             while self._unreachable is None:
-                # The walk touches the disk: it runs in a thread, one file ahead at a time.
-                item = await asyncio.to_thread(next, inputs, None)
+                item = await _next_input(inputs)
                 if item is None:
                     break
                 found += 1
@@ -93,7 +101,9 @@ class Batch:
     async def _worker(self, queue: asyncio.Queue[Input | None], state: StateFile) -> None:
         while (item := await queue.get()) is not None:
             if self._unreachable is not None:
-                outcome = Outcome(item.rel.as_posix(), "failed", reason=f"not tried: {self._unreachable}")
+                outcome = Outcome(
+                    item.rel.as_posix(), "failed", reason=f"not tried: {self._unreachable}", unreached=True
+                )
             else:
                 outcome = await self._process(item, state)
             self.outcomes.append(outcome)
@@ -131,9 +141,7 @@ class Batch:
     async def _finish(self, job_id: str, outputs: dict[str, Path]) -> Job:
         """Wait for the job to end; write its results when it succeeded, raise JobFailed when it did not."""
         job = await self.client.wait(job_id, on_event=self._on_event, stream=self.stream_events)
-        if job.status == "failed":
-            error = job.error or {}
-            raise JobFailed(job_id, str(error.get("code", "failed")), str(error.get("message", "")))
+        finished_or_raise(job)  # failed or cancelled: JobFailed
         for fmt, path in outputs.items():
             path.parent.mkdir(parents=True, exist_ok=True)
             await self.client.download(job_id, fmt, path)
@@ -142,7 +150,7 @@ class Batch:
     def _failed(self, rel: str, job_id: str | None, exc: Exception) -> Outcome:
         if isinstance(exc, ServerUnreachable):
             self._unreachable = f"server unreachable ({exc})"
-            return Outcome(rel, "failed", job_id, reason=self._unreachable)
+            return Outcome(rel, "failed", job_id, reason=self._unreachable, unreached=True)
         if isinstance(exc, ApiError):
             return Outcome(rel, "failed", job_id, reason=f"{exc.status} {exc.code}: {exc.message}")
         if isinstance(exc, JobFailed):
@@ -162,3 +170,10 @@ class Batch:
     def _on_event(self, event: Event) -> None:
         if event.type == "page":
             self.reporter.page_done()
+
+
+async def _next_input(inputs: Iterator[Input] | AsyncIterator[Input]) -> Input | None:
+    if isinstance(inputs, AsyncIterator):
+        return await anext(inputs, None)
+    # The walk touches the disk: it runs in a thread, one file ahead at a time.
+    return await asyncio.to_thread(next, inputs, None)

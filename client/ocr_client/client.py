@@ -19,7 +19,7 @@ import httpx
 from ocr_client import _requests as api
 from ocr_client._requests import DEFAULT_SERVER, DEFAULT_TIMEOUT, STREAM_TIMEOUT, Call, FileInput, JobFields
 from ocr_client.errors import ApiError
-from ocr_client.models import Event, Job, SseParser
+from ocr_client.models import Event, Job, JobPage, SseParser
 from ocr_client.options import JobOptions
 from ocr_client.retry import RetryPolicy
 
@@ -97,7 +97,16 @@ class Client:
         return self._call(api.job(job_id))
 
     def delete(self, job_id: str) -> None:
+        """Remove the job and its files (a queued or running job is cancelled first)."""
         self._call(api.delete(job_id))
+
+    def cancel(self, job_id: str) -> Job:
+        """Stop a queued or running job; ApiError 409 `job_finished` when it has ended already."""
+        return self._call(api.cancel(job_id))
+
+    def jobs(self, limit: int | None = None, cursor: str | None = None) -> JobPage:
+        """One page of the key's jobs, newest first; pass `next_cursor` back for the next page."""
+        return self._call(api.jobs(limit, cursor))
 
     def languages(self) -> dict[str, Any]:
         return self._call(api.languages())
@@ -228,6 +237,12 @@ class AsyncClient:
 
     async def delete(self, job_id: str) -> None:
         await self._call(api.delete(job_id))
+
+    async def cancel(self, job_id: str) -> Job:
+        return await self._call(api.cancel(job_id))
+
+    async def jobs(self, limit: int | None = None, cursor: str | None = None) -> JobPage:
+        return await self._call(api.jobs(limit, cursor))
 
     async def languages(self) -> dict[str, Any]:
         return await self._call(api.languages())

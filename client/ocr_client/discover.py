@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 HEAD_BYTES = 1024  # the server looks for %PDF- in the first KiB too
@@ -55,9 +55,18 @@ class Input:
         return outdir.joinpath(*self.rel.parent.parts, f"{self.rel.stem}.{fmt}")
 
 
+IGNORED_NAMED = 1000  # ignored files named in a summary at most (the count goes on)
+
+
 @dataclass
 class WalkCounts:
     ignored: int = 0  # files that are neither an image nor a PDF
+    ignored_paths: list[str] = field(default_factory=list)  # the first IGNORED_NAMED of them
+
+    def ignore(self, path: Path | str) -> None:
+        self.ignored += 1
+        if len(self.ignored_paths) < IGNORED_NAMED:
+            self.ignored_paths.append(str(path))
 
 
 def discover(
@@ -80,7 +89,7 @@ def discover(
             if sniff_file(root):
                 yield Input(root, PurePosixPath(root.name))
             else:
-                counts.ignored += 1
+                counts.ignore(root)
         else:
             raise FileNotFoundError(f"no such file or folder: {root}")
 
@@ -101,7 +110,7 @@ def _walk(root: Path, folder: Path, recursive: bool, skip: Path | None, counts: 
             if sniff_file(path):
                 yield Input(path, PurePosixPath(path.relative_to(root).as_posix()))
             else:
-                counts.ignored += 1
+                counts.ignore(path)
     if recursive:
         for sub in subfolders:
             yield from _walk(root, sub, recursive, skip, counts)

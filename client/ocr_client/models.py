@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-FINISHED = ("succeeded", "failed")
+FINISHED = ("succeeded", "failed", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,18 @@ class Job:
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """One page of GET /v1/jobs, newest first; `next_cursor` asks for the next, older page (None: the last)."""
+
+    jobs: list[Job]
+    next_cursor: str | None
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> JobPage:
+        return cls([Job.from_json(j) for j in body.get("jobs") or []], body.get("next_cursor"))
 
 
 @dataclass(frozen=True)

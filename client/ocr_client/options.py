@@ -13,9 +13,11 @@ results) are here too, for the same reason.
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Format = Literal["txt", "hocr", "alto", "tsv", "json", "pdf"]
 FORMATS: tuple[str, ...] = get_args(Format)  # the order results are listed and assembled in
@@ -36,6 +38,29 @@ PAGE_SEPARATOR = "\f"
 LANG_MAX_CHARS = 128
 FORMATS_MAX_CHARS = 64
 CALLBACK_URL_MAX_CHARS = 2000
+PAGES_MAX_CHARS = 200
+# The highest page number `pages` may name: a range expands to at most this many numbers.
+MAX_PAGE_NUMBER = 100_000
+_PAGES = re.compile(r"\d+(?:\s*-\s*\d+)?(?:\s*,\s*\d+(?:\s*-\s*\d+)?)*")
+
+
+@lru_cache(maxsize=256)
+def page_numbers(pages: str) -> tuple[int, ...]:
+    """The page numbers a `pages` value names ("1-3,5", 1-based, as Azure's `pages` parameter and OCRmyPDF's
+    --pages write them): ascending, each once. ValueError says what is wrong with the value."""
+    if not _PAGES.fullmatch(pages.strip()):
+        raise ValueError(f"pages must be page numbers and ranges joined by commas, like 1-3,5 (got {pages!r})")
+    chosen: set[int] = set()
+    for part in pages.split(","):
+        first, _, last = part.partition("-")
+        start, end = int(first), int(last or first)
+        if start < 1 or end > MAX_PAGE_NUMBER or end < start:
+            raise ValueError(
+                f"pages: '{part.strip()}' is not a page range from 1 to {MAX_PAGE_NUMBER} (the first page is 1, "
+                "a range goes up: 2-4)"
+            )
+        chosen.update(range(start, end + 1))
+    return tuple(sorted(chosen))
 
 
 class JobOptions(BaseModel):
@@ -90,7 +115,27 @@ class JobOptions(BaseModel):
         description="Photos of pages that read poorly: find the page, undo its perspective, curve and uneven light",
     )
     skip_text: bool = Field(
-        False, title="Reuse a PDF page's own text layer", description="Reuse a PDF page's existing text layer"
+        False,
+        title="Keep the text of PDF pages that have some",
+        description="A PDF page that already has text is not OCR'd: its own text is reused and the page kept"
+        " as it is (pages with text are otherwise OCR'd like the others, their content kept)",
+    )
+    redo_ocr: bool = Field(
+        False,
+        title="Replace an earlier OCR layer",
+        description="A PDF page's invisible text (an earlier OCR layer) is removed and the page OCR'd again,"
+        " its visible text and images kept (not with skip_text)",
+    )
+    pdfa: bool = Field(
+        True,
+        title="Searchable PDF as PDF/A-2b",
+        description="Write the searchable PDF as PDF/A-2b for archiving; off: a plain PDF",
+    )
+    pages: str | None = Field(
+        None,
+        max_length=PAGES_MAX_CHARS,
+        title="Pages",
+        description="Pages to read, e.g. 1-3,5 (default: all); the results hold those pages, in page order",
     )
     callback_url: str | None = Field(
         None,
@@ -104,6 +149,14 @@ class JobOptions(BaseModel):
         title="Retention (hours)",
         description="Delete the input and results this many hours after the job ends",
     )
+
+    @field_validator("pages")
+    @classmethod
+    def _check_pages(cls, pages: str | None) -> str | None:
+        if pages is not None and pages.strip():
+            page_numbers(pages)
+            return pages.strip()
+        return None
 
     @classmethod
     def switch_names(cls) -> tuple[str, ...]:

@@ -13,6 +13,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ocr_client.batch import Outcome
 
 
+def plural(count: int, word: str) -> str:
+    """`1 page`, `2 pages`."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
 class Counters:
     def __init__(self) -> None:
         self.started = time.monotonic()
@@ -45,7 +50,9 @@ class PlainReporter:
             print(f"failed  {outcome.rel}: {outcome.reason}", file=self.out, flush=True)
         elif not self.quiet:
             resumed = ", resumed" if outcome.resumed else ""
-            detail = f" ({outcome.pages} pages, job {outcome.job_id}{resumed})" if outcome.status == "done" else ""
+            detail = (
+                f" ({plural(outcome.pages, 'page')}, job {outcome.job_id}{resumed})" if outcome.status == "done" else ""
+            )
             print(f"{outcome.status:7} {outcome.rel}{detail}", file=self.out, flush=True)
 
     def close(self) -> None:
@@ -62,13 +69,13 @@ class RichReporter:
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("files, {task.fields[pages]} pages, {task.fields[rate]:.1f} files/s"),
+            TextColumn("files, {task.fields[pages]}, {task.fields[rate]:.1f} files/s"),
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
             console=self.console,
         )
-        self.task = self.progress.add_task("OCR", total=None, pages=0, rate=0.0)
+        self.task = self.progress.add_task("OCR", total=None, pages=plural(0, "page"), rate=0.0)
         self.progress.start()
 
     def discovered(self, count: int, complete: bool) -> None:
@@ -78,7 +85,7 @@ class RichReporter:
 
     def page_done(self) -> None:
         self.counts.pages += 1
-        self.progress.update(self.task, pages=self.counts.pages)
+        self.progress.update(self.task, pages=plural(self.counts.pages, "page"))
 
     def finished(self, outcome: Outcome) -> None:
         self.counts.finished += 1

@@ -8,7 +8,6 @@ from fastapi.responses import JSONResponse
 from ocr_api import service
 from ocr_api.schemas import Languages, Readiness
 from ocr_api.settings import get_api_settings
-from workers.ocr.tesseract import installed_languages
 
 router = APIRouter(tags=["system"])
 
@@ -31,4 +30,4 @@ def readyz() -> JSONResponse:
 @router.get("/v1/languages", response_model=Languages, summary="Installed Tesseract languages")
 @router.head("/v1/languages", include_in_schema=False)
 def languages() -> Languages:
-    return Languages(languages=installed_languages(), default=get_api_settings().default_lang)
+    return Languages(languages=service.listed_languages(), default=get_api_settings().default_lang)

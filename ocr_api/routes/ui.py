@@ -16,11 +16,11 @@ from string import Template
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from ocr_client.options import FORMATS, JobOptions
+from ocr_client.options import FORMATS, PAGES_MAX_CHARS, JobOptions
 
 from ocr_api.security import FORM_CSP
+from ocr_api.service import listed_languages
 from ocr_api.settings import get_api_settings
-from workers.ocr.tesseract import installed_languages
 
 router = APIRouter(tags=["ui"], include_in_schema=False)
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -67,7 +67,7 @@ def index(request: Request) -> HTMLResponse:
     default_lang = get_api_settings().default_lang
     languages = "\n".join(
         _checkbox("lang", code, f"{LANGUAGE_NAMES.get(code, code)} ({code})", code in default_lang.split("+"))
-        for code in installed_languages()
+        for code in listed_languages()
     )
     formats = "\n".join(
         _checkbox("formats", fmt, FORMAT_LABELS.get(fmt, fmt), fmt in DEFAULT_FORMATS) for fmt in FORMATS
@@ -75,7 +75,10 @@ def index(request: Request) -> HTMLResponse:
     switches = "\n".join(
         _checkbox("switch", name, _label(name), on) for name, on in JobOptions.switch_defaults().items()
     )
+    pages = JobOptions.model_fields["pages"]
     page = _page_template().substitute(
-        root=escape(root), version=asset_version(), languages=languages, formats=formats, switches=switches
-    )
+        root=escape(root), version=asset_version(), languages=languages, formats=formats, switches=switches,
+        pages_label=escape(pages.title or "Pages"), pages_help=escape(pages.description or ""),
+        pages_max=PAGES_MAX_CHARS,
+    )  # fmt: skip
     return HTMLResponse(page, headers={"Cache-Control": "no-cache", "Content-Security-Policy": FORM_CSP})

@@ -1,5 +1,6 @@
 // The upload form: many files at once, each uploaded with progress, followed through /events (SSE), its text
-// read from /text as pages finish, then download links. Recent jobs are kept in localStorage, and so is the
+// read from /text as pages finish, then download links; the files chosen together become one batch
+// (POST /v1/batches/from-jobs once their uploads are done) with a "Download all" link to its results.zip. Recent jobs are kept in localStorage, and so is the
 // API key when the service asks for one (401): every request sends it as X-API-Key, which is why the event
 // stream is read with fetch rather than EventSource (that cannot send headers).
 // Plain browser JavaScript, no build step, nothing fetched from elsewhere.
@@ -12,6 +13,7 @@
   const zone = document.getElementById("drop-zone");
   const chosenList = document.getElementById("chosen");
   const uploads = document.getElementById("uploads");
+  const groups = document.getElementById("groups");
   const recentList = document.getElementById("recent");
   const message = document.getElementById("form-message");
   const keyBox = document.getElementById("key-box");
@@ -127,7 +129,8 @@
     // One checkbox per switch of JobOptions (rendered by ocr_api/routes/ui.py): each is sent, on or off.
     const switches = {};
     for (const box of form.querySelectorAll("input[name=switch]")) switches[box.value] = box.checked;
-    return { lang: checked("lang").join("+"), formats: checked("formats"), switches };
+    const pages = form.querySelector("input[name=pages]").value.trim();
+    return { lang: checked("lang").join("+"), formats: checked("formats"), switches, pages };
   }
 
   form.addEventListener("submit", (event) => {
@@ -141,17 +144,78 @@
       message.textContent = "Pick at least one output format.";
       return;
     }
-    for (const file of chosen) enqueue(file, options);
+    const group = newGroup(chosen.length);
+    for (const file of chosen) enqueue(file, options, group);
     chosen = [];
     renderChosen();
   });
 
+  // -- files chosen together: one batch, one "Download all" ----------------------------------------------
+  function newGroup(count) {
+    return { count, settled: 0, jobs: [], ended: 0, batch: null, view: null };
+  }
+
+  // An upload answered (accepted or refused): once all have, the accepted jobs (two or more) become a batch.
+  function uploadSettled(group, jobId) {
+    group.settled += 1;
+    if (jobId) group.jobs.push(jobId);
+    if (group.settled === group.count && group.jobs.length >= 2) makeBatch(group);
+  }
+
+  async function makeBatch(group) {
+    const view = el("p", { class: "group", "data-state": "waiting" });
+    view.append(el("span", {}, `${group.jobs.length} files uploaded together. `));
+    const status = el("span", { class: "state", role: "status" }, "Download all: when every file has finished.");
+    view.append(status);
+    groups.prepend(view);
+    group.view = { item: view, status };
+    try {
+      const response = await apiFetch(`${api}/batches/from-jobs`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ jobs: group.jobs }),
+      });
+      const body = await response.text();
+      if (response.status !== 201) {
+        view.dataset.state = "failed";
+        status.textContent = `No "Download all": ${errorText(response.status, body)}`;
+        return;
+      }
+      group.batch = JSON.parse(body);
+      view.dataset.batchId = group.batch.id;
+      showDownloadAll(group);
+    } catch (e) {
+      view.dataset.state = "failed";
+      status.textContent = "No \"Download all\": the service could not be reached.";
+    }
+  }
+
+  function jobEnded(group) {
+    if (!group) return;
+    group.ended += 1;
+    showDownloadAll(group);
+  }
+
+  function showDownloadAll(group) {
+    if (!group.batch || group.ended < group.jobs.length) return;
+    const name = `ocr-results-${group.batch.id.slice(0, 8)}.zip`;
+    const link = el("a", { href: group.batch.links.results, class: "download-all", download: name },
+      "Download all (ZIP)");
+    link.addEventListener("click", (event) => {
+      if (!apiKey()) return; // no key: the browser saves the streamed archive itself
+      event.preventDefault();
+      download(link.href, name, link);
+    });
+    group.view.item.dataset.state = "ready";
+    group.view.status.replaceChildren(link);
+  }
+
   // -- one file ---------------------------------------------------------------------------------------------
-  function enqueue(file, options) {
+  function enqueue(file, options, group) {
     const view = fileView(file.name);
     uploads.prepend(view.item);
     view.setState("waiting", "Waiting for its turn");
-    waiting.push(() => upload(file, options, view));
+    waiting.push(() => upload(file, options, view, group));
     next();
   }
 
@@ -208,13 +272,14 @@
     return `${status}: ${body || "the server gave no reason"}`;
   }
 
-  function upload(file, options, view) {
+  function upload(file, options, view, group) {
     view.setState("uploading", "Uploading");
     const data = new FormData();
     data.append("file", file, file.name);
     if (options.lang) data.append("lang", options.lang);
     data.append("formats", options.formats.join(","));
     for (const [name, on] of Object.entries(options.switches)) data.append(name, on ? "true" : "false");
+    if (options.pages) data.append("pages", options.pages);
     // XMLHttpRequest rather than fetch: only it reports upload progress.
     const xhr = new XMLHttpRequest();
     xhr.open("POST", `${api}/jobs`);
@@ -227,22 +292,25 @@
         if (xhr.status === 401) askForKey("This service needs an API key: enter yours, then upload again.");
         view.fail(errorText(xhr.status, xhr.responseText));
         finished();
+        uploadSettled(group, null);
         return;
       }
       view.uploadBar.value = 100;
       const job = JSON.parse(xhr.responseText);
       view.item.dataset.jobId = job.id;
       remember({ id: job.id, filename: file.name, formats: job.formats, created: job.created_at });
-      follow(job, view);
+      follow(job, view, group);
+      uploadSettled(group, job.id);
     });
     xhr.addEventListener("error", () => {
       view.fail("The upload did not reach the service (network error, or a file over the upload limit).");
       finished();
+      uploadSettled(group, null);
     });
     xhr.send(data);
   }
 
-  function follow(job, view) {
+  function follow(job, view, group) {
     view.setState("queued", "Queued");
     let pendingEnds = 2; // the event stream and the text stream
     const ended = () => {
@@ -279,6 +347,7 @@
       } else {
         return false;
       }
+      jobEnded(group);
       refreshRecent();
       return true;
     };

@@ -13,9 +13,5 @@ def page_key(job_id: str, page_no: int) -> str:
     return f"jobs/{job_id}/pages/{page_no:05d}.json"
 
 
-def page_pdf_key(job_id: str, page_no: int) -> str:
-    return f"jobs/{job_id}/pages/{page_no:05d}.pdf"
-
-
 def result_key(job_id: str, fmt: str) -> str:
     return f"jobs/{job_id}/result.{fmt}"

@@ -84,6 +84,8 @@ class Job(Base):
     expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the webhook sweep last sent this ended job's webhook again (maintenance/webhook_resend.py)
     webhook_resent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The batch the job belongs to (ocr_batches.id), if any: uploaded together, or grouped afterwards
+    batch_id: Mapped[str | None] = mapped_column(String(36), index=True)
 
     __table_args__ = (
         Index("ix_ocr_jobs_created", "created_at", "id"),
@@ -99,6 +101,17 @@ class Job(Base):
     @property
     def format_list(self) -> list[str]:
         return [f for f in self.formats.split(",") if f]
+
+
+class Batch(Base):
+    """Jobs grouped to be followed and downloaded together (POST /v1/batches); each job names its batch."""
+
+    __tablename__ = "ocr_batches"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # The API key that made it (ocr_api_keys.id); None when made with OCR_AUTH=off
+    owner: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class PageStatus:
@@ -207,6 +220,7 @@ class WebhookDelivery(Base):
 
 # The tables as SQLAlchemy Core sees them, for the repositories' Core statements (one handle each, typed).
 JOBS = cast(Table, Job.__table__)
+BATCHES = cast(Table, Batch.__table__)
 PAGES = cast(Table, Page.__table__)
 EVENTS = cast(Table, JobEvent.__table__)
 API_KEYS = cast(Table, ApiKey.__table__)

@@ -101,6 +101,8 @@ def served_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Access]:
         OCR_KEY_CACHE_S="0.5",
         OCR_DATA_DIR=str(root / "data"),
         OCR_WEBHOOK_ALLOW_PRIVATE="true",  # webhooks to a receiver in the test (test_webhooks_keyed.py)
+        OCR_URL_SOURCE="true",  # urlSource from a server in the test (test_docintel_sdk.py)
+        OCR_URL_SOURCE_ALLOW_PRIVATE="true",
     )
     keys = _served_keys(env)
     with serve_process(root, env) as url:

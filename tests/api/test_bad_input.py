@@ -34,14 +34,32 @@ def assert_error(response, status: int, code: str | None = None) -> dict:  # typ
         (b"just some text, not an image\n" * 10, "image/png"),
         (b"<!DOCTYPE html><html><body><img src=x></body></html>", "image/jpeg"),
         (Path(shutil.which("true") or "/bin/true").read_bytes()[:4096], "image/tiff"),
-        (b"\x89PNG\r\n\x1a\nthis is not really a png", "image/png"),
     ],
-    ids=["text", "html", "elf", "fake-png-magic"],
+    ids=["text", "html", "elf"],
 )
 def test_not_an_image_is_415_naming_accepted_types(api_only_stack: Stack, data: bytes, declared: str) -> None:
     before = stored_files(api_only_stack.data_dir)
     error = assert_error(post_bytes(api_only_stack, data, "scan.png", declared), 415, "unsupported_media_type")
     assert "PNG" in error["message"] and "PDF" in error["message"]
+    assert stored_files(api_only_stack.data_dir) == before
+
+
+@pytest.mark.parametrize(
+    ("data", "claimed"),
+    [
+        (corpus_file("pyt_test.jpg").read_bytes()[:100], "JPEG"),  # a tiny JPEG cut off before its frame header
+        (b"\x89PNG\r\n\x1a\nthis is not really a png", "PNG"),
+        (b"GIF89a\x01", "GIF"),
+    ],
+    ids=["truncated-jpeg", "png-magic-then-junk", "gif-header-cut"],
+)
+def test_a_damaged_image_is_422_not_415(api_only_stack: Stack, data: bytes, claimed: str) -> None:
+    """Bytes that start like a supported image but do not open are a damaged file of that type: 422 saying so,
+    not the 415 that would tell the user to convert a file the service does read."""
+    before = stored_files(api_only_stack.data_dir)
+    error = assert_error(post_bytes(api_only_stack, data, "scan.jpg", "image/jpeg"), 422, "damaged_file")
+    assert claimed in error["message"] and "damaged or cut short" in error["message"], error
+    assert error["details"] == {"format": claimed}
     assert stored_files(api_only_stack.data_dir) == before
 
 
@@ -177,6 +195,8 @@ def test_unknown_language_is_422_listing_installed(api_only_stack: Stack) -> Non
         ({"formats": "txt,docx"}, "docx"),
         ({"retain_hours": "-1"}, "retain_hours"),
         ({"normalize": "maybe"}, "normalize"),
+        ({"pages": "3-1"}, "pages"),
+        ({"pages": "1-600"}, "OCR_MAX_PAGES"),
     ],
 )
 def test_bad_options_are_422(api_only_stack: Stack, fields: dict[str, str], needle: str) -> None:
@@ -201,6 +221,15 @@ def test_unknown_fields_are_ignored_and_the_job_records_the_switches_given(api_o
     response = post_bytes(api_only_stack, png, deskew="false", skip_text="1", colour="blue", options="{}")
     assert response.status_code == 202, response.text
     assert response.json()["options"] == {"deskew": False, "skip_text": True}
+
+
+def test_skip_text_and_redo_ocr_together_are_refused_naming_both(api_only_stack: Stack) -> None:
+    png = corpus_file("paperless_simple.png").read_bytes()
+    response = post_bytes(api_only_stack, png, skip_text="true", redo_ocr="true")
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_input" and "choose one" in error["message"]
+    assert error["details"] == {"fields": ["skip_text", "redo_ocr"]}
 
 
 @pytest.mark.parametrize(
@@ -242,7 +271,9 @@ def test_truncated_image_fails_the_job_and_the_worker_keeps_going(stack: Stack, 
     assert job["error"]["code"] == "unreadable_input"
     assert "truncated" in job["error"]["message"] or "damaged" in job["error"]["message"]
     result = stack.client.get(f"/v1/jobs/{job['id']}/result.txt")
-    assert result.status_code == 409 and "failed" in result.json()["error"]["message"]
+    error = assert_error(result, 409, "job_failed")  # not job_not_finished: it has finished, without results
+    assert job["error"]["message"] in error["message"]
+    assert error["details"] == {"status": "failed", "error": {k: job["error"][k] for k in ("code", "message")}}
     assert stack.run(corpus_file("tess_HelloGoogle.tif"))["status"] == "succeeded"
 
 

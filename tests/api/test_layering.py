@@ -16,7 +16,7 @@ def test_api_does_not_import_the_ocr_pipeline() -> None:
         "create_app().openapi()\n"
         "heavy = ('tesserocr', 'pytesseract', 'numpy', 'pypdfium2', 'workers.ocr.engines', 'workers.steps',"
         " 'workers.tasks', 'workers.ocr.preprocess', 'workers.ocr.candidates', 'workers.ocr.imageops',"
-        " 'workers.ocr.pages', 'workers.ocr.textlayer', 'workers.ocr.outputs.pdf', 'webhooks.delivery',"
+        " 'workers.ocr.pages', 'workers.ocr.textlayer', 'workers.ocr.pdf', 'pikepdf', 'img2pdf', 'webhooks.delivery',"
         " 'webhooks.signing')\n"
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
     )

@@ -9,7 +9,7 @@ from html import unescape
 from typing import Any
 
 from annotated_types import Ge, Le
-from ocr_client.options import JobOptions
+from ocr_client.options import PAGES_MAX_CHARS, JobOptions
 
 from tests.support import Stack
 
@@ -76,3 +76,11 @@ def test_the_form_lists_exactly_the_switches(api_only_stack: Stack) -> None:
     fields = JobOptions.model_fields
     assert shown == [(name, fields[name].title, on) for name, on in JobOptions.switch_defaults().items()]
     assert [name for name, _, _ in shown] == [name for name, f in fields.items() if f.annotation is bool] != []
+
+
+def test_the_form_has_the_pages_field(api_only_stack: Stack) -> None:
+    page = api_only_stack.client.get("/").text
+    field = JobOptions.model_fields["pages"]
+    assert f'<label for="pages">{field.title}</label>' in page
+    assert f'name="pages" type="text" maxlength="{PAGES_MAX_CHARS}"' in page
+    assert unescape(page).count(field.description or "-") == 1

@@ -125,7 +125,7 @@ def test_the_terminal_display_shows_files_pages_rate_and_eta() -> None:
     reporter.finished(Outcome("c[1].png", "failed", reason="415 unsupported_media_type: not an image"))
     reporter.close()
     shown = screen.getvalue()
-    for text in ("2/2", "1 pages", "files/s", "ETA", "failed", "c[1].png", "not an image"):
+    for text in ("2/2", "1 page,", "files/s", "ETA", "failed", "c[1].png", "not an image"):
         assert text in shown, (text, shown)
 
 

@@ -76,7 +76,7 @@ def test_a_refused_file_is_listed_with_the_service_reason(served: Served, tmp_pa
     result = ocr_client("submit", str(scans), "--out", str(out), "--server", served.url)
     assert result.returncode == 1
     table = result.stderr[result.stderr.index("reason") - 20 :]
-    assert "broken.png" in table and "415 unsupported_media_type" in table, result.stderr
+    assert "broken.png" in table and "422 damaged_file" in table, result.stderr
     assert (out / "good.txt").exists()
     code, summary = submit_json(served, str(scans), "--out", str(out))
     assert code == 1 and summary["skipped"] == 1 and summary["failures"][0]["path"] == "broken.png", summary

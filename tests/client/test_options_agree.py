@@ -18,6 +18,7 @@ from ocr_client._requests import JobFields
 from ocr_client.batch import Batch, Outcome
 from ocr_client.cli import build_parser, upload_options
 from ocr_client.discover import discover
+from ocr_client.options import MAX_PAGE_NUMBER, page_numbers
 from pydantic import ValidationError
 
 from tests.support import REPO
@@ -26,7 +27,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 JOB = {"id": "j1", "status": "queued", "pages_total": 1, "pages_done": 0, "formats": ["txt"], "filename": "a.png"}
 # The flags of `ocr-client submit` that are not the job's fields: where to send, what to read and write.
 BATCH_FLAGS = {"--help", "--server", "--api-key", "--retries", "--out", "--recursive", "--concurrency", "--poll",
-               "--json", "--quiet"}  # fmt: skip
+               "--json", "--quiet", "--verbose", "--version"}  # fmt: skip
 
 
 def sample(name: str) -> Any:
@@ -37,6 +38,8 @@ def sample(name: str) -> Any:
     if int in get_args(info.annotation):
         bounds = [m.ge for m in info.metadata if hasattr(m, "ge")]
         return (bounds[0] if bounds else 0) + 1
+    if name == "pages":
+        return "1-2,4"
     return "txt,pdf" if name == "formats" else f"https://hooks.test/{name}" if name.endswith("url") else "eng+deu"
 
 
@@ -125,6 +128,8 @@ def test_an_unknown_keyword_or_a_bad_value_is_refused_before_sending(submit: Any
         submit(psm=14)
     with pytest.raises(ValidationError, match="retain_hours"):
         submit(retain_hours=-1)
+    with pytest.raises(ValidationError, match="pages"):
+        submit(pages="3-1")
 
 
 def test_the_keywords_type_is_jobs_fields() -> None:
@@ -162,7 +167,14 @@ def test_every_field_is_a_flag_of_ocr_client_submit() -> None:
 
 def test_left_out_flags_are_not_sent_and_bad_values_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert upload_options(submit_args()).given() == {"formats": "txt"}
-    for flags in (["--psm", "14"], ["--dpi", "many"], ["--retain-hours", "-1"], ["--formats", "txt,doc"]):
+    for flags in (
+        ["--psm", "14"],
+        ["--dpi", "many"],
+        ["--retain-hours", "-1"],
+        ["--formats", "txt,doc"],
+        ["--pages", "0"],
+        ["--pages", "1-"],
+    ):
         with pytest.raises(SystemExit):
             submit_args(*flags)
         assert flags[0] in capsys.readouterr().err
@@ -195,3 +207,12 @@ def test_docs_list_every_field_with_its_flag() -> None:
     docs = (REPO / "docs" / "clients.md").read_text()
     for name in JobOptions.model_fields:
         assert f"| `{name}` | `--{name.replace('_', '-')}" in docs, f"{name} is not in docs/clients.md's table"
+
+
+def test_pages_names_page_numbers_in_order_once_each() -> None:
+    assert page_numbers("1-3,5") == (1, 2, 3, 5)
+    assert page_numbers(" 7, 2 - 3 ,2,3 ") == (2, 3, 7)
+    assert JobOptions(pages=" 2-3 ").pages == "2-3" and JobOptions(pages="").pages is None
+    for bad in ("0", "3-1", "1,,2", "a", "1-2-3", "-1", f"1-{MAX_PAGE_NUMBER + 1}", "1;2"):
+        with pytest.raises(ValueError, match="pages"):
+            page_numbers(bad)

@@ -66,7 +66,7 @@ def test_the_client_installs_alone(client_venv: Path, tmp_path: Path) -> None:
     assert version.stdout.strip() == f"ocr-client {__version__}"
 
     metadata = run([python, "-m", "pip", "show", "ocr-client"], tmp_path).stdout
-    assert f"Version: {__version__}" in metadata and "Requires: httpx, pydantic, rich" in metadata, metadata
+    assert f"Version: {__version__}" in metadata and "Requires: httpx, pydantic, rich, watchfiles" in metadata, metadata
 
 
 @pytest.mark.slow

@@ -1,12 +1,15 @@
 """The form at / in real headless Chromium (Debian's chromium and chromium-driver; nothing downloads a
 browser): drop two scans, watch them finish, compare the preview with the ground truth, fetch every download
-link; a file that is not an image shows the service's own 415 message; recent jobs survive a reload."""
+link and the "Download all" archive of the two; a file that is not an image shows the service's own 415
+message; recent jobs survive a reload."""
 
 from __future__ import annotations
 
 import base64
+import io
 import re
 import shutil
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -116,6 +119,20 @@ def test_dropped_files_are_read_and_downloadable(browser: WebDriver, served: Ser
                 else:
                     assert cer(ground_truth(name), response.text) < 0.05
 
+    # The files dropped together are one batch: "Download all" is its results.zip, each file under its name.
+    link = wait(browser, 30).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#groups .group[data-state=ready] a.download-all")
+    )[0]
+    archive = httpx.get(link.get_attribute("href") or "", timeout=30)
+    assert archive.status_code == 200 and archive.headers["content-type"] == "application/zip", archive.text
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as zipped:
+        stems = [name.rsplit(".", 1)[0] for name in DROPPED]
+        assert sorted(zipped.namelist()) == sorted(
+            [*(f"{s}.{f}" for s in stems for f in ("txt", "pdf")), "manifest.json"]
+        )
+        for name, stem in zip(DROPPED, stems, strict=True):
+            assert cer(ground_truth(name), zipped.read(f"{stem}.txt").decode()) < 0.05
+
     browser.set_window_size(*PHONE)
     assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth"), (
         "no sideways scrolling at phone width"
@@ -216,12 +233,12 @@ def test_a_failed_job_shows_its_reason(browser: WebDriver, served: Served, tmp_p
 
 
 def test_the_form_sends_every_switch_as_set(browser: WebDriver, served: Served) -> None:
-    """Every switch of JobOptions goes as a form field, on or off as the user left it: flipped all, the job
-    records each one flipped."""
+    """Every switch of JobOptions goes as a form field, on or off as the user left it: flipped all (but
+    redo_ocr, which skip_text on excludes), the job records each one flipped."""
     browser.get(f"{served.url}/")
-    defaults = JobOptions.switch_defaults()
+    defaults = {name: on for name, on in JobOptions.switch_defaults().items() if name != "redo_ocr"}
     for name in defaults:
         browser.find_element(By.ID, f"switch-{name}").click()
     item = _submit_file(browser, corpus_file("tess_HelloGoogle.tif"))
     job = httpx.get(f"{served.url}/v1/jobs/{item.get_attribute('data-job-id')}").json()
-    assert job["options"] == {name: not on for name, on in defaults.items()}
+    assert job["options"] == {name: not on for name, on in defaults.items()} | {"redo_ocr": False}

@@ -1,5 +1,6 @@
-"""The README's curl recipes, taken from the README itself (blocks marked `sh curl-recipe`) and run as
-written, in order, in one bash, against a live `serve`: the README and this test cannot drift apart."""
+"""The curl recipes of docs/api.md (the README links them), taken from the doc itself (blocks marked
+`bash curl-recipe`) and run as written, in order, in one bash, against a live `serve`: the doc and this test
+cannot drift apart."""
 
 from __future__ import annotations
 
@@ -7,22 +8,32 @@ import os
 import re
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 from bench.scoring import cer
 from tests.clients.conftest import Served
 from tests.support import REPO, corpus_file, ground_truth
 
-RECIPE = re.compile(r"^```sh curl-recipe\n(.*?)^```", re.S | re.M)
+RECIPE = re.compile(r"^```bash curl-recipe\n(.*?)^```", re.S | re.M)
+RECIPES_DOC = REPO / "docs" / "api.md"
 
 
 def recipes() -> list[str]:
-    return RECIPE.findall((REPO / "README.md").read_text(encoding="utf-8"))
+    return RECIPE.findall(RECIPES_DOC.read_text(encoding="utf-8"))
 
 
 def test_the_readme_shows_each_recipe() -> None:
     text = "\n".join(recipes())
-    for what in ("-F file=@scan.png", "/events", "until curl", "result.pdf", "for f in scans/*", "/text"):
+    for what in (
+        "-F file=@scan.png",
+        "/events",
+        "until curl",
+        "result.pdf",
+        "for f in scans/*",
+        "/text",
+        "results.zip",
+    ):
         assert what in text, f"no curl recipe with {what!r}"
     assert re.search(r"curl [^\n]*-N[^\n]*/events", text), "the SSE stream with curl -N"
 
@@ -46,3 +57,7 @@ def test_the_readme_curl_recipes_run_as_written(served: Served, tmp_path: Path) 
     assert "refused: scans/notes.txt" in out.stderr, "the loop reports the file the service refused"
     for name in ("tess_HelloGoogle", "tess_trainingtimes"):
         assert cer(ground_truth(f"{name}.tif"), (tmp_path / "out" / f"{name}.txt").read_text()) < 0.1
+    with zipfile.ZipFile(tmp_path / "results.zip") as batch:
+        names = set(batch.namelist())
+        assert {"scan.txt", "scan.pdf", "tess_HelloGoogle.txt", "tess_HelloGoogle.pdf", "manifest.json"} == names
+        assert cer(ground_truth("pyt_test.png"), batch.read("scan.txt").decode()) < 0.05

@@ -15,7 +15,9 @@ import pytest
 from lxml import etree
 from PIL import Image, features
 
+from bench.pdfcheck import page_images, pdftotext
 from bench.scoring import cer
+from tests.e2e.test_archive_pdf import assert_archive_pdf, assert_pages_kept
 from tests.support import REPO, Stack, corpus_file, ground_truth
 
 ALL_FORMATS = "txt,hocr,alto,tsv,json,pdf"
@@ -56,7 +58,9 @@ def test_every_page_is_read_in_order(redis_stack: Stack, documents: dict[str, di
 
 
 @pytest.mark.parametrize("name", MULTI_PAGE)
-def test_every_format_is_valid(redis_stack: Stack, documents: dict[str, dict[str, Any]], name: str) -> None:
+def test_every_format_is_valid(
+    redis_stack: Stack, documents: dict[str, dict[str, Any]], name: str, tmp_path: Path
+) -> None:
     job = documents[name]
     text_pages = redis_stack.text(job["id"]).split("\f")
 
@@ -93,18 +97,25 @@ def test_every_format_is_valid(redis_stack: Stack, documents: dict[str, dict[str
     for n, page_text in enumerate(text_pages):
         assert cer(page_text, reader.pages[n].extract_text()) < 0.05
         assert cer(page_text, rendered_pdf[n].get_textpage().get_text_range()) < 0.05
-    assert len(pdf_bytes) < 400_000  # 3 compressed page images, not raw pixels
+    pdf = tmp_path / "result.pdf"
+    pdf.write_bytes(pdf_bytes)
+    assert_archive_pdf(pdf, name, redis_stack.text(job["id"]))
+    if name.endswith(".pdf"):  # the PDF's own pages, their JPEGs as they were
+        assert_pages_kept(corpus_file(name), pdf, 3)
+    else:  # the TIFF's gray frames embedded losslessly
+        assert all(i.filters == ("/FlateDecode",) for page in page_images(pdf) for i in page)
 
 
 @pytest.mark.parametrize("name", ["tess_phototest-rotated-L.png", "ocrmypdf_rotated_skew.pdf"])
 def test_pdf_page_image_lines_up_with_the_words(stack: Stack, name: str) -> None:
-    """Turned or deskewed before recognition: the PDF shows the page as read, so each word box holds ink."""
+    """Turned or deskewed before recognition: the JSON's boxes are on the page as given, and the PDF shows that
+    page (turned upright by its /Rotate only), so each word box holds ink of the page turned back."""
     job = stack.run(corpus_file(name), formats="json,pdf")
     assert job["status"] == "succeeded", job
     page = json.loads(_result(stack, job["id"], "json"))["pages"][0]
     pdf = pdfium.PdfDocument(_result(stack, job["id"], "pdf"))
-    scale = page["width"] / pdf[0].get_width()
-    rendered = pdf[0].render(scale=scale).to_pil().convert("L").resize((page["width"], page["height"]))
+    shown = pdf[0].render(scale=page["dpi"] / 72).to_pil().convert("L")
+    rendered = shown.rotate(page["rotation"], expand=True).resize((page["width"], page["height"]))
     words = [w for block in page["blocks"] for line in block["lines"] for w in line["words"]]
     assert len(words) > 40
     # A word's box is tight around its letters: at least 5 % of it is dark where the image lines up.
@@ -176,3 +187,22 @@ def test_skip_text_reuses_a_pdfs_own_text(stack: Stack, documents: dict[str, dic
 
     ocr_again = stack.run(searchable, formats="json")  # without skip_text the same file is OCR'd
     assert [p["source"] for p in json.loads(_result(stack, ocr_again["id"], "json"))["pages"]] == ["ocr"] * 3
+
+
+def test_pages_reads_only_the_pages_named_in_page_order(redis_stack: Stack, tmp_path: Path) -> None:
+    tiff = corpus_file("paperless_multi-page-images.tiff")
+    job = redis_stack.run(tiff, pages="3,1-1,7", formats="txt,pdf")  # page 7 is past the end: left out
+    assert job["status"] == "succeeded" and job["pages_total"] == 2, job
+    assert job["options"] == {"pages": "3,1-1,7"}
+    first, second = redis_stack.text(job["id"]).split("\f")
+    assert "Page 1." in first and "Page 3." in second
+    # The searchable PDF holds the pages read, in the same order, each with its own text.
+    response = redis_stack.client.get(f"/v1/jobs/{job['id']}/result.pdf")
+    assert response.status_code == 200
+    pdf = tmp_path / "result.pdf"
+    pdf.write_bytes(response.content)
+    pdf_pages = pdftotext(pdf, raw=True)
+    assert len(pdf_pages) == 2 and "Page 1." in pdf_pages[0] and "Page 3." in pdf_pages[1], pdf_pages
+    failed = redis_stack.run(tiff, pages="4-9")
+    assert failed["status"] == "failed" and failed["error"]["code"] == "pages_out_of_range", failed
+    assert "3 page" in failed["error"]["message"]

@@ -43,10 +43,16 @@ def all_objects(job_id: str) -> bytes:
 
 
 def pdf_title(job_id: str) -> str | None:
-    from pypdf import PdfReader
+    """The PDF's title, the same in its document information and its XMP metadata (a PDF/A still)."""
+    import pikepdf
+    from pikepdf import pdfa
 
-    metadata = PdfReader(io.BytesIO(get_storage().read_bytes(result_key(job_id, "pdf")))).metadata
-    return None if metadata is None else metadata.title
+    data = get_storage().read_bytes(result_key(job_id, "pdf"))
+    assert pdfa.validate_written(io.BytesIO(data), "2b").passed
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        title = str(pdf.docinfo["/Title"]) if "/Title" in pdf.docinfo else None
+        assert pdf.open_metadata().get("dc:title") == title
+    return title
 
 
 def run(job_id: str) -> list[int]:

@@ -77,4 +77,5 @@ def test_the_steps_of_a_one_page_job_are_timed(local_env: Path, monkeypatch: pyt
     assert load_job(job_id).status == "succeeded"
     # ("between" too when an earlier test ran a task in this process: the gap since that one's end)
     steps = [name for name in seen if name != "between"]
-    assert steps == ["start", "prepare", "load", "recognize", "store", "finalize", "finish", "task"]
+    # (no "store": a one-page job keeps no page JSON, and its searchable PDF is made at finalize)
+    assert steps == ["start", "prepare", "load", "recognize", "finalize", "finish", "task"]

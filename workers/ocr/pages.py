@@ -118,11 +118,19 @@ def _flatten(image: Image.Image) -> Image.Image:
 
 
 def load_page(
-    path: Path, media_type: str, page_no: int, *, dpi: int | None, render_dpi: int, max_pixels: int
+    path: Path,
+    media_type: str,
+    page_no: int,
+    *,
+    dpi: int | None,
+    render_dpi: int,
+    max_pixels: int,
+    hide_text: bool = False,
 ) -> PageImage:
-    """Page `page_no` (1-based). `dpi` is the user's override of the image's declared resolution."""
+    """Page `page_no` (1-based). `dpi` is the user's override of the image's declared resolution.
+    `hide_text`: a PDF page is rendered without its text (redo_ocr reads only what is not text already)."""
     if media_type == PDF:
-        return _render_pdf_page(path, page_no, dpi or render_dpi, max_pixels)
+        return _render_pdf_page(path, page_no, dpi or render_dpi, max_pixels, hide_text=hide_text)
     image = _open_image(path, max_pixels)
     try:
         source_dpi, exif_orientation, oriented = _read_frame(image, page_no, max_pixels)
@@ -178,12 +186,22 @@ def pdf_render_scale(width_pt: float, height_pt: float, scale: float, max_pixels
     return scale
 
 
-def _render_pdf_page(path: Path, page_no: int, dpi: int, max_pixels: int) -> PageImage:
+def _remove_text(page: Any) -> None:
+    """The page's text objects taken out before it is rendered (in memory only; the file is not changed)."""
+    import pypdfium2.raw as pdfium_c
+
+    for obj in list(page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_TEXT], max_depth=1)):
+        page.remove_obj(obj)
+
+
+def _render_pdf_page(path: Path, page_no: int, dpi: int, max_pixels: int, *, hide_text: bool = False) -> PageImage:
     import pypdfium2 as pdfium
 
     pdf = open_pdf(path)
     try:
         page = pdf[page_no - 1]
+        if hide_text:
+            _remove_text(page)
         width_pt, height_pt = page.get_size()
         scale = pdf_render_scale(width_pt, height_pt, dpi / 72, max_pixels)
         if scale < dpi / 72:

@@ -50,6 +50,7 @@ from workers.ocr import coverage, imageops, photo, tesseract
 from workers.ocr.candidates import DEFAULT_TUNING, CandidatePage, Reading, Tuning, Variant, pick
 from workers.ocr.engines.base import OcrEngine
 from workers.ocr.geometry import Chain, Projective
+from workers.ocr.onpage import on_page
 from workers.ocr.outputs.page import PageOutput
 from workers.ocr.page_options import ALTERNATE_MODELS, Notes, PageOptions, Switches, alternate_lang
 from workers.ocr.pages import PageImage
@@ -294,6 +295,10 @@ class PageReading:
     image: Image.Image
     chain: Chain
 
+    def on_page(self, page: PageImage) -> PageOutput:
+        """The outputs with every box on `page`'s own pixel grid, where the formats describe them."""
+        return on_page(self.output, self.chain, page.image.size, page.dpi)
+
 
 def read_page(
     engine: OcrEngine,
@@ -319,4 +324,5 @@ def read_page(
 def recognize_page(
     engine: OcrEngine, page_no: int, page: PageImage, options: PageOptions, tuning: Tuning = DEFAULT_TUNING
 ) -> PageOutput:
-    return read_page(engine, page_no, page, options, tuning).output
+    """The page's kept reading with its boxes on the page's own grid (workers/ocr/onpage.py)."""
+    return read_page(engine, page_no, page, options, tuning).on_page(page)

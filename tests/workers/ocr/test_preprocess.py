@@ -64,10 +64,9 @@ def test_rotated_pages_are_turned_upright(engine: OcrEngine, name: str, rotation
     assert output.rotation == rotation
     assert output.info["rotation"] == rotation
     assert output.info["osd"]["rotate"] == rotation
-    # the word boxes refer to the turned image
-    assert (output.width, output.height) == (
-        (page.image.height, page.image.width) if rotation == 90 else page.image.size
-    )
+    # the word boxes refer to the page as given (docs/formats.md), each with the corners its text covers
+    assert (output.width, output.height) == page.image.size
+    assert output.quads is not None and all(q is not None for q in output.quads[1:])
 
 
 def test_orient_off_leaves_a_rotated_page_alone(engine: OcrEngine) -> None:
@@ -173,8 +172,9 @@ def test_phone_photo_is_readable(engine: OcrEngine) -> None:
 def test_the_pipeline_takes_every_preprocessing_switch_and_has_no_defaults_for_them() -> None:
     from ocr_client.options import JobOptions
 
-    # skip_text is the edge's (workers/steps.py reads a PDF page's own text instead of calling the pipeline)
-    assert set(JobOptions.switch_names()) - set(Switches.names()) == {"skip_text"}
+    # skip_text, redo_ocr and pdfa are the edge's (workers/steps.py reads a PDF page's own text instead of
+    # calling the pipeline, or hides it; finalize writes the PDF)
+    assert set(JobOptions.switch_names()) - set(Switches.names()) == {"skip_text", "redo_ocr", "pdfa"}
     assert set(Switches.names()) < set(JobOptions.switch_names())
     # every preprocessing step is on by default, as it always was
     assert {name: JobOptions.switch_defaults()[name] for name in Switches.names()} == dict.fromkeys(

@@ -34,8 +34,8 @@ def test_the_pipeline_imports_nothing_of_the_queue_the_database_or_the_web() -> 
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True)
     result = json.loads(out.stdout)
-    # every module was imported: the engines, the outputs (pdf among them), pages and preprocessing
-    for name in ("workers.ocr.engines.tesserocr", "workers.ocr.outputs.pdf", "workers.ocr.preprocess"):
+    # every module was imported: the engines, the outputs, the searchable PDF, pages and preprocessing
+    for name in ("workers.ocr.engines.tesserocr", "workers.ocr.pdf.graft", "workers.ocr.preprocess"):
         assert name in result["imported"]
     loaded = result["loaded"]
     assert [m for m in loaded if m.split(".")[0] in FORBIDDEN] == []

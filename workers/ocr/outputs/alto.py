@@ -22,6 +22,12 @@ def _alto_box(bbox: Sequence[int]) -> str:
     return f'HPOS="{x0}" VPOS="{y0}" WIDTH="{x1 - x0}" HEIGHT="{y1 - y0}"'
 
 
+def _shape(polygon: Sequence[int]) -> str:
+    """A word that is not upright on the page: the corners it covers (JSON's polygon), as ALTO's Shape."""
+    points = " ".join(f"{polygon[i]},{polygon[i + 1]}" for i in range(0, len(polygon), 2))
+    return f'<Shape><Polygon POINTS="{points}"/></Shape>'
+
+
 def build(pages: Sequence[PageOutput], meta: dict[str, Any]) -> str:
     """The document in ALTO v4. `meta` is what the JSON output gets (outputs/json.py); its engine entry
     fills OCRProcessing (tesseract version, options)."""
@@ -66,10 +72,11 @@ def _alto_page(page: dict[str, Any]) -> list[str]:
             words = line["words"]
             for i, word in enumerate(words):
                 word_no += 1
-                out.append(
+                string = (
                     f'<String ID="string_{n}_{word_no}" {_alto_box(word["bbox"])}'
-                    f' WC="{word["confidence"] / 100:.4g}" CONTENT="{_attr(word["text"])}"/>'
+                    f' WC="{word["confidence"] / 100:.4g}" CONTENT="{_attr(word["text"])}"'
                 )
+                out.append(f"{string}>{_shape(word['polygon'])}</String>" if "polygon" in word else f"{string}/>")
                 if i + 1 < len(words):
                     gap_start, gap_end = word["bbox"][2], words[i + 1]["bbox"][0]
                     out.append(

@@ -9,19 +9,25 @@ from workers.ocr.outputs.page import PageOutput
 from workers.ocr.outputs.txt import page_text
 
 
-def _blocks(page_tsv: str) -> list[dict[str, Any]]:
+def _placed(box: tsv.Box, polygon: list[int] | None) -> dict[str, Any]:
+    """A box, and its polygon where the text is not upright on the page (PageOutput.quads)."""
+    return {"bbox": list(box), **({"polygon": list(polygon)} if polygon is not None else {})}
+
+
+def _blocks(page: PageOutput) -> list[dict[str, Any]]:
     blocks: dict[int, dict[str, Any]] = {}
     lines: dict[tuple[int, int, int], dict[str, Any]] = {}
-    for row in tsv.rows(page_tsv):
+    for n, row in enumerate(tsv.rows(page.tsv)):
+        polygon = page.quads[n] if page.quads is not None and n < len(page.quads) else None
         if row.level == tsv.BLOCK:
             blocks[row.block] = {"bbox": list(row.box), "lines": []}
         elif row.level == tsv.LINE and row.block in blocks:
-            line: dict[str, Any] = {"bbox": list(row.box), "words": []}
+            line: dict[str, Any] = {**_placed(row.box, polygon), "words": []}
             lines[row.line_key] = line
             blocks[row.block]["lines"].append(line)
         elif row.level == tsv.WORD and row.text.strip() and row.line_key in lines:
             confidence = min(max(row.conf, 0.0), 100.0)
-            word = {"text": row.text, "bbox": list(row.box), "confidence": round(confidence, 2)}
+            word = {"text": row.text, **_placed(row.box, polygon), "confidence": round(confidence, 2)}
             lines[row.line_key]["words"].append(word)
     for block in blocks.values():
         block["lines"] = [line for line in block["lines"] if line["words"]]
@@ -32,7 +38,8 @@ def _blocks(page_tsv: str) -> list[dict[str, Any]]:
 
 
 def page_structure(page: PageOutput) -> dict[str, Any]:
-    """pages -> blocks -> lines -> words, each with its bbox [x0, y0, x1, y1] in pixels and confidence."""
+    """pages -> blocks -> lines -> words, each with its bbox [x0, y0, x1, y1] in pixels of the page's grid and
+    confidence; lines and words that are not upright on the page also have their `polygon`."""
     result: dict[str, Any] = {
         "page": page.page,
         "width": page.width,
@@ -42,7 +49,7 @@ def page_structure(page: PageOutput) -> dict[str, Any]:
         "source": page.info.get("source", "ocr"),
         "confidence": round(min(max(page.confidence, 0.0), 100.0), 2),
         "text": page_text(page),
-        "blocks": _blocks(page.tsv),
+        "blocks": _blocks(page),
     }
     if "steps" in page.info:  # how the page was read, so that the reading can be reproduced
         info = page.info
