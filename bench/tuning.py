@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import itertools
+import math
 import os
 import statistics
 import sys
@@ -211,6 +212,12 @@ def leave_one_out(results: list[Scored], points: list[dict[str, Any]], default_i
     return held
 
 
+def _mean_or_dash(values: list[float]) -> str:
+    """The mean, or a dash where it was not measured (--no-plain)."""
+    mean = statistics.fmean(values)
+    return "-" if math.isnan(mean) else f"{mean:.3f}"
+
+
 def report(title: str, results: list[Scored], points: list[dict[str, Any]], default_index: int) -> str:
     held = leave_one_out(results, points, default_index)
     loso = {id(r): value for entry in held.values() for r, value in entry["files"]}
@@ -224,7 +231,7 @@ def report(title: str, results: list[Scored], points: list[dict[str, Any]], defa
     kinds = sorted({r.sample.kind for r in results})
     for label, chosen in [*((k, [r for r in results if r.sample.kind == k]) for k in kinds), ("**all**", results)]:
         lines.append(
-            f"| {label} | {len(chosen)} | {statistics.fmean(r.plain for r in chosen):.3f} | "
+            f"| {label} | {len(chosen)} | {_mean_or_dash([r.plain for r in chosen])} | "
             f"{statistics.fmean(r.off for r in chosen):.3f} | "
             f"{statistics.fmean(r.cers[default_index] for r in chosen):.3f} | "
             f"{statistics.fmean(loso[id(r)] for r in chosen):.3f} | "
