@@ -115,3 +115,25 @@ def test_a_candidate_page_gives_each_reading_its_coverage(page: Image.Image) -> 
     reading = candidates.read(Variant(), 3, "eng")
     assert reading.coverage is not None and reading.coverage < 0.1
     assert reading.poor(DEFAULT_TUNING)
+
+
+def test_a_flattened_photo_wins_as_the_same_text_straightened_but_never_as_garbage(
+    page: Image.Image, page_tsv: str
+) -> None:
+    """Tuning.flattened_replaces: a flattened reading as confident and covering as much wins where its lines
+    were straightened (moved), not where only the light was evened; an unsure one never does."""
+    from workers.ocr.engines import Recognition
+
+    ink = coverage.text_ink(page)
+
+    def reading(text_tsv: str) -> Reading:
+        recognition = Recognition(text="x", hocr_page="", tsv=text_tsv, mean_confidence=0.0)
+        return Reading(Variant(), page, recognition, 3, "eng", Chain(), ink)
+
+    kept, same = reading(page_tsv), reading(page_tsv)
+    assert DEFAULT_TUNING.flattened_replaces(same, kept, moved=True)
+    assert not DEFAULT_TUNING.flattened_replaces(same, kept, moved=False)
+    unsure = "\n".join(
+        "\t".join([*cols[:10], "45", *cols[11:]]) if cols[0] == "5" else "\t".join(cols) for cols in tsv.split(page_tsv)
+    )
+    assert not DEFAULT_TUNING.flattened_replaces(reading(unsure), kept, moved=True)
