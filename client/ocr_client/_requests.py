@@ -49,6 +49,7 @@ class JobFields(TypedDict, total=False):
     deskew: bool | None
     auto_model: bool | None
     retry: bool | None
+    flatten: bool | None
     skip_text: bool | None
     redo_ocr: bool | None
     pdfa: bool | None

@@ -109,6 +109,11 @@ class JobOptions(BaseModel):
         title="Read poor pages again with other settings",
         description="Retry empty or low-confidence pages with other settings",
     )
+    flatten: bool = Field(
+        True,
+        title="Flatten photos of pages",
+        description="Photos of pages that read poorly: find the page, undo its perspective, curve and uneven light",
+    )
     skip_text: bool = Field(
         False,
         title="Keep the text of PDF pages that have some",
