@@ -84,6 +84,11 @@ class JobOptions(BaseModel):
         title="Read poor pages again with other settings",
         description="Retry empty or low-confidence pages with other settings",
     )
+    tables: bool = Field(
+        True,
+        title="Read ruled tables and form boxes cell by cell",
+        description="Find ruled tables and form boxes and read their cells apart, row by row",
+    )
     skip_text: bool = Field(
         False, title="Reuse a PDF page's own text layer", description="Reuse a PDF page's existing text layer"
     )

@@ -53,6 +53,15 @@ class Tuning:
     small_side: int = 400
     border: int = 16
 
+    # A page's reading with its ruled cells read apart is kept unless less confident by this much.
+    table_margin: float = 5.0
+
+    def table_replaces(self, candidate: Reading, kept: Reading) -> bool:
+        """Whether the reading with ruled cells read apart replaces the page's reading: the same text laid out
+        by the lines the page shows, so it need not be more confident, only not clearly less (and never much
+        longer: a grid read as letters cannot win by length)."""
+        return self._beats(candidate, kept, -self.table_margin, bound_length=True)
+
     def replaces(self, candidate: Reading, kept: Reading) -> bool:
         """Whether a candidate reading is clearly better than the kept one: more confident by the margin,
         over a comparable amount of text (never by length alone)."""

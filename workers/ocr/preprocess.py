@@ -42,7 +42,7 @@ from typing import Any
 
 from PIL import Image
 
-from workers.ocr import imageops, tesseract
+from workers.ocr import imageops, tables, tesseract
 from workers.ocr.candidates import DEFAULT_TUNING, CandidatePage, Reading, Tuning, Variant, pick
 from workers.ocr.engines.base import OcrEngine, Orientation
 from workers.ocr.geometry import Chain, Projective
@@ -77,6 +77,7 @@ class Switches:
     deskew: bool  # straighten skewed text lines, when the straight reading is better
     auto_model: bool  # German pages that read poorly: try the Fraktur model
     retry: bool  # read poor or empty pages again with other settings, keep a clearly better reading
+    tables: bool  # ruled tables and form boxes: read their cells apart, row by row
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -126,6 +127,7 @@ class Notes:
     model_tried: str | None = None  # the alternate model auto_model read the page with
     osd_ran: bool = False
     osd: Orientation | None = None  # what OSD said, when orient ran (None: too little text)
+    table_cells: int | None = None  # ruled cells found (tables), when there were enough to read them apart
 
     def info(self) -> dict[str, Any]:
         info: dict[str, Any] = {"exif_rotated": self.exif_rotated}
@@ -135,6 +137,8 @@ class Notes:
             info["text_height"] = round(self.text_height, 1)
         if self.model_tried is not None:
             info["model_tried"] = self.model_tried
+        if self.table_cells is not None:
+            info["table_cells"] = self.table_cells
         if self.osd_ran:
             osd = self.osd
             info["osd"] = {"rotate": osd.rotate, "confidence": round(osd.confidence, 2)} if osd else None
@@ -159,6 +163,7 @@ class _PageReader:
         self.scale = 1.0
         self.candidates = self._base()
         self.best = self._first_reading()
+        self.table: Reading | None = None  # the reading with ruled cells read apart, when there was one
 
     def _base(self) -> CandidatePage:
         """The page as first read: a small input with low text enlarged and bordered (normalize)."""
@@ -205,6 +210,23 @@ class _PageReader:
         other = self.candidates.read(Variant(deskew=not straightened), self.first_psm, self.options.lang)
         if self.tuning.same_text_replaces(other, self.best):
             self.best = other
+
+    def read_tables(self) -> None:
+        """A page with ruled cells (a table, a form's boxes) is read with its cells apart, rows in order; that
+        reading is kept unless it is clearly less confident (`Tuning.table_replaces`)."""
+        if not (self.on.tables and not self.small):
+            return
+        best = self.best
+        grid = tables.find_cells(best.image)
+        if grid is None:
+            return
+        self.notes.table_cells = len(grid.cells)
+        self.candidates.passes += 1
+        dpi = self.candidates.dpi
+        recognition = tables.read_table(self.engine, best.image, grid, best.recognition, best.lang, dpi)
+        reading = Reading(best.variant, best.image, recognition, best.psm, best.lang, best.chain)
+        if self.tuning.table_replaces(reading, best):
+            self.best = self.table = reading
 
     def enlarge_small_text(self) -> None:
         """A page (not a small input) with small text that reads poorly is read enlarged too."""
@@ -277,6 +299,7 @@ class _PageReader:
         best = self.best
         return [
             *([f"scale{self.scale:.2f}"] if self.scale > 1 else []),
+            *([f"cells{self.notes.table_cells}"] if best is self.table else []),
             *([f"border{self.notes.border}"] if self.notes.border is not None else []),
             *([f"turn{best.variant.rotation}"] if best.variant.rotation else []),
             *(["borders"] if best.variant.clear_borders else []),
@@ -339,6 +362,7 @@ def read_page(
     started = time.perf_counter()
     reader = _PageReader(engine, page, options, tuning)
     reader.verify_deskew()
+    reader.read_tables()
     reader.enlarge_small_text()
     reader.try_alternate_model(installed)
     reader.last_resorts()
