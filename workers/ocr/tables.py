@@ -92,7 +92,7 @@ def rule_mask(ink: np.ndarray, height: float) -> tuple[np.ndarray, np.ndarray, n
     binary = ink.astype(np.uint8)
     horizontal = cv2.morphologyEx(binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1)))
     vertical = cv2.morphologyEx(binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, length)))
-    return np.asarray((horizontal | vertical) > 0), horizontal, vertical
+    return (horizontal > 0) | (vertical > 0), horizontal, vertical
 
 
 def closed(horizontal: np.ndarray, vertical: np.ndarray, height: float) -> np.ndarray:
@@ -101,7 +101,7 @@ def closed(horizontal: np.ndarray, vertical: np.ndarray, height: float) -> np.nd
     reach = max(3, round(height / 2))
     horizontal = cv2.dilate(horizontal, cv2.getStructuringElement(cv2.MORPH_RECT, (reach, 3)))
     vertical = cv2.dilate(vertical, cv2.getStructuringElement(cv2.MORPH_RECT, (3, reach)))
-    return np.asarray((horizontal | vertical) > 0)
+    return np.asarray((horizontal > 0) | (vertical > 0))
 
 
 def _rows(cells: list[Cell]) -> list[list[Cell]]:
@@ -149,9 +149,8 @@ def find_cells(image: Image.Image) -> Grid | None:
         if len(ys) < 4:
             continue
         box = (x * factor, y * factor, (x + w) * factor, (y + h) * factor)
-        ink_box = ((x + int(xs.min())) * factor, (y + int(ys.min())) * factor)
-        ink_box += ((x + int(xs.max()) + 1) * factor, (y + int(ys.max()) + 1) * factor)
-        cells.append(Cell(box, ink_box))  # type: ignore[arg-type]
+        left, top, right, bottom = x + int(xs.min()), y + int(ys.min()), x + int(xs.max()) + 1, y + int(ys.max()) + 1
+        cells.append(Cell(box, (left * factor, top * factor, right * factor, bottom * factor)))
     if len(cells) < MIN_CELLS:
         return None
     # Whitened before reading: the lines themselves, one pixel wider (anti-aliased edges), not the closing.
@@ -186,9 +185,13 @@ def montage(image: Image.Image, grid: Grid) -> tuple[Image.Image, list[Placed]]:
         for cell in row:
             x0, y0, x1, y1 = cell.ink
             pad = 2
-            source = (max(cell.box[0], x0 - pad), max(cell.box[1], y0 - pad))
-            source += (min(cell.box[2], x1 + pad), min(cell.box[3], y1 + pad))
-            placed.append(Placed(source, (x, y)))  # type: ignore[arg-type]
+            source = (
+                max(cell.box[0], x0 - pad),
+                max(cell.box[1], y0 - pad),
+                min(cell.box[2], x1 + pad),
+                min(cell.box[3], y1 + pad),
+            )
+            placed.append(Placed(source, (x, y)))
             x += source[2] - source[0] + gap
             row_height = max(row_height, source[3] - source[1])
         width = max(width, x)
