@@ -52,6 +52,7 @@ class Result:
     cer: float
     seconds: float
     info: str = ""
+    passes: int = 0  # recognition passes (the pipeline's), 0 where not counted
 
 
 def load_samples(corpus: Path, only: list[str]) -> list[Sample]:
@@ -77,6 +78,25 @@ def load_samples(corpus: Path, only: list[str]) -> list[Sample]:
                 )
             )
     return samples
+
+
+def synthetic_set(folder: Path, only: list[str]) -> list[Sample]:
+    """The synthetic set written to `folder`; a photo's kind names its family (photo-mild, photo-strong, ...)."""
+    from bench.synthetic import write_set
+
+    return [
+        Sample(
+            name=path.name,
+            path=path,
+            kind=made.family if made.kind == "photo" else made.kind,
+            lang=made.lang,
+            pages=1,
+            tags=";".join(made.tags),
+            ground_truth=made.ground_truth,
+        )
+        for made, path in write_set(folder)
+        if not only or any(part in path.name for part in only)
+    ]
 
 
 def score(sample: Sample, text: str) -> float:
@@ -163,7 +183,7 @@ def run_pipeline(sample: Sample, extra: dict[str, Any]) -> Result:
     kind = media_type(sample.path)
     options = pipeline_options(sample.lang, extra)
     start = time.perf_counter()
-    texts, notes = [], []
+    texts, notes, passes = [], [], 0
     for page_no in range(1, count_pages(sample.path, kind, settings.max_pixels_per_page) + 1):
         page = load_page(
             sample.path,
@@ -175,10 +195,12 @@ def run_pipeline(sample: Sample, extra: dict[str, Any]) -> Result:
         )
         output = recognize_page(engine, page_no, page, options)
         texts.append(output.text)
+        passes += int(output.info.get("passes", 1))
         steps = output.info.get("steps")
         if steps:
             notes.append(",".join(str(s) for s in steps))
-    return Result(sample, score(sample, "\n".join(texts)), time.perf_counter() - start, "; ".join(notes))
+    seconds = time.perf_counter() - start
+    return Result(sample, score(sample, "\n".join(texts)), seconds, "; ".join(notes), passes)
 
 
 # -- the service's pipeline, through its HTTP API ------------------------------------------------------
@@ -231,6 +253,16 @@ def report(runs: list[tuple[str, list[Result]]]) -> str:
             files = max(files, len(chosen))
             cells += _summary(chosen)
         lines.append(f"| {title} | {files} | " + " | ".join(cells) + " |")
+    counted = [(label, results) for label, results in runs if any(r.passes for r in results)]
+    if counted:
+        lines += ["", "| kind | " + " | ".join(f"{label} passes/page" for label, _ in counted) + " |"]
+        lines.append("|---|" + "---:|" * len(counted))
+        for title, kind in [*((k, k) for k in kinds), ("**all**", None)]:
+            cells = []
+            for _, results in counted:
+                chosen = [r for r in results if kind in (None, r.sample.kind)]
+                cells.append(f"{sum(r.passes for r in chosen) / max(1, sum(r.sample.pages for r in chosen)):.1f}")
+            lines.append(f"| {title} | " + " | ".join(cells) + " |")
     head = " | ".join(f"{label} CER | {label} s" for label, _ in runs)
     lines += ["", f"| file | kind | {head} | steps |", "|---|---|" + "---:|" * 2 * len(runs) + "---|"]
     by_run = [{r.sample.name: r for r in results} for _, results in runs]
@@ -274,6 +306,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="corpus directory (manifest.tsv)")
     parser.add_argument("--only", action="append", default=[], help="keep files whose name contains this")
     parser.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="the synthetic set (bench/synthetic.py, photos per family) instead of the corpus",
+    )
+    parser.add_argument(
         "--set",
         dest="switches",
         action="append",
@@ -299,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path, help="also write the report, command and date to this file")
     args = parser.parse_args(argv)
 
-    samples = load_samples(args.corpus, args.only)
+    tmp = tempfile.TemporaryDirectory(prefix="synthetic-")
+    samples = synthetic_set(Path(tmp.name), args.only) if args.synthetic else load_samples(args.corpus, args.only)
     if not samples:
         parser.error("no corpus files selected")
     if args.cost:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from bench.accuracy import Sample, media_type, pipeline_options, switches_off
 
@@ -11,17 +12,32 @@ from bench.accuracy import Sample, media_type, pipeline_options, switches_off
 @dataclass
 class Cost:
     sample: Sample
-    clean: bool  # no step runs after the first read: the defaults may cost at most 1.15x a single read
+    clean: bool  # no step runs after the first read (_clean): the defaults may cost at most 1.15x a single read
     passes: int
     single_s: float  # best time of one plain read (every switch off)
     defaults_s: float  # best time with the defaults
+
+
+def _clean(page_tsv: str, page: Any, lang: str) -> bool:
+    """Whether no step runs after a page's first reading (made with every switch off): confident (a German one
+    confident enough that the Fraktur check is skipped too), covering the page's text, not a camera's photo."""
+    from workers.ocr.candidates import DEFAULT_TUNING, word_quality
+    from workers.ocr.coverage import text_ink
+    from workers.ocr.geometry import Chain
+
+    floor = DEFAULT_TUNING.poor_confidence
+    if "deu" in lang.split("+"):
+        floor = max(floor, DEFAULT_TUNING.model_confidence)
+    quality, characters = word_quality(page_tsv)
+    covered = text_ink(page.image).covered(page_tsv, Chain())
+    low_coverage = covered is not None and covered < DEFAULT_TUNING.poor_coverage
+    return bool(characters) and quality >= floor and not low_coverage and not page.camera
 
 
 def run_cost(sample: Sample, repeats: int) -> Cost:
     """Single read against the defaults on each page, alternating, best of `repeats`, model loaded."""
     from PIL import Image
 
-    from workers.ocr.candidates import DEFAULT_TUNING, word_quality
     from workers.ocr.engines import RecognizeOptions, get_engine
     from workers.ocr.pages import count_pages, load_page
     from workers.ocr.preprocess import recognize_page
@@ -51,11 +67,7 @@ def run_cost(sample: Sample, repeats: int) -> Cost:
             else:
                 # Clean: no step would run after the first read (confident; a German one confident enough
                 # that the Fraktur check is skipped too).
-                floor = DEFAULT_TUNING.poor_confidence
-                if "deu" in sample.lang.split("+"):
-                    floor = max(floor, DEFAULT_TUNING.model_confidence)
-                quality = [word_quality(o.tsv) for o in outputs]
-                clean = all(chars and q >= floor for q, chars in quality)
+                clean = all(_clean(o.tsv, page, sample.lang) for o, page in zip(outputs, page_images, strict=True))
     return Cost(sample, clean, passes, best["off"], best["on"])
 
 

@@ -1,5 +1,6 @@
 """Synthetic pages with exactly known ground truth, made by code: text rendered with several fonts, then
-shrunk, turned, skewed, compressed, noised or framed with dark borders.
+shrunk, turned, skewed, compressed, noised or framed with dark borders; and phone photos of pages
+(bench/synthetic_photos.py: perspective, curvature, textured and unevenly lit tables).
 
 Nothing here was chosen by looking at the corpus: the texts are generic prose, numbers and form values,
 the fonts are the free ones Debian ships (DejaVu, Liberation), and the distortions cover the ranges the
@@ -20,7 +21,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/liberation"))
+from bench import synthetic_photos
+
+FONT_DIRS = (
+    Path("/usr/share/fonts/truetype/dejavu"),
+    Path("/usr/share/fonts/truetype/liberation"),
+    Path("/usr/share/fonts/truetype/liberation2"),  # Debian 12 and later
+)
 FONT_FILES = (
     "DejaVuSans.ttf",
     "DejaVuSerif.ttf",
@@ -67,9 +74,12 @@ class SyntheticSample:
     image: Image.Image
     ground_truth: str
     tags: list[str] = field(default_factory=list)
+    data: bytes | None = None  # the file as made, where it is more than the image (a photo's JPEG and EXIF)
 
     def encode(self) -> tuple[bytes, str]:
-        """The file bytes a user would upload, and its suffix (JPEG for the compressed family)."""
+        """The file bytes a user would upload, and its suffix (JPEG for the compressed family and photos)."""
+        if self.data is not None:
+            return self.data, ".jpg"
         buf = io.BytesIO()
         if "jpeg" in self.tags:
             quality = int(next(t for t in self.tags if t.startswith("q")).lstrip("q"))
@@ -179,6 +189,12 @@ def make_set(seed: int = 7) -> list[SyntheticSample]:
         # borders: dark scanner background around a page
         lines = page_text(6)
         add("page", "borders", add_dark_borders(render_lines(lines, font, 30), rng), lines, [short, "dark-border"])
+    # photos: pages photographed at an angle on a table (bench/synthetic_photos.py), one family at a time
+    for family, photo, lines, quality, camera in synthetic_photos.photo_samples(fonts, PROSE, seed):
+        tags = [f"q{quality}", *(["camera"] if camera else [])]
+        data = synthetic_photos.jpeg_bytes(photo, quality, camera)
+        name = f"syn_{len(samples):03d}_{family}_photo"
+        samples.append(SyntheticSample(name, "photo", family, "eng", photo, "\n".join(lines), tags, data))
     return samples
 
 

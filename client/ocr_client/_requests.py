@@ -49,6 +49,7 @@ class JobFields(TypedDict, total=False):
     deskew: bool | None
     auto_model: bool | None
     retry: bool | None
+    flatten: bool | None
     tables: bool | None
     skip_text: bool | None
     callback_url: str | None

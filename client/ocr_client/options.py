@@ -84,6 +84,11 @@ class JobOptions(BaseModel):
         title="Read poor pages again with other settings",
         description="Retry empty or low-confidence pages with other settings",
     )
+    flatten: bool = Field(
+        True,
+        title="Flatten photos of pages",
+        description="Photos of pages that read poorly: find the page, undo its perspective, curve and uneven light",
+    )
     tables: bool = Field(
         True,
         title="Read ruled tables and form boxes cell by cell",

@@ -1,8 +1,10 @@
 """Candidate readings of a page and how one is judged better than another (`Tuning`).
 
 A candidate reading replaces the kept one only when it is clearly more confident over a comparable amount
-of text (`Tuning.replaces`): a longer reading of garbage cannot win by length, and a re-segmented or turned
-reading of noise cannot win by a point or two of confidence. The steps that make candidates are in
+of text, or covers clearly more of the page's text-like ink at a comparable confidence (`Tuning.replaces`):
+a longer reading of garbage cannot win by length (its unsure words cover nothing), and a re-segmented or
+turned reading of noise cannot win by a point or two of confidence. A reading is poor when it is unsure or
+covers too little of the page's text (workers/ocr/coverage.py). The steps that make candidates are in
 workers/ocr/preprocess.py.
 """
 
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from PIL import Image
 
 from workers.ocr import imageops, tsv
+from workers.ocr.coverage import TextInk
 from workers.ocr.engines.base import OcrEngine, Recognition, RecognizeOptions
 from workers.ocr.geometry import Chain, Projective
 
@@ -52,15 +55,26 @@ class Tuning:
     # ink get a white border of that width.
     small_side: int = 400
     border: int = 16
+    # A reading whose confident words cover less than this share of the page's text-like ink is poor,
+    # whatever its confidence (workers/ocr/coverage.py; 0: coverage never makes a reading poor) ...
+    poor_coverage: float = 0.6
+    # ... and a candidate covering this much more of it replaces the kept reading when it is at most
+    # coverage_slack points less confident (and at least min_confidence_for_empty; above 1: never).
+    coverage_margin: float = 0.15
+    coverage_slack: float = 5.0
 
     # A page's reading with its ruled cells read apart is kept unless less confident by this much.
     table_margin: float = 5.0
 
     def table_replaces(self, candidate: Reading, kept: Reading) -> bool:
         """Whether the reading with ruled cells read apart replaces the page's reading: the same text laid out
-        by the lines the page shows, so it need not be more confident, only not clearly less (and never much
-        longer: a grid read as letters cannot win by length)."""
-        return self._beats(candidate, kept, -self.table_margin, bound_length=True)
+        by the lines the page shows, so it need not be more confident, only not clearly less, nor covering
+        clearly less of the page's text (and never much longer: a grid read as letters cannot win by length)."""
+        if not self._beats(candidate, kept, -self.table_margin, bound_length=True):
+            return False
+        if candidate.coverage is None or kept.coverage is None:
+            return True
+        return candidate.coverage > kept.coverage - self.coverage_margin
 
     def replaces(self, candidate: Reading, kept: Reading) -> bool:
         """Whether a candidate reading is clearly better than the kept one: more confident by the margin,
@@ -72,9 +86,33 @@ class Tuning:
         confidence wins (by deskew_margin)."""
         return self._beats(candidate, kept, self.deskew_margin, bound_length=False)
 
+    def flattened_replaces(self, candidate: Reading, kept: Reading) -> bool:
+        """A photo's page flattened (workers/ocr/photo.py) against the photo as it is: clearly better as any
+        candidate, or the same text with straight lines: at no less confidence (deskew_margin) and not
+        covering clearly less (coverage_margin)."""
+        if self.replaces(candidate, kept):
+            return True
+        if not self.same_text_replaces(candidate, kept):
+            return False
+        if candidate.coverage is None or kept.coverage is None:
+            return True
+        return candidate.coverage > kept.coverage - self.coverage_margin
+
+    def covers_more(self, candidate: Reading, kept: Reading) -> bool:
+        """Whether a candidate covers clearly more of the page's text at a comparable, sane confidence."""
+        if candidate.coverage is None or kept.coverage is None or not candidate.characters:
+            return False
+        return (
+            candidate.coverage >= kept.coverage + self.coverage_margin
+            and candidate.quality >= kept.quality - self.coverage_slack
+            and candidate.quality >= self.min_confidence_for_empty
+        )
+
     def _beats(self, candidate: Reading, kept: Reading, margin: float, *, bound_length: bool) -> bool:
         if candidate.characters == 0:
             return False
+        if self.covers_more(candidate, kept):
+            return True
         if kept.characters == 0:
             return candidate.quality >= self.min_confidence_for_empty
         if bound_length and candidate.characters > kept.characters * self.max_length_ratio + self.length_slack:
@@ -104,14 +142,20 @@ class Reading:
     psm: int
     lang: str
     chain: Chain  # from the page as loaded to `image`: the recognition's boxes map back through it
+    text: TextInk | None = None  # the page's text-like ink (as loaded), when measured
     quality: float = field(init=False)
     characters: int = field(init=False)
+    coverage: float | None = field(init=False)  # share of the text-like ink under confident words
 
     def __post_init__(self) -> None:
         self.quality, self.characters = word_quality(self.recognition.tsv)
+        self.coverage = self.text.covered(self.recognition.tsv, self.chain) if self.text is not None else None
 
     def poor(self, tuning: Tuning) -> bool:
-        return self.characters == 0 or self.quality < tuning.poor_confidence
+        """Unsure, empty, or covering too little of the page's text (whatever its confidence)."""
+        if self.characters == 0 or self.quality < tuning.poor_confidence:
+            return True
+        return self.coverage is not None and self.coverage < tuning.poor_coverage
 
 
 def word_quality(page_tsv: str) -> tuple[float, int]:
@@ -140,11 +184,13 @@ class CandidatePage:
         tuning: Tuning,
         ink: imageops.Ink | None = None,
         to_base: Chain | None = None,
+        text: TextInk | None = None,
     ) -> None:
         self.engine = engine
         self.base = base
         self.to_base = to_base or Chain()
         self.ink = ink  # the base image's ink mask, when already made
+        self.text = text  # the text-like ink of the page as loaded: each reading's coverage
         self.dpi = dpi
         self.tuning = tuning
         self.border_fraction: dict[Variant, float] = {}
@@ -186,7 +232,7 @@ class CandidatePage:
         image, chain = self.prepared(variant)
         self.passes += 1
         recognition = self.engine.recognize(image, RecognizeOptions(lang=lang, psm=psm, dpi=self.dpi))
-        return Reading(variant=variant, image=image, recognition=recognition, psm=psm, lang=lang, chain=chain)
+        return Reading(variant, image, recognition, psm, lang, chain, self.text)
 
 
 def pick(kept: Reading, candidates: list[Reading], tuning: Tuning) -> Reading:

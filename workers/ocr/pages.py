@@ -23,6 +23,20 @@ class PageImage:
     dpi: int | None  # the resolution to tell the engine, None when unknown
     exif_rotated: bool = False
     source_dpi: int | None = None
+    camera: bool = False  # the file carries a camera's EXIF tags (make, model, exposure): a photo
+
+
+# EXIF tags only cameras write: Make, Model (0th IFD); ExposureTime, FNumber, FocalLength (Exif IFD).
+CAMERA_TAGS = (0x010F, 0x0110)
+EXPOSURE_TAGS = (0x829A, 0x829D, 0x920A)
+EXIF_IFD = 0x8769
+
+
+def has_camera_tags(exif: Image.Exif) -> bool:
+    """Whether EXIF says a camera took the picture (a phone photo rather than a scan or a rendering)."""
+    if any(exif.get(tag) for tag in CAMERA_TAGS):
+        return True
+    return any(tag in exif.get_ifd(EXIF_IFD) for tag in EXPOSURE_TAGS)
 
 
 def _too_many_pixels(max_pixels: int) -> InputError:
@@ -112,6 +126,7 @@ def load_page(
     image = _open_image(path, max_pixels)
     try:
         source_dpi, exif_orientation, oriented = _read_frame(image, page_no, max_pixels)
+        camera = page_no == 1 and has_camera_tags(image.getexif())
     finally:
         image.close()
     return PageImage(
@@ -119,6 +134,7 @@ def load_page(
         dpi=dpi or source_dpi,
         exif_rotated=exif_orientation not in (0, 1),
         source_dpi=source_dpi,
+        camera=camera,
     )
 
 

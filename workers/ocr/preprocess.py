@@ -22,9 +22,14 @@ checked: leave-one-source-out over the corpus, and a synthetic set made by bench
   turns only when the ink runs vertically.
 - retry: a page still poor or empty is read again as one uniform block (--psm 6, unless the request fixed
   the psm), with dark scanner borders whitened where there are any.
+- flatten: a photo (camera EXIF tags), or a page that reads poorly and looks like a photo (a page outline
+  inside the frame, uneven light, fanning lines), is flattened (workers/ocr/photo.py: light evened,
+  perspective and curvature undone) and read; that reading is kept when it is clearly better, or as good
+  with straight lines, and the later steps work on the flattened page.
 
 Every step after the first read runs only when the reading so far is poor (mean word confidence under
-`poor_confidence`, or empty), except the Fraktur check, which also runs for German readings that are
+`poor_confidence`, empty, or its confident words covering less than `poor_coverage` of the page's text-like
+ink: workers/ocr/coverage.py), except the Fraktur check, which also runs for German readings that are
 merely mediocre: a clean page, receipt or line costs one recognition.
 
 A candidate reading replaces the kept one only when it is clearly more confident over a comparable amount
@@ -37,19 +42,20 @@ for them; the Celery edge fills a job's missing ones from the upload options' mo
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass, replace
 
 from PIL import Image
 
-from workers.ocr import imageops, tables, tesseract
+from workers.ocr import coverage, imageops, photo, tables, tesseract
 from workers.ocr.candidates import DEFAULT_TUNING, CandidatePage, Reading, Tuning, Variant, pick
-from workers.ocr.engines.base import OcrEngine, Orientation
+from workers.ocr.engines.base import OcrEngine
 from workers.ocr.geometry import Chain, Projective
 from workers.ocr.outputs.page import PageOutput
+from workers.ocr.page_options import ALTERNATE_MODELS, Notes, PageOptions, Switches, alternate_lang
 from workers.ocr.pages import PageImage
 
 __all__ = [
+    "ALTERNATE_MODELS",
     "DEFAULT_TUNING",
     "PageOptions",
     "PageReading",
@@ -64,44 +70,6 @@ __all__ = [
 MAX_UPSCALED_PIXELS = 36_000_000
 UNIFORM_BLOCK_PSM = 6
 DEFAULT_PSM = 3
-# Models to try instead of a language of the request when its reading is poor (installed ones only).
-ALTERNATE_MODELS: dict[str, str] = {"deu": "frk"}
-
-
-@dataclass(frozen=True)
-class Switches:
-    """The preprocessing steps a page may take, each on or off; no defaults here (the caller decides)."""
-
-    normalize: bool  # white border and upscaling for small inputs and small text
-    orient: bool  # find and undo quarter turns of pages that read poorly
-    deskew: bool  # straighten skewed text lines, when the straight reading is better
-    auto_model: bool  # German pages that read poorly: try the Fraktur model
-    retry: bool  # read poor or empty pages again with other settings, keep a clearly better reading
-    tables: bool  # ruled tables and form boxes: read their cells apart, row by row
-
-    @classmethod
-    def names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
-
-    @classmethod
-    def of(cls, values: dict[str, bool]) -> Switches:
-        """The switches named in `values` (every one must be there; other keys are not the pipeline's)."""
-        return cls(**{name: values[name] for name in cls.names()})
-
-
-@dataclass(frozen=True)
-class PageOptions:
-    switches: Switches
-    lang: str = "eng"
-    psm: int | None = None
-    dpi: int | None = None
-
-
-def alternate_lang(lang: str, installed: frozenset[str]) -> str | None:
-    """The request's language spec with each language that has an installed alternate model swapped."""
-    parts = lang.split("+")
-    swapped = [ALTERNATE_MODELS.get(p, p) if ALTERNATE_MODELS.get(p) in installed else p for p in parts]
-    return "+".join(swapped) if swapped != parts else None
 
 
 def _upscale_factor(image: Image.Image, metrics: imageops.TextMetrics, tuning: Tuning) -> float:
@@ -115,34 +83,6 @@ def _upscale_factor(image: Image.Image, metrics: imageops.TextMetrics, tuning: T
 
 def _scaled_dpi(dpi: int | None, scale: float) -> int | None:
     return round(dpi * scale) if dpi else None
-
-
-@dataclass
-class Notes:
-    """What is recorded of how a page was read, besides the kept reading (PageOutput.info)."""
-
-    exif_rotated: bool
-    border: int | None = None  # the white border a small input got
-    text_height: float | None = None  # measured when normalize looked at the text's height
-    model_tried: str | None = None  # the alternate model auto_model read the page with
-    osd_ran: bool = False
-    osd: Orientation | None = None  # what OSD said, when orient ran (None: too little text)
-    table_cells: int | None = None  # ruled cells found (tables), when there were enough to read them apart
-
-    def info(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"exif_rotated": self.exif_rotated}
-        if self.border is not None:
-            info["border"] = self.border
-        if self.text_height is not None:
-            info["text_height"] = round(self.text_height, 1)
-        if self.model_tried is not None:
-            info["model_tried"] = self.model_tried
-        if self.table_cells is not None:
-            info["table_cells"] = self.table_cells
-        if self.osd_ran:
-            osd = self.osd
-            info["osd"] = {"rotate": osd.rotate, "confidence": round(osd.confidence, 2)} if osd else None
-        return info
 
 
 class _PageReader:
@@ -159,8 +99,12 @@ class _PageReader:
         # page with deskew on) and, if the page reads poorly, its text height all come from it.
         needs_ink = self.on.normalize if self.small else self.on.deskew
         self.ink = imageops.ink_mask(page.image, imageops.SKEW_WORK_SIZE) if needs_ink else None
+        # The page's text-like ink, measured once on the page as loaded: every reading's coverage (not
+        # measured when every step is off: then nothing asks whether a reading is poor).
+        self.text = coverage.text_ink(page.image) if any(vars(self.on).values()) else None
         self.metrics: imageops.TextMetrics | None = None
         self.scale = 1.0
+        self.photo_steps: list[str] = []  # how the kept reading's photo was flattened
         self.candidates = self._base()
         self.best = self._first_reading()
         self.table: Reading | None = None  # the reading with ruled cells read apart, when there was one
@@ -174,7 +118,7 @@ class _PageReader:
                 image, chain = self._normalize_small(self.metrics)
         ink = self.ink if image is self.page.image else None
         dpi = _scaled_dpi(self.page.dpi, self.scale)
-        return CandidatePage(self.engine, image, dpi, self.tuning, ink, to_base=chain)
+        return CandidatePage(self.engine, image, dpi, self.tuning, ink, to_base=chain, text=self.text)
 
     def _normalize_small(self, metrics: imageops.TextMetrics) -> tuple[Image.Image, Chain]:
         """A small input (a word or a line cut from a page): text scaled up to a working height and a white
@@ -201,6 +145,26 @@ class _PageReader:
     def poor(self) -> bool:
         return self.best.poor(self.tuning)
 
+    def flatten_photo(self) -> None:
+        """A photo (camera EXIF tags), or a page that reads poorly and looks like a photo: the page found and
+        flattened (photo.py) and read; kept when clearly better, or as good with straight lines
+        (Tuning.flattened_replaces). Scans without camera tags that read well pay nothing for the check."""
+        if not (self.on.flatten and not self.small and (self.page.camera or self.poor())):
+            return
+        if self.text is None:
+            return
+        self.notes.photo = photo.photo_signs(self.page.image, self.page.camera, self.text)
+        if not self.notes.photo:
+            return
+        flat = photo.flatten(self.page.image, self.text)
+        page = CandidatePage(self.engine, flat.image, self.page.dpi, self.tuning, to_base=flat.chain, text=self.text)
+        page.passes = self.candidates.passes
+        reading = page.read(Variant(), self.first_psm, self.options.lang)
+        if self.tuning.flattened_replaces(reading, self.best):
+            self.best, self.candidates, self.photo_steps = reading, page, flat.steps
+        else:
+            self.candidates.passes = page.passes
+
     def verify_deskew(self) -> None:
         """A poor reading is read with the other choice of straightening too (the angle is verified, not
         trusted), the one with more text at no less confidence kept."""
@@ -212,21 +176,16 @@ class _PageReader:
             self.best = other
 
     def read_tables(self) -> None:
-        """A page with ruled cells (a table, a form's boxes) is read with its cells apart, rows in order; that
-        reading is kept unless it is clearly less confident (`Tuning.table_replaces`)."""
+        """A page with ruled cells (a table, a form's boxes) is read with its cells apart, rows in order
+        (workers/ocr/tables.py); kept unless clearly less confident or covering less (Tuning.table_replaces)."""
         if not (self.on.tables and not self.small):
             return
-        best = self.best
-        grid = tables.find_cells(best.image)
-        if grid is None:
-            return
-        self.notes.table_cells = len(grid.cells)
-        self.candidates.passes += 1
-        dpi = self.candidates.dpi
-        recognition = tables.read_table(self.engine, best.image, grid, best.recognition, best.lang, dpi)
-        reading = Reading(best.variant, best.image, recognition, best.psm, best.lang, best.chain)
-        if self.tuning.table_replaces(reading, best):
-            self.best = self.table = reading
+        found = tables.table_reading(self.engine, self.best, self.candidates.dpi)
+        if found is not None:
+            reading, self.notes.table_cells = found
+            self.candidates.passes += 1
+            if self.tuning.table_replaces(reading, self.best):
+                self.best = self.table = reading
 
     def enlarge_small_text(self) -> None:
         """A page (not a small input) with small text that reads poorly is read enlarged too."""
@@ -241,7 +200,7 @@ class _PageReader:
         dpi = _scaled_dpi(self.page.dpi, factor)
         scaled = imageops.rescale(image, factor)
         to_scaled = Chain().then(Projective.resize(image.size, scaled.size))
-        enlarged = CandidatePage(self.engine, scaled, dpi, self.tuning, to_base=to_scaled)
+        enlarged = CandidatePage(self.engine, scaled, dpi, self.tuning, to_base=to_scaled, text=self.text)
         enlarged.passes = self.candidates.passes
         reading = enlarged.read(Variant(deskew=self.best.variant.deskew), self.best.psm, self.best.lang)
         if self.tuning.replaces(reading, self.best):
@@ -298,6 +257,7 @@ class _PageReader:
         """What was done to the page for the kept reading, in order (the JSON's preprocessing.steps)."""
         best = self.best
         return [
+            *(f"photo-{step}" for step in self.photo_steps),
             *([f"scale{self.scale:.2f}"] if self.scale > 1 else []),
             *([f"cells{self.notes.table_cells}"] if best is self.table else []),
             *([f"border{self.notes.border}"] if self.notes.border is not None else []),
@@ -321,6 +281,7 @@ class _PageReader:
             "lang": best.lang,
             "steps": self.steps(skew),
             "passes": self.candidates.passes,
+            "coverage": None if best.coverage is None else round(best.coverage, 3),
             "page_ms": round((time.perf_counter() - started) * 1000),
         }
         recognition = best.recognition
@@ -361,6 +322,7 @@ def read_page(
     Every step after the first read runs only when the reading so far is poor: clean inputs cost one read."""
     started = time.perf_counter()
     reader = _PageReader(engine, page, options, tuning)
+    reader.flatten_photo()
     reader.verify_deskew()
     reader.read_tables()
     reader.enlarge_small_text()

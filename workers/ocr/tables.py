@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from workers.ocr import imageops, layout, tsv
+from workers.ocr.candidates import Reading
 from workers.ocr.engines.base import OcrEngine, Recognition, RecognizeOptions
 
 WORK_SIZE = 1600  # detection works on a copy whose longer side is at most this
@@ -249,3 +250,13 @@ def read_table(
             blocks.append((tsv.union([w[1] for line in kept for w in line]), kept))
     blocks.sort(key=lambda item: (item[0][1], item[0][0]))
     return layout.compose([block for _, block in blocks], image.size, dpi)
+
+
+def table_reading(engine: OcrEngine, kept: Reading, dpi: int | None) -> tuple[Reading, int] | None:
+    """The kept reading's image read with its ruled cells apart, and how many cells, or None without a grid."""
+    grid = find_cells(kept.image)
+    if grid is None:
+        return None
+    recognition = read_table(engine, kept.image, grid, kept.recognition, kept.lang, dpi)
+    reading = Reading(kept.variant, kept.image, recognition, kept.psm, kept.lang, kept.chain, kept.text)
+    return reading, len(grid.cells)

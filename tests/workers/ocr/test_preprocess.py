@@ -178,7 +178,7 @@ def test_the_pipeline_takes_every_preprocessing_switch_and_has_no_defaults_for_t
     assert set(Switches.names()) < set(JobOptions.switch_names())
     # every preprocessing step is on by default, as it always was
     assert {name: JobOptions.switch_defaults()[name] for name in Switches.names()} == dict.fromkeys(
-        ("normalize", "orient", "deskew", "auto_model", "retry", "tables"), True
+        ("normalize", "orient", "deskew", "auto_model", "retry", "flatten", "tables"), True
     )
     with pytest.raises(KeyError):
         Switches.of({"orient": False})

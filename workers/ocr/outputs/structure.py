@@ -50,5 +50,6 @@ def page_structure(page: PageOutput) -> dict[str, Any]:
             "model": info.get("lang"),
             "steps": list(info["steps"]),
             "passes": info.get("passes", 1),
+            "coverage": info.get("coverage"),
         }
     return result
