@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from PIL import Image
 
-from workers.ocr import imageops, tsv
+from workers.ocr import binarize, imageops, tsv
 from workers.ocr.coverage import TextInk
 from workers.ocr.engines.base import OcrEngine, Recognition, RecognizeOptions
 from workers.ocr.geometry import Chain, Projective
@@ -63,6 +63,9 @@ class Tuning:
     coverage_margin: float = 0.15
     coverage_slack: float = 5.0
 
+    # A page still poor is also read with its background divided out (faded print, uneven light), as it is
+    # segmented and as one block (retry).
+    background_retry: bool = True
     # A page's reading with its ruled cells read apart is kept unless less confident by this much.
     table_margin: float = 5.0
 
@@ -125,11 +128,13 @@ DEFAULT_TUNING = Tuning()
 
 @dataclass(frozen=True)
 class Variant:
-    """How a page image is prepared: a quarter turn (degrees clockwise), dark borders whitened, deskewed."""
+    """How a page image is prepared: a quarter turn (degrees clockwise), dark borders whitened, deskewed,
+    its background divided out (faded print, uneven light: workers/ocr/binarize.py)."""
 
     rotation: int = 0
     clear_borders: bool = False
     deskew: bool = False
+    flat_background: bool = False
 
 
 @dataclass
@@ -215,6 +220,8 @@ class CandidatePage:
         if variant not in self._images:
             image = imageops.turn_clockwise(self.base, variant.rotation)
             chain = self.to_base.then(Projective.quarter_turn(variant.rotation, self.base.size))
+            if variant.flat_background:  # changes pixels, moves none
+                image = binarize.flatten_background(image)
             if variant.clear_borders:  # whitens pixels, moves none
                 image, self.border_fraction[variant] = imageops.clear_dark_borders(image)
             if variant.deskew and self.skew(variant.rotation):

@@ -235,13 +235,18 @@ class _PageReader:
         self.best = pick(best, readings, self.tuning)
 
     def retry(self) -> None:
-        """Read again as one uniform block, with and without dark borders; keep a clearly better reading."""
+        """Read again as one uniform block, with and without dark borders, and with the background divided out
+        (as segmented and as one block: faded print, uneven light); keep a clearly better reading."""
         page, best = self.candidates, self.best
         psm = best.psm if self.options.psm is not None else UNIFORM_BLOCK_PSM
-        variants = [replace(best.variant, clear_borders=False)]
+        tries = [(replace(best.variant, clear_borders=False), psm)]
         if page.has_dark_borders(best.variant):
-            variants.append(replace(best.variant, clear_borders=True))
-        readings = [page.read(v, psm, best.lang) for v in variants if (v, psm) != (best.variant, best.psm)]
+            tries.append((replace(best.variant, clear_borders=True), psm))
+        if self.tuning.background_retry and not best.variant.flat_background:
+            flat = replace(best.variant, flat_background=True)
+            tries += [(flat, best.psm), (flat, psm)]
+        tries = list(dict.fromkeys(t for t in tries if t != (best.variant, best.psm)))
+        readings = [page.read(v, p, best.lang) for v, p in tries]
         self.best = pick(best, readings, self.tuning)
 
     def last_resorts(self) -> None:
@@ -263,6 +268,7 @@ class _PageReader:
             *([f"border{self.notes.border}"] if self.notes.border is not None else []),
             *([f"turn{best.variant.rotation}"] if best.variant.rotation else []),
             *(["borders"] if best.variant.clear_borders else []),
+            *(["background"] if best.variant.flat_background else []),
             *([f"deskew{skew:+.1f}"] if skew else []),
             *([f"psm{best.psm}"] if best.psm != self.first_psm else []),
             *([f"lang={best.lang}"] if best.lang != self.options.lang else []),
