@@ -185,7 +185,7 @@ def montage(image: Image.Image, grid: Grid) -> tuple[Image.Image, list[Placed]]:
         row_height = 0
         for cell in row:
             x0, y0, x1, y1 = cell.ink
-            pad = 2
+            pad = 0
             source = (
                 max(cell.box[0], x0 - pad),
                 max(cell.box[1], y0 - pad),
