@@ -73,11 +73,15 @@ class Tuning:
         """Whether the reading with ruled cells read apart replaces the page's reading: the same text laid out
         by the lines the page shows, so it need not be more confident, only not clearly less, nor covering
         clearly less of the page's text (and never much longer: a grid read as letters cannot win by length)."""
-        if not self._beats(candidate, kept, -self.table_margin, bound_length=True):
-            return False
+        return self._beats(candidate, kept, -self.table_margin, bound_length=True) and not self.covers_less(
+            candidate, kept
+        )
+
+    def covers_less(self, candidate: Reading, kept: Reading) -> bool:
+        """Whether a candidate covers clearly less of the page's text than the kept reading."""
         if candidate.coverage is None or kept.coverage is None:
-            return True
-        return candidate.coverage > kept.coverage - self.coverage_margin
+            return False
+        return candidate.coverage <= kept.coverage - self.coverage_margin
 
     def replaces(self, candidate: Reading, kept: Reading) -> bool:
         """Whether a candidate reading is clearly better than the kept one: more confident by the margin,

@@ -242,11 +242,16 @@ class _PageReader:
         tries = [(replace(best.variant, clear_borders=False), psm)]
         if page.has_dark_borders(best.variant):
             tries.append((replace(best.variant, clear_borders=True), psm))
-        if self.tuning.background_retry and not best.variant.flat_background:
-            flat = replace(best.variant, flat_background=True)
-            tries += [(flat, best.psm), (flat, psm)]
         tries = list(dict.fromkeys(t for t in tries if t != (best.variant, best.psm)))
         readings = [page.read(v, p, best.lang) for v, p in tries]
+        if self.tuning.background_retry and not best.variant.flat_background:
+            # The same page with its background divided out: pixels changed, none moved, the same segmentation
+            # (judged as the same text), and as one block (judged as any candidate).
+            flat = replace(best.variant, flat_background=True)
+            same = page.read(flat, best.psm, best.lang)
+            if self.tuning.same_text_replaces(same, best) and not self.tuning.covers_less(same, best):
+                best = same
+            readings += [page.read(flat, psm, best.lang)] if psm != best.psm else []
         self.best = pick(best, readings, self.tuning)
 
     def last_resorts(self) -> None:

@@ -43,6 +43,9 @@ MAX_CELL_AREA_FRACTION = 0.5
 INSET_TEXT_HEIGHTS = 0.12  # ink this close to a line is the line's (thick lines, anti-aliasing)
 MONTAGE_GAP_TEXT_HEIGHTS = 2.0  # white between two cells of a row in the montage, and between rows
 MONTAGE_PSM = 6
+# Words of the page's reading outside every cell are kept when at least this confident (the grid's empty
+# margins read as letters are not).
+OUTSIDE_MIN_CONFIDENCE = 50.0
 
 
 @dataclass(frozen=True)
@@ -244,7 +247,7 @@ def read_table(
     table = read_cells(engine, image, grid, lang, dpi)
     blocks = [(box, block) for box, block in layout.blocks_of(table.tsv)]
     for _, block in layout.blocks_of(page.tsv):
-        kept = [[w for w in line if not _inside(w[1], grid.cells)] for line in block]
+        kept = [[w for w in line if w[2] >= OUTSIDE_MIN_CONFIDENCE and not _inside(w[1], grid.cells)] for line in block]
         kept = [line for line in kept if line]
         if kept:
             blocks.append((tsv.union([w[1] for line in kept for w in line]), kept))
