@@ -178,7 +178,7 @@ class _PageReader:
     def read_tables(self) -> None:
         """A page with ruled cells (a table, a form's boxes) is read with its cells apart, rows in order
         (workers/ocr/tables.py); kept unless clearly less confident or covering less (Tuning.table_replaces)."""
-        if not (self.on.tables and not self.small):
+        if not self.on.tables:
             return
         found = tables.table_reading(self.engine, self.best, self.candidates.dpi)
         if found is not None:

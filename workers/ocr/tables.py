@@ -235,8 +235,8 @@ def read_cells(engine: OcrEngine, image: Image.Image, grid: Grid, lang: str, dpi
 
 
 def _inside(box: tsv.Box, cells: list[Cell]) -> bool:
-    x, y = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    return any(c.box[0] <= x < c.box[2] and c.box[1] <= y < c.box[3] for c in cells)
+    """Whether a word of the page's reading overlaps a cell (the montage read it; one glued over a line too)."""
+    return any(box[0] < c.box[2] and c.box[0] < box[2] and box[1] < c.box[3] and c.box[1] < box[3] for c in cells)
 
 
 def read_table(
