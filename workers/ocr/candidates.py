@@ -66,6 +66,9 @@ class Tuning:
     # A page still poor is also read with its background divided out (faded print, uneven light), as it is
     # segmented and as one block (retry).
     background_retry: bool = True
+    # That reading, segmented as the kept one, replaces it when more confident by this much (and not longer
+    # by more than max_length_ratio, nor covering clearly less): the same page with its contrast restored.
+    background_margin: float = 3.0
     # A page's reading with its ruled cells read apart is kept unless less confident by this much.
     table_margin: float = 5.0
 
@@ -76,6 +79,11 @@ class Tuning:
         return self._beats(candidate, kept, -self.table_margin, bound_length=True) and not self.covers_less(
             candidate, kept
         )
+
+    def background_replaces(self, candidate: Reading, kept: Reading) -> bool:
+        """The page with its background divided out, segmented as the kept reading (workers/ocr/binarize.py)."""
+        beats = self._beats(candidate, kept, self.background_margin, bound_length=True)
+        return beats and not self.covers_less(candidate, kept)
 
     def covers_less(self, candidate: Reading, kept: Reading) -> bool:
         """Whether a candidate covers clearly less of the page's text than the kept reading."""

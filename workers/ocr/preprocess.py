@@ -245,11 +245,11 @@ class _PageReader:
         tries = list(dict.fromkeys(t for t in tries if t != (best.variant, best.psm)))
         readings = [page.read(v, p, best.lang) for v, p in tries]
         if self.tuning.background_retry and not best.variant.flat_background:
-            # The same page with its background divided out: pixels changed, none moved, the same segmentation
-            # (judged as the same text), and as one block (judged as any candidate).
+            # The same page with its background divided out: pixels changed, none moved; as segmented before
+            # (kept by a smaller margin: Tuning.background_replaces) and as one block (as any candidate).
             flat = replace(best.variant, flat_background=True)
             same = page.read(flat, best.psm, best.lang)
-            if self.tuning.same_text_replaces(same, best) and not self.tuning.covers_less(same, best):
+            if self.tuning.background_replaces(same, best):
                 best = same
             readings += [page.read(flat, psm, best.lang)] if psm != best.psm else []
         self.best = pick(best, readings, self.tuning)
