@@ -119,9 +119,42 @@ class CachingEngine:
         return self._reads[key]
 
 
-def grid_points() -> list[dict[str, Any]]:
-    names = list(GRID)
-    return [dict(zip(names, values, strict=True)) for values in itertools.product(*GRID.values())]
+# The receipt and table rules (--docs), scored on the corpus's receipts and tables and on the synthetic
+# receipts, tables and forms (bench/synthetic_docs.py), the other thresholds at their defaults.
+DOCS_GRID: dict[str, list[Any]] = {
+    "table_margin": [0.0, 2.0, 5.0],
+    "background_retry": [False, True],
+}
+
+
+def grid_points(grid: dict[str, list[Any]] | None = None) -> list[dict[str, Any]]:
+    grid = GRID if grid is None else grid
+    names = list(grid)
+    return [dict(zip(names, values, strict=True)) for values in itertools.product(*grid.values())]
+
+
+def docs_samples(corpus: Path, folder: Path) -> tuple[list[tuple[Sample, str]], list[tuple[Sample, str]]]:
+    """The corpus's receipts and tables, SROIE split in two sources by its manifest split (the 7 first
+    receipts, the 24 added later), and the synthetic receipts, tables and forms by family."""
+    import csv
+
+    from bench.synthetic_docs import make_docs
+
+    with (corpus / "manifest.tsv").open(encoding="utf-8", newline="") as fh:
+        rows = {row["local_name"]: row for row in csv.DictReader(fh, delimiter="\t")}
+    real = [
+        (s, f"{rows[s.name]['source_repo']} ({rows[s.name]['split']})" if s.kind == "receipt" else s.name)
+        for s in load_samples(corpus, [])
+        if s.kind == "receipt" or "table" in s.tags.split(";")
+    ]
+    made = []
+    for doc in make_docs():
+        data, suffix = doc.encode()
+        path = folder / f"{doc.name}{suffix}"
+        path.write_bytes(data)
+        sample = Sample(path.name, path, doc.kind, doc.lang, 1, ";".join(doc.tags), doc.ground_truth, unordered=True)
+        made.append((sample, doc.family))
+    return real, made
 
 
 def score_sample(sample: Sample, source: str, points: list[dict[str, Any]], with_plain: bool) -> Scored:
@@ -251,6 +284,7 @@ def report(title: str, results: list[Scored], points: list[dict[str, Any]], defa
 
 
 START, END = "<!-- bench:tuning start -->", "<!-- bench:tuning end -->"
+DOCS_MARKERS = ("<!-- bench:docs-tuning start -->", "<!-- bench:docs-tuning end -->")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,21 +293,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-corpus", action="store_true", help="only the synthetic set")
     parser.add_argument("--no-synthetic", action="store_true", help="only the corpus")
     parser.add_argument("--no-plain", action="store_true", help="skip the tesseract program (faster)")
+    parser.add_argument(
+        "--docs",
+        action="store_true",
+        help="the receipt and table rules (DOCS_GRID) on the corpus's receipts and tables and bench/synthetic_docs.py",
+    )
+    parser.add_argument("--only", action="append", default=[], help="keep files whose name contains this")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--markdown", type=Path, help="also write the report between the tuning markers")
     args = parser.parse_args(argv)
 
     from workers.ocr.preprocess import DEFAULT_TUNING
 
-    points = grid_points()
-    defaults = {f.name: getattr(DEFAULT_TUNING, f.name) for f in fields(DEFAULT_TUNING) if f.name in GRID}
+    grid = DOCS_GRID if args.docs else GRID
+    points = grid_points(grid)
+    defaults = {f.name: getattr(DEFAULT_TUNING, f.name) for f in fields(DEFAULT_TUNING) if f.name in grid}
     default_index = points.index(defaults)
     sets: list[tuple[str, list[tuple[Sample, str]]]] = []
+    Path(".bench").mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="synthetic-", dir=Path(".bench").resolve()) as tmp:
+        real, made = docs_samples(args.corpus, Path(tmp)) if args.docs else ([], [])
         if not args.no_corpus:
-            sets.append(("Corpus, one source held out at a time", corpus_samples(args.corpus)))
+            sets.append(("Corpus, one source held out at a time", real or corpus_samples(args.corpus)))
         if not args.no_synthetic:
-            sets.append(("Synthetic set, one family held out at a time", synthetic_samples(Path(tmp))))
+            sets.append(("Synthetic set, one family held out at a time", made or synthetic_samples(Path(tmp))))
+        sets = [
+            (title, [(s, src) for s, src in chosen if not args.only or any(o in s.name for o in args.only)])
+            for title, chosen in sets
+        ]
         sections = []
         with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             for title, samples in sets:
@@ -281,11 +328,11 @@ def main(argv: list[str] | None = None) -> int:
                 results = [f.result() for f in futures]
                 sections.append(report(title, results, points, default_index))
                 print(sections[-1], "\n", flush=True)
-    grid = "; ".join(f"{k} in {v}" for k, v in GRID.items())
-    text = f"Grid: {grid}; defaults {defaults}.\n\n" + "\n\n".join(sections)
+    described = "; ".join(f"{k} in {v}" for k, v in grid.items())
+    text = f"Grid: {described}; defaults {defaults}.\n\n" + "\n\n".join(sections)
     if args.markdown:
         command = " ".join(["python -m bench.tuning", *(argv if argv is not None else sys.argv[1:])])
-        write_markdown(args.markdown, command, text, markers=(START, END))
+        write_markdown(args.markdown, command, text, markers=DOCS_MARKERS if args.docs else (START, END))
     return 0
 
 

@@ -50,6 +50,7 @@ class JobFields(TypedDict, total=False):
     auto_model: bool | None
     retry: bool | None
     flatten: bool | None
+    tables: bool | None
     skip_text: bool | None
     redo_ocr: bool | None
     pdfa: bool | None

@@ -114,6 +114,11 @@ class JobOptions(BaseModel):
         title="Flatten photos of pages",
         description="Photos of pages that read poorly: find the page, undo its perspective, curve and uneven light",
     )
+    tables: bool = Field(
+        True,
+        title="Read ruled tables and form boxes cell by cell",
+        description="Find ruled tables and form boxes and read their cells apart, row by row",
+    )
     skip_text: bool = Field(
         False,
         title="Keep the text of PDF pages that have some",

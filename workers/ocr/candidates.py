@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from PIL import Image
 
-from workers.ocr import imageops, tsv
+from workers.ocr import binarize, imageops, tsv
 from workers.ocr.coverage import TextInk
 from workers.ocr.engines.base import OcrEngine, Recognition, RecognizeOptions
 from workers.ocr.geometry import Chain, Projective
@@ -62,6 +62,34 @@ class Tuning:
     # coverage_slack points less confident (and at least min_confidence_for_empty; above 1: never).
     coverage_margin: float = 0.15
     coverage_slack: float = 5.0
+
+    # A page still poor is also read with its background divided out (faded print, uneven light), as it is
+    # segmented and as one block (retry).
+    background_retry: bool = True
+    # That reading, segmented as the kept one, replaces it when more confident by this much (and not longer
+    # by more than max_length_ratio, nor covering clearly less): the same page with its contrast restored.
+    background_margin: float = 3.0
+    # A page's reading with its ruled cells read apart is kept unless less confident by this much.
+    table_margin: float = 5.0
+
+    def table_replaces(self, candidate: Reading, kept: Reading) -> bool:
+        """Whether the reading with ruled cells read apart replaces the page's reading: the same text laid out
+        by the lines the page shows, so it need not be more confident, only not clearly less, nor covering
+        clearly less of the page's text (and never much longer: a grid read as letters cannot win by length)."""
+        return self._beats(candidate, kept, -self.table_margin, bound_length=True) and not self.covers_less(
+            candidate, kept
+        )
+
+    def background_replaces(self, candidate: Reading, kept: Reading) -> bool:
+        """The page with its background divided out, segmented as the kept reading (workers/ocr/binarize.py)."""
+        beats = self._beats(candidate, kept, self.background_margin, bound_length=True)
+        return beats and not self.covers_less(candidate, kept)
+
+    def covers_less(self, candidate: Reading, kept: Reading) -> bool:
+        """Whether a candidate covers clearly less of the page's text than the kept reading."""
+        if candidate.coverage is None or kept.coverage is None:
+            return False
+        return candidate.coverage <= kept.coverage - self.coverage_margin
 
     def replaces(self, candidate: Reading, kept: Reading) -> bool:
         """Whether a candidate reading is clearly better than the kept one: more confident by the margin,
@@ -112,11 +140,13 @@ DEFAULT_TUNING = Tuning()
 
 @dataclass(frozen=True)
 class Variant:
-    """How a page image is prepared: a quarter turn (degrees clockwise), dark borders whitened, deskewed."""
+    """How a page image is prepared: a quarter turn (degrees clockwise), dark borders whitened, deskewed,
+    its background divided out (faded print, uneven light: workers/ocr/binarize.py)."""
 
     rotation: int = 0
     clear_borders: bool = False
     deskew: bool = False
+    flat_background: bool = False
 
 
 @dataclass
@@ -202,6 +232,8 @@ class CandidatePage:
         if variant not in self._images:
             image = imageops.turn_clockwise(self.base, variant.rotation)
             chain = self.to_base.then(Projective.quarter_turn(variant.rotation, self.base.size))
+            if variant.flat_background:  # changes pixels, moves none
+                image = binarize.flatten_background(image)
             if variant.clear_borders:  # whitens pixels, moves none
                 image, self.border_fraction[variant] = imageops.clear_dark_borders(image)
             if variant.deskew and self.skew(variant.rotation):

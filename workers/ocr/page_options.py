@@ -25,6 +25,7 @@ class Switches:
     auto_model: bool  # German pages that read poorly: try the Fraktur model
     retry: bool  # read poor or empty pages again with other settings, keep a clearly better reading
     flatten: bool  # photos of pages that read poorly: find the page and flatten it, keep a better reading
+    tables: bool  # ruled tables and form boxes: read their cells apart, row by row
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -62,6 +63,7 @@ class Notes:
     osd_ran: bool = False
     osd: Orientation | None = None  # what OSD said, when orient ran (None: too little text)
     photo: list[str] | None = None  # why the page looked like a photo, when flatten looked ([]: it did not)
+    table_cells: int | None = None  # ruled cells found (tables), when there were enough to read them apart
 
     def info(self) -> dict[str, Any]:
         info: dict[str, Any] = {"exif_rotated": self.exif_rotated}
@@ -73,6 +75,8 @@ class Notes:
             info["model_tried"] = self.model_tried
         if self.photo is not None:
             info["photo"] = self.photo
+        if self.table_cells is not None:
+            info["table_cells"] = self.table_cells
         if self.osd_ran:
             osd = self.osd
             info["osd"] = {"rotate": osd.rotate, "confidence": round(osd.confidence, 2)} if osd else None

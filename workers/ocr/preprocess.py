@@ -46,7 +46,7 @@ from dataclasses import dataclass, replace
 
 from PIL import Image
 
-from workers.ocr import coverage, imageops, photo, tesseract
+from workers.ocr import coverage, imageops, photo, tables, tesseract
 from workers.ocr.candidates import DEFAULT_TUNING, CandidatePage, Reading, Tuning, Variant, pick
 from workers.ocr.engines.base import OcrEngine
 from workers.ocr.geometry import Chain, Projective
@@ -108,6 +108,7 @@ class _PageReader:
         self.photo_steps: list[str] = []  # how the kept reading's photo was flattened
         self.candidates = self._base()
         self.best = self._first_reading()
+        self.table: Reading | None = None  # the reading with ruled cells read apart, when there was one
 
     def _base(self) -> CandidatePage:
         """The page as first read: a small input with low text enlarged and bordered (normalize)."""
@@ -175,6 +176,18 @@ class _PageReader:
         if self.tuning.same_text_replaces(other, self.best):
             self.best = other
 
+    def read_tables(self) -> None:
+        """A page with ruled cells (a table, a form's boxes) is read with its cells apart, rows in order
+        (workers/ocr/tables.py); kept unless clearly less confident or covering less (Tuning.table_replaces)."""
+        if not self.on.tables:
+            return
+        found = tables.table_reading(self.engine, self.best, self.candidates.dpi)
+        if found is not None:
+            reading, self.notes.table_cells = found
+            self.candidates.passes += 1
+            if self.tuning.table_replaces(reading, self.best):
+                self.best = self.table = reading
+
     def enlarge_small_text(self) -> None:
         """A page (not a small input) with small text that reads poorly is read enlarged too."""
         if not (self.on.normalize and not self.small and self.poor()):
@@ -223,13 +236,23 @@ class _PageReader:
         self.best = pick(best, readings, self.tuning)
 
     def retry(self) -> None:
-        """Read again as one uniform block, with and without dark borders; keep a clearly better reading."""
+        """Read again as one uniform block, with and without dark borders, and with the background divided out
+        (as segmented and as one block: faded print, uneven light); keep a clearly better reading."""
         page, best = self.candidates, self.best
         psm = best.psm if self.options.psm is not None else UNIFORM_BLOCK_PSM
-        variants = [replace(best.variant, clear_borders=False)]
+        tries = [(replace(best.variant, clear_borders=False), psm)]
         if page.has_dark_borders(best.variant):
-            variants.append(replace(best.variant, clear_borders=True))
-        readings = [page.read(v, psm, best.lang) for v in variants if (v, psm) != (best.variant, best.psm)]
+            tries.append((replace(best.variant, clear_borders=True), psm))
+        tries = list(dict.fromkeys(t for t in tries if t != (best.variant, best.psm)))
+        readings = [page.read(v, p, best.lang) for v, p in tries]
+        if self.tuning.background_retry and not best.variant.flat_background:
+            # The same page with its background divided out: pixels changed, none moved; as segmented before
+            # (kept by a smaller margin: Tuning.background_replaces) and as one block (as any candidate).
+            flat = replace(best.variant, flat_background=True)
+            same = page.read(flat, best.psm, best.lang)
+            if self.tuning.background_replaces(same, best):
+                best = same
+            readings += [page.read(flat, psm, best.lang)] if psm != best.psm else []
         self.best = pick(best, readings, self.tuning)
 
     def last_resorts(self) -> None:
@@ -247,9 +270,11 @@ class _PageReader:
         return [
             *(f"photo-{step}" for step in self.photo_steps),
             *([f"scale{self.scale:.2f}"] if self.scale > 1 else []),
+            *([f"cells{self.notes.table_cells}"] if best is self.table else []),
             *([f"border{self.notes.border}"] if self.notes.border is not None else []),
             *([f"turn{best.variant.rotation}"] if best.variant.rotation else []),
             *(["borders"] if best.variant.clear_borders else []),
+            *(["background"] if best.variant.flat_background else []),
             *([f"deskew{skew:+.1f}"] if skew else []),
             *([f"psm{best.psm}"] if best.psm != self.first_psm else []),
             *([f"lang={best.lang}"] if best.lang != self.options.lang else []),
@@ -315,6 +340,7 @@ def read_page(
     reader = _PageReader(engine, page, options, tuning)
     reader.flatten_photo()
     reader.verify_deskew()
+    reader.read_tables()
     reader.enlarge_small_text()
     reader.try_alternate_model(installed)
     reader.last_resorts()

@@ -59,4 +59,6 @@ def page_structure(page: PageOutput) -> dict[str, Any]:
             "passes": info.get("passes", 1),
             "coverage": info.get("coverage"),
         }
+        if "table_cells" in info:  # ruled cells found (workers/ocr/tables.py); cellsN in steps when kept
+            result["preprocessing"]["table_cells"] = info["table_cells"]
     return result
