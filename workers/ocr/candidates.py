@@ -71,6 +71,9 @@ class Tuning:
     background_margin: float = 3.0
     # A page's reading with its ruled cells read apart is kept unless less confident by this much.
     table_margin: float = 5.0
+    # Ruled cells are read apart only when at most this share of the page's confidently read words lie on
+    # the lines found (text is in a table's cells, not on its lines; 1.0: no check).
+    table_words_on_rules: float = 0.1
 
     def table_replaces(self, candidate: Reading, kept: Reading) -> bool:
         """Whether the reading with ruled cells read apart replaces the page's reading: the same text laid out

@@ -181,7 +181,7 @@ class _PageReader:
         (workers/ocr/tables.py); kept unless clearly less confident or covering less (Tuning.table_replaces)."""
         if not self.on.tables:
             return
-        found = tables.table_reading(self.engine, self.best, self.candidates.dpi)
+        found = tables.table_reading(self.engine, self.best, self.candidates.dpi, self.tuning.table_words_on_rules)
         if found is not None:
             reading, self.notes.table_cells = found
             self.candidates.passes += 1

@@ -46,6 +46,10 @@ MONTAGE_PSM = 6
 # Words of the page's reading outside every cell are kept when at least this confident (the grid's empty
 # margins read as letters are not).
 OUTSIDE_MIN_CONFIDENCE = 50.0
+# A word of the page's reading lies on the grid's lines when this share of its box (less a margin of
+# WORD_INSET of its size on each side, where a tight cell's line may touch it) is line.
+WORD_INSET = 0.15
+WORD_ON_RULES = 0.2
 
 
 @dataclass(frozen=True)
@@ -255,10 +259,29 @@ def read_table(
     return layout.compose([block for _, block in blocks], image.size, dpi)
 
 
-def table_reading(engine: OcrEngine, kept: Reading, dpi: int | None) -> tuple[Reading, int] | None:
-    """The kept reading's image read with its ruled cells apart, and how many cells, or None without a grid."""
+def words_on_rules(grid: Grid, page_tsv: str) -> float:
+    """The share of a reading's confident words (of the same image) that lie on the grid's lines. Text is
+    inside a table's cells, never on its lines: where many words lie on "lines", the lines are text (bold
+    print, a dark or uneven ground, dotted leaders of a receipt), not a grid."""
+    on, words = 0, 0
+    for row in tsv.rows(page_tsv):
+        if row.level != tsv.WORD or not row.text.strip() or row.conf < OUTSIDE_MIN_CONFIDENCE:
+            continue
+        x0, y0, x1, y1 = row.box
+        dx, dy = round((x1 - x0) * WORD_INSET), round((y1 - y0) * WORD_INSET)
+        inner = grid.rules[max(0, y0 + dy) : max(0, y1 - dy), max(0, x0 + dx) : max(0, x1 - dx)]
+        words += 1
+        on += int(inner.size > 0 and float(inner.mean()) > WORD_ON_RULES)
+    return on / words if words else 0.0
+
+
+def table_reading(
+    engine: OcrEngine, kept: Reading, dpi: int | None, max_words_on_rules: float = 1.0
+) -> tuple[Reading, int] | None:
+    """The kept reading's image read with its ruled cells apart, and how many cells, or None without a grid
+    (or with one whose lines run through more than `max_words_on_rules` of the kept reading's words)."""
     grid = find_cells(kept.image)
-    if grid is None:
+    if grid is None or words_on_rules(grid, kept.recognition.tsv) > max_words_on_rules:
         return None
     recognition = read_table(engine, kept.image, grid, kept.recognition, kept.lang, dpi)
     reading = Reading(kept.variant, kept.image, recognition, kept.psm, kept.lang, kept.chain, kept.text)
