@@ -59,11 +59,16 @@ GRID: dict[str, list[Any]] = {
 }
 # The receipt and table rules: how much less confident a reading with ruled cells apart may be and still be
 # kept; whether a grid whose lines run through the page's read words is refused (1.0: never); whether a poor
-# page is read with its background divided out.
+# page is read with its background divided out; from which angle and profile strength a skew is clear
+# (slightly turned receipts); from how many text heights a small input holds several lines and is read as it
+# is too (1000: never).
 DOCS_GRID: dict[str, list[Any]] = {
-    "table_margin": [0.0, 5.0, 10.0],
+    "table_margin": [0.0, 5.0],
     "table_words_on_rules": [0.1, 1.0],
     "background_retry": [False, True],
+    "min_skew_degrees": [0.2, 0.4],
+    "min_skew_strength": [1.2, 2.0],
+    "several_lines": [5.0, 1000.0],
 }
 GRIDS = {"main": GRID, "docs": DOCS_GRID}
 

@@ -9,8 +9,9 @@ checked: leave-one-source-out over the corpus, and a synthetic set made by bench
 - normalize: a small input (a word or a line cut from a page: either side under `small_side` px) whose
   text is lower than `min_text_height` px is scaled up to about `target_text_height` px, and gets a white
   border where its ink comes close to an edge, before the first read (Tesseract reads text 20-40 px high
-  best and needs white space around it). A larger page with small text that reads poorly is read
-  enlarged too.
+  best and needs white space around it); one of several lines (a slip, a small page) is read as it is
+  too, the more confident reading kept. A larger page with small text that reads poorly is read enlarged
+  too.
 - deskew: a page whose lines have a clear angle of a degree or more (projection profile) is read
   straightened; when that reading is poor, the page is read as it is too and the more confident reading
   kept (the angle is verified, not trusted). Smaller angles, and small inputs, are straightened only as
@@ -46,9 +47,9 @@ from dataclasses import dataclass, replace
 
 from PIL import Image
 
-from workers.ocr import coverage, imageops, photo, tables, tesseract
+from workers.ocr import coverage, forms, imageops, photo, tables, tesseract
 from workers.ocr.candidates import DEFAULT_TUNING, CandidatePage, Reading, Tuning, Variant, pick
-from workers.ocr.engines.base import OcrEngine
+from workers.ocr.engines.base import OcrEngine, RecognizeOptions
 from workers.ocr.geometry import Chain, Projective
 from workers.ocr.onpage import on_page
 from workers.ocr.outputs.page import PageOutput
@@ -109,6 +110,7 @@ class _PageReader:
         self.candidates = self._base()
         self.best = self._first_reading()
         self.table: Reading | None = None  # the reading with ruled cells read apart, when there was one
+        self.unchecked: Reading | None = None  # the reading with a form's checkboxes whitened, when kept
 
     def _base(self) -> CandidatePage:
         """The page as first read: a small input with low text enlarged and bordered (normalize)."""
@@ -146,6 +148,23 @@ class _PageReader:
     def poor(self) -> bool:
         return self.best.poor(self.tuning)
 
+    def verify_scale(self) -> None:
+        """A small input of several lines (a slip, a small page) that was enlarged before its first read is read
+        as it is too, and the more confident reading kept: the same text at another scale (enlarging also
+        enlarges specks and grain, which then read as punctuation glued to the words)."""
+        metrics, several = self.metrics, self.tuning.several_lines
+        if metrics is None or self.scale <= 1.0:
+            return
+        if min(metrics.ink_height, metrics.ink_width) < several * metrics.text_height:
+            return
+        as_is = CandidatePage(self.engine, self.page.image, self.page.dpi, self.tuning, self.ink, text=self.text)
+        as_is.passes = self.candidates.passes
+        reading = as_is.read(Variant(), self.first_psm, self.options.lang)
+        if self.tuning.same_text_replaces(reading, self.best):
+            self.best, self.candidates, self.scale, self.notes.border = reading, as_is, 1.0, None
+        else:
+            self.candidates.passes = as_is.passes
+
     def flatten_photo(self) -> None:
         """A photo (camera EXIF tags), or a page that reads poorly and looks like a photo: the page found and
         flattened (photo.py) and read; kept when clearly better, or as good with straight lines
@@ -175,6 +194,25 @@ class _PageReader:
         other = self.candidates.read(Variant(deskew=not straightened), self.first_psm, self.options.lang)
         if self.tuning.same_text_replaces(other, self.best):
             self.best = other
+
+    def clear_checkboxes(self) -> None:
+        """A form's checkboxes (workers/ocr/forms.py) are whitened and the page read again as segmented, so that
+        their labels read as words; kept when as confident and covering as much (the same text without boxes
+        read as letters)."""
+        if not self.on.tables:
+            return
+        best = self.best
+        boxes = forms.find_checkboxes(best.image)
+        if not boxes:
+            return
+        self.notes.checkboxes = (len(boxes), sum(box.checked for box in boxes))
+        image = forms.whitened(best.image, boxes)
+        self.candidates.passes += 1
+        options = RecognizeOptions(lang=best.lang, psm=best.psm, dpi=self.candidates.dpi)
+        recognition = self.engine.recognize(image, options)
+        reading = Reading(best.variant, image, recognition, best.psm, best.lang, best.chain, best.text)
+        if self.tuning.same_text_replaces(reading, best) and not self.tuning.covers_less(reading, best):
+            self.best = self.unchecked = reading
 
     def read_tables(self) -> None:
         """A page with ruled cells (a table, a form's boxes) is read with its cells apart, rows in order
@@ -270,6 +308,7 @@ class _PageReader:
         return [
             *(f"photo-{step}" for step in self.photo_steps),
             *([f"scale{self.scale:.2f}"] if self.scale > 1 else []),
+            *([f"checkboxes{self.notes.checkboxes[0]}"] if self.unchecked and self.notes.checkboxes else []),
             *([f"cells{self.notes.table_cells}"] if best is self.table else []),
             *([f"border{self.notes.border}"] if self.notes.border is not None else []),
             *([f"turn{best.variant.rotation}"] if best.variant.rotation else []),
@@ -338,8 +377,10 @@ def read_page(
     Every step after the first read runs only when the reading so far is poor: clean inputs cost one read."""
     started = time.perf_counter()
     reader = _PageReader(engine, page, options, tuning)
+    reader.verify_scale()
     reader.flatten_photo()
     reader.verify_deskew()
+    reader.clear_checkboxes()
     reader.read_tables()
     reader.enlarge_small_text()
     reader.try_alternate_model(installed)

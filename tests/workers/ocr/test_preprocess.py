@@ -227,3 +227,29 @@ def test_a_clearly_better_candidate_replaces_a_poor_first_reading() -> None:
     output = recognize_page(engine, 1, _word_image(), page_options())
     assert output.info["passes"] > 1
     assert output.info["steps"] != []  # the kept reading is a candidate's: turned or re-segmented
+
+
+# -- small inputs of several lines -----------------------------------------------------------------------
+def test_a_small_slip_of_several_lines_is_read_as_it_is_too(engine: OcrEngine) -> None:
+    """A faded receipt under 400 px wide (bench/synthetic_docs.py, fixed seed): enlarged before its first
+    read, its speckle reads as punctuation glued to the words; read as it is too, the more confident reading
+    (as it is) is kept."""
+    import random
+    from dataclasses import replace
+
+    from bench.scoring import word_bag_error
+    from bench.synthetic import FONT_DIRS
+    from bench.synthetic_docs import fade, receipt_lines, render_receipt
+    from workers.ocr.candidates import DEFAULT_TUNING
+
+    rng = random.Random(4)
+    lines = receipt_lines(rng)
+    font_path = next(d / "DejaVuSansMono.ttf" for d in FONT_DIRS if (d / "DejaVuSansMono.ttf").exists())
+    image = fade(render_receipt(lines, ImageFont.truetype(str(font_path), 16), 0.9), rng)
+    assert min(image.size) < DEFAULT_TUNING.small_side
+    truth, page = "\n".join(lines), pages.PageImage(image, None)
+    kept = recognize_page(engine, 1, page, page_options())
+    enlarged_only = recognize_page(engine, 1, page, page_options(), replace(DEFAULT_TUNING, several_lines=1000.0))
+    assert not any(step.startswith("scale") for step in kept.info["steps"]), kept.info["steps"]
+    assert any(step.startswith("scale") for step in enlarged_only.info["steps"])
+    assert word_bag_error(truth, kept.text) <= word_bag_error(truth, enlarged_only.text) - 0.2
