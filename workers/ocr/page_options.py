@@ -25,7 +25,7 @@ class Switches:
     auto_model: bool  # German pages that read poorly: try the Fraktur model
     retry: bool  # read poor or empty pages again with other settings, keep a clearly better reading
     flatten: bool  # photos of pages that read poorly: find the page and flatten it, keep a better reading
-    tables: bool  # ruled tables and form boxes: read their cells apart, row by row
+    tables: bool  # ruled tables and form boxes: read their cells apart, row by row; checkboxes whitened
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

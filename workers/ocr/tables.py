@@ -247,16 +247,22 @@ def read_table(
     engine: OcrEngine, image: Image.Image, grid: Grid, page: Recognition, lang: str, dpi: int | None
 ) -> Recognition:
     """The page's reading with its ruled cells read apart: the montage's rows as one block, and the words of
-    `page` (a reading of the same image) that lie outside every cell as they were, blocks top to bottom."""
-    table = read_cells(engine, image, grid, lang, dpi)
-    blocks = [(box, block) for box, block in layout.blocks_of(table.tsv)]
-    for _, block in layout.blocks_of(page.tsv):
+    `page` (a reading of the same image) that lie outside every cell as they were, in the page reading's
+    order (columns of a page stay columns); the table's block stands where the page reading first met a
+    cell, or, where it met none, before the first block below the table's top."""
+    table = [block for _, block in layout.blocks_of(read_cells(engine, image, grid, lang, dpi).tsv)]
+    blocks: list[layout.Block] = []
+    at: int | None = None
+    for box, block in layout.blocks_of(page.tsv):
+        met = any(_inside(w[1], grid.cells) for line in block for w in line)
         kept = [[w for w in line if w[2] >= OUTSIDE_MIN_CONFIDENCE and not _inside(w[1], grid.cells)] for line in block]
         kept = [line for line in kept if line]
+        if at is None and (met or box[1] >= grid.area[1]):
+            at = len(blocks) + (1 if met and kept and tsv.union([w[1] for w in kept[0]])[1] < grid.area[1] else 0)
         if kept:
-            blocks.append((tsv.union([w[1] for line in kept for w in line]), kept))
-    blocks.sort(key=lambda item: (item[0][1], item[0][0]))
-    return layout.compose([block for _, block in blocks], image.size, dpi)
+            blocks.append(kept)
+    at = len(blocks) if at is None else min(at, len(blocks))
+    return layout.compose([*blocks[:at], *table, *blocks[at:]], image.size, dpi)
 
 
 def words_on_rules(grid: Grid, page_tsv: str) -> float:
