@@ -274,24 +274,26 @@ class _PageReader:
         self.best = pick(best, readings, self.tuning)
 
     def retry(self) -> None:
-        """Read again as one uniform block, with and without dark borders, and with the background divided out
-        (as segmented and as one block: faded print, uneven light); keep a clearly better reading."""
+        """Read again as one uniform block, with and without dark borders, and keep a clearly better reading;
+        then that reading's page with its background divided out (faded print, uneven light), as segmented
+        and as one block."""
         page, best = self.candidates, self.best
         psm = best.psm if self.options.psm is not None else UNIFORM_BLOCK_PSM
         tries = [(replace(best.variant, clear_borders=False), psm)]
         if page.has_dark_borders(best.variant):
             tries.append((replace(best.variant, clear_borders=True), psm))
         tries = list(dict.fromkeys(t for t in tries if t != (best.variant, best.psm)))
-        readings = [page.read(v, p, best.lang) for v, p in tries]
+        best = pick(best, [page.read(v, p, best.lang) for v, p in tries], self.tuning)
         if self.tuning.background_retry and not best.variant.flat_background:
-            # The same page with its background divided out: pixels changed, none moved; as segmented before
-            # (kept by a smaller margin: Tuning.background_replaces) and as one block (as any candidate).
+            # The kept reading's page with its background divided out: pixels changed, none moved; as segmented
+            # (kept by a smaller margin: Tuning.background_replaces) and as one block (as any candidate). Judged
+            # after the block and border readings, so that it never stands in for a clearly better one of them.
             flat = replace(best.variant, flat_background=True)
             same = page.read(flat, best.psm, best.lang)
             if self.tuning.background_replaces(same, best):
                 best = same
-            readings += [page.read(flat, psm, best.lang)] if psm != best.psm else []
-        self.best = pick(best, readings, self.tuning)
+            best = pick(best, [page.read(flat, psm, best.lang)] if psm != best.psm else [], self.tuning)
+        self.best = best
 
     def last_resorts(self) -> None:
         """Orientation and retries for a page still poor. A turned page still yields about as much text, only

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from bench.scoring import cer
+from bench.scoring import cer, word_bag_error
 from tests.support import corpus_file, ground_truth
 from tests.workers.ocr.fakes import ScriptedEngine
 from tests.workers.ocr.support import page_options
@@ -138,8 +138,11 @@ def test_receipt_behind_a_dark_border_is_no_longer_empty(engine: OcrEngine) -> N
     name = "sroie_600.jpg"  # a black wedge along the top edge: Tesseract returns an empty page
     page = load(name)
     output = run(engine, page)
-    assert {"borders", "background"} & set(output.info["steps"])  # dark borders whitened, or divided out
-    assert cer(ground_truth(name), output.text, ignore_case=True) < 0.3  # measured 0.12; plain tesseract 1.0
+    # dark borders whitened, read as one block: the background-divided reading, judged after it, does not stand
+    # in for it (word-bag error 0.505 against 0.642 when it did; plain tesseract 1.0)
+    assert {"borders", "psm6"} <= set(output.info["steps"]), output.info["steps"]
+    assert word_bag_error(ground_truth(name), output.text) < 0.55
+    assert cer(ground_truth(name), output.text, ignore_case=True) < 0.3
     assert run(engine, page, retry=False).text.strip() == ""
 
 
