@@ -2,10 +2,10 @@
 
 Each missed word (caseless, normalised as bench/scoring.py does) is put in the first class it fits:
 
-- split: the reading has it once its spaces are removed (`27,JALAN` read `27, JALAN`);
-- glued: a longer word of the reading contains it (`TOTAL` in `TOTAL:9.00`);
-- punctuation: a word of the reading is the same once punctuation is dropped (`DATE:` read `Date`);
+- punctuation: a word of the reading is the same once punctuation is dropped from both (`DATE:` read `Date`);
 - one character, two characters: a word of the reading is that many edits away (`TD01167104`, `TDO1167104`);
+- glued: a longer word of the reading contains it (`TOTAL` in `TOTAL9.00`; words of three letters or more);
+- split: the reading has it once its spaces are removed (`27,JALAN` read `27, JALAN`);
 - absent: nothing like it was read (a dropped column, a faded or covered line).
 
     .venv/bin/python -m bench.word_errors                  # the corpus's receipts: plain tesseract, defaults
@@ -25,26 +25,30 @@ from rapidfuzz.distance import Levenshtein
 from bench.accuracy import DEFAULT_CORPUS, Sample, load_samples, media_type, pipeline_options, plain_text
 from bench.scoring import normalise
 
-CLASSES = ("one character", "punctuation", "absent", "split", "two characters", "glued")
+CLASSES = ("punctuation", "one character", "two characters", "glued", "split", "absent")
 _PUNCTUATION = re.compile(r"[^\w]")
 
 
 def classify(ground_truth: str, text: str) -> Counter[str]:
-    """The missed ground-truth words of one reading, counted by class."""
-    truth, read = Counter(normalise(ground_truth).lower().split()), Counter(normalise(text).lower().split())
-    joined = "".join(read.elements())
+    """The missed ground-truth words of one reading, counted by class (the first that fits, in CLASSES order)."""
+    normal = normalise(text).lower()
+    truth, read = Counter(normalise(ground_truth).lower().split()), Counter(normal.split())
+    unspaced = normal.replace(" ", "")
     bare = {_PUNCTUATION.sub("", w) for w in read}
     found: Counter[str] = Counter()
     for word, count in (truth - read).items():
+        stripped = _PUNCTUATION.sub("", word)
         distance = min((Levenshtein.distance(word, w) for w in read), default=len(word))
-        if len(word) > 1 and word in joined:
-            kind = "split" if not any(word in w for w in read) else "glued"
-        elif _PUNCTUATION.sub("", word) and _PUNCTUATION.sub("", word) in bare:
+        if stripped and stripped in bare:
             kind = "punctuation"
         elif distance == 1:
             kind = "one character"
         elif distance == 2 and len(word) > 3:
             kind = "two characters"
+        elif len(word) >= 3 and any(word in w for w in read if len(w) > len(word)):
+            kind = "glued"
+        elif len(word) >= 3 and word in unspaced:
+            kind = "split"
         else:
             kind = "absent"
         found[kind] += count
