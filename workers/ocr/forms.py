@@ -91,13 +91,11 @@ def _on_paper(gray: np.ndarray, box: tsv.Box, outline: np.ndarray) -> bool:
     return float(np.median(ring[~inner])) >= drawn + tables.INK_CONTRAST
 
 
-def find_checkboxes(image: Image.Image) -> list[Checkbox]:
-    """The image's checkboxes (square outlines about as high as its text), top to bottom, left to right."""
-    gray = np.asarray(imageops.grayscale(image), dtype=np.uint8)
-    factor = max(1, -(-max(gray.shape) // tables.WORK_SIZE))
-    small = cv2.resize(gray, (gray.shape[1] // factor, gray.shape[0] // factor), interpolation=cv2.INTER_AREA)
-    ink = tables.ink_of(small)
-    height = tables.text_height(ink)
+def find_checkboxes(image: Image.Image, work: tables.WorkInk | None = None) -> list[Checkbox]:
+    """The image's checkboxes (square outlines about as high as its text), top to bottom, left to right.
+    `work`: the image's work copy and ink (tables.work_ink), when already made."""
+    work = work or tables.work_ink(image)
+    small, ink, height, factor = work.gray, work.ink, work.height, work.factor
     if height == 0:
         return []
     count, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)

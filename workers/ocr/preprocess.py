@@ -6,35 +6,20 @@ image (its size, the height of its text in pixels, the angle of its lines) or of
 file's name or type, and never tuned to particular files (docs/accuracy.md says how the thresholds were
 checked: leave-one-source-out over the corpus, and a synthetic set made by bench/synthetic.py).
 
-- normalize: a small input (a word or a line cut from a page: either side under `small_side` px) whose
-  text is lower than `min_text_height` px is scaled up to about `target_text_height` px, and gets a white
-  border where its ink comes close to an edge, before the first read (Tesseract reads text 20-40 px high
-  best and needs white space around it); one of several lines (a slip, a small page) is read as it is
-  too, the more confident reading kept. A larger page with small text that reads poorly is read enlarged
-  too.
-- deskew: a page whose lines have a clear angle of a degree or more (projection profile) is read
-  straightened; when that reading is poor, the page is read as it is too and the more confident reading
-  kept (the angle is verified, not trusted). Smaller angles, and small inputs, are straightened only as
-  such a second reading, when the first reads poorly.
-- auto_model: a German reading less confident than `model_confidence` is read with the Fraktur model (`frk`)
-  when it is installed, and that reading kept by a clear margin (19th-century books).
-- orient: a page that still reads poorly gets OSD; a confident quarter turn is read and kept by a clear
-  margin. Where OSD has too little text (a word, a line), the upside-down turn is tried, and the quarter
-  turns only when the ink runs vertically.
-- retry: a page still poor or empty is read again as one uniform block (--psm 6, unless the request fixed
-  the psm), with dark scanner borders whitened where there are any.
-- flatten: a photo (camera EXIF tags), or a page that reads poorly and looks like a photo (a page outline
-  inside the frame, uneven light, fanning lines), is flattened (workers/ocr/photo.py: light evened,
-  perspective and curvature undone) and read; that reading is kept when it is clearly better, or as good
-  with straight lines, and the later steps work on the flattened page.
+The steps, each behind its switch (docs/accuracy.md has them in full, with how they were checked):
+normalize (small inputs scaled and bordered before the first read; a small slip of several lines read as
+it is too; small text on a page that reads poorly read enlarged), deskew (a clear angle read straightened,
+verified against the page as it is when poor), flatten (a photo's page found and flattened:
+workers/ocr/photo.py), tables (a form's checkboxes whitened: workers/ocr/forms.py; ruled cells read apart:
+workers/ocr/tables.py), auto_model (the Fraktur model for German), orient (OSD's quarter turn), retry (one
+uniform block, dark borders whitened, the background divided out: workers/ocr/binarize.py).
 
 Every step after the first read runs only when the reading so far is poor (mean word confidence under
 `poor_confidence`, empty, or its confident words covering less than `poor_coverage` of the page's text-like
-ink: workers/ocr/coverage.py), except the Fraktur check, which also runs for German readings that are
-merely mediocre: a clean page, receipt or line costs one recognition.
-
-A candidate reading replaces the kept one only when it is clearly more confident over a comparable amount
-of text (`Tuning.replaces`, workers/ocr/candidates.py, with the thresholds).
+ink: workers/ocr/coverage.py), except the checks that cost no read unless they find something (a camera's
+photo, ruled cells, checkboxes) and the Fraktur check, which also runs for German readings that are merely
+mediocre: a clean page, receipt or line costs one recognition. A candidate reading replaces the kept one
+only when it is clearly better (`Tuning`, workers/ocr/candidates.py, with the thresholds).
 
 The switches come complete with each page (`PageOptions.switches`): the pipeline has no defaults of its own
 for them; the Celery edge fills a job's missing ones from the upload options' model (workers/steps.py).
@@ -111,6 +96,7 @@ class _PageReader:
         self.best = self._first_reading()
         self.table: Reading | None = None  # the reading with ruled cells read apart, when there was one
         self.unchecked: Reading | None = None  # the reading with a form's checkboxes whitened, when kept
+        self.work: tuple[Image.Image, tables.WorkInk] | None = None  # _work_ink's last image and its work copy
 
     def _base(self) -> CandidatePage:
         """The page as first read: a small input with low text enlarged and bordered (normalize)."""
@@ -195,6 +181,11 @@ class _PageReader:
         if self.tuning.same_text_replaces(other, self.best):
             self.best = other
 
+    def _work_ink(self, image: Image.Image) -> tables.WorkInk:
+        if self.work is None or self.work[0] is not image:  # the detectors' work copy, made once per image
+            self.work = (image, tables.work_ink(image))
+        return self.work[1]
+
     def clear_checkboxes(self) -> None:
         """A form's checkboxes (workers/ocr/forms.py) are whitened and the page read again as segmented, so that
         their labels read as words; kept when as confident and covering as much (the same text without boxes
@@ -202,7 +193,7 @@ class _PageReader:
         if not self.on.tables:
             return
         best = self.best
-        boxes = forms.find_checkboxes(best.image)
+        boxes = forms.find_checkboxes(best.image, self._work_ink(best.image))
         if not boxes:
             return
         self.notes.checkboxes = (len(boxes), sum(box.checked for box in boxes))
@@ -219,7 +210,8 @@ class _PageReader:
         (workers/ocr/tables.py); kept unless clearly less confident or covering less (Tuning.table_replaces)."""
         if not self.on.tables:
             return
-        found = tables.table_reading(self.engine, self.best, self.candidates.dpi, self.tuning.table_words_on_rules)
+        best, work = self.best, self._work_ink(self.best.image)
+        found = tables.table_reading(self.engine, best, self.candidates.dpi, self.tuning.table_words_on_rules, work)
         if found is not None:
             reading, self.notes.table_cells = found
             self.candidates.passes += 1

@@ -127,13 +127,31 @@ def _rows(cells: list[Cell]) -> list[list[Cell]]:
     return [sorted(row, key=lambda c: c.box[0]) for row in rows]
 
 
-def find_cells(image: Image.Image) -> Grid | None:
-    """The page's ruled cells that hold ink, or None when there is no grid of at least MIN_CELLS of them."""
-    gray = np.asarray(imageops.grayscale(image), dtype=np.uint8)
-    factor = max(1, -(-max(gray.shape) // WORK_SIZE))
-    small = cv2.resize(gray, (gray.shape[1] // factor, gray.shape[0] // factor), interpolation=cv2.INTER_AREA)
+@dataclass(frozen=True)
+class WorkInk:
+    """A page's gray copy of at most WORK_SIZE px (a whole-factor box reduction), its ink and text height
+    there: what the table and checkbox detectors share (workers/ocr/forms.py), made once per image."""
+
+    gray: np.ndarray
+    ink: np.ndarray
+    height: float  # text height in work pixels; 0 where there is too little text to tell
+    factor: int  # page pixels per work pixel
+    size: tuple[int, int]  # the page's width and height
+
+
+def work_ink(image: Image.Image) -> WorkInk:
+    gray = imageops.grayscale(image)
+    factor = max(1, -(-max(gray.size) // WORK_SIZE))
+    small = np.asarray(gray.reduce(factor) if factor > 1 else gray, dtype=np.uint8)
     ink = ink_of(small)
-    height = text_height(ink)
+    return WorkInk(small, ink, text_height(ink), factor, image.size)
+
+
+def find_cells(image: Image.Image, work: WorkInk | None = None) -> Grid | None:
+    """The page's ruled cells that hold ink, or None when there is no grid of at least MIN_CELLS of them.
+    `work`: the image's work_ink, when already made."""
+    work = work or work_ink(image)
+    ink, height, factor = work.ink, work.height, work.factor
     if height == 0:
         return None
     lines, horizontal, vertical = rule_mask(ink, height)
@@ -163,7 +181,7 @@ def find_cells(image: Image.Image) -> Grid | None:
         return None
     # Whitened before reading: the lines themselves, one pixel wider (anti-aliased edges), not the closing.
     lines = cv2.dilate(lines.astype(np.uint8), np.ones((3, 3), np.uint8))
-    full_rules = cv2.resize(lines, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_NEAREST)
+    full_rules = cv2.resize(lines, work.size, interpolation=cv2.INTER_NEAREST)
     return Grid(_rows(cells), full_rules.astype(bool), height * factor)
 
 
@@ -282,11 +300,12 @@ def words_on_rules(grid: Grid, page_tsv: str) -> float:
 
 
 def table_reading(
-    engine: OcrEngine, kept: Reading, dpi: int | None, max_words_on_rules: float = 1.0
+    engine: OcrEngine, kept: Reading, dpi: int | None, max_words_on_rules: float = 1.0, work: WorkInk | None = None
 ) -> tuple[Reading, int] | None:
     """The kept reading's image read with its ruled cells apart, and how many cells, or None without a grid
-    (or with one whose lines run through more than `max_words_on_rules` of the kept reading's words)."""
-    grid = find_cells(kept.image)
+    (or with one whose lines run through more than `max_words_on_rules` of the kept reading's words).
+    `work`: the image's work_ink, when already made."""
+    grid = find_cells(kept.image, work)
     if grid is None or words_on_rules(grid, kept.recognition.tsv) > max_words_on_rules:
         return None
     recognition = read_table(engine, kept.image, grid, kept.recognition, kept.lang, dpi)
