@@ -1,10 +1,13 @@
-"""Ruled tables (workers/ocr/tables.py), the recognition composed of their cells (layout.py), and the
-background flattening of faded print (binarize.py), with the real engine on images made here."""
+"""Ruled tables (workers/ocr/tables.py), the recognition composed of their cells (layout.py), a form's
+checkboxes (forms.py), and the background flattening of faded print (binarize.py), with the real engine on
+images made here (and one corpus receipt)."""
 
 from __future__ import annotations
 
+import json
 import random
 
+import jsonschema
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
@@ -12,8 +15,13 @@ from PIL import Image, ImageDraw, ImageFont
 from bench.scoring import word_bag_error
 from bench.synthetic import FONT_DIRS
 from bench.synthetic_docs import render_table
-from workers.ocr import binarize, layout, tables, tsv
+from tests.workers.ocr.support import page_options
+from tests.workers.ocr.test_outputs import META, SCHEMA
+from workers.ocr import binarize, forms, layout, tables, tsv
 from workers.ocr.engines import OcrEngine, get_engine
+from workers.ocr.outputs import json as json_output
+from workers.ocr.pages import PageImage
+from workers.ocr.preprocess import recognize_page
 
 
 @pytest.fixture(scope="module")
@@ -146,8 +154,6 @@ def _checkbox_form() -> tuple[Image.Image, list[tuple[str, bool]]]:
 
 
 def test_checkboxes_are_found_with_their_marks_and_letters_are_not() -> None:
-    from workers.ocr import forms
-
     image, options = _checkbox_form()
     found = forms.find_checkboxes(image)
     assert len(found) == len(options), found
@@ -156,15 +162,14 @@ def test_checkboxes_are_found_with_their_marks_and_letters_are_not() -> None:
 
 
 def test_a_form_s_checkboxes_are_not_read_as_letters(engine: OcrEngine) -> None:
-    from tests.workers.ocr.support import page_options
-    from workers.ocr.pages import PageImage
-    from workers.ocr.preprocess import recognize_page
-
     image, options = _checkbox_form()
     output = recognize_page(engine, 1, PageImage(image, None), page_options())
     first = output.text.split("\n")[0].split()
     assert first == [label for label, _ in options], output.text
     assert output.info["checkboxes"] == {"found": 4, "checked": 2}
     assert "checkboxes4" in output.info["steps"]
+    document = json.loads(json_output.build([output], META))  # result.json says so, as its schema allows
+    jsonschema.validate(document, SCHEMA)
+    assert document["pages"][0]["preprocessing"]["checkboxes"] == {"found": 4, "checked": 2}
     plain = recognize_page(engine, 1, PageImage(image, None), page_options(tables=False))
     assert plain.text.split("\n")[0].split() != first  # the boxes read as letters: what the step is for
