@@ -10,8 +10,9 @@ any kind, drawn by a page or a form it draws.
 Everything else is left alone: bilevel images (CCITT, JBIG2, 1-bit), JPEG 2000, indexed, CMYK and other
 colour spaces, images with a /Decode array, soft masks and the images that have one, inline images.
 An image is decoded with pikepdf.PdfImage and re-encoded with Pillow; the new data replaces the old only
-when it is smaller, so no image grows. A Flate image downsampled without a JPEG quality stays lossless
-(Flate); a JPEG downsampled without one is re-encoded at `DOWNSAMPLED_QUALITY`.
+when it is smaller, so no image grows. A Flate image downsampled stays lossless (Flate) without a JPEG
+quality, and with one becomes whichever of JPEG and Flate is smaller (a clean gray scan is often smaller
+as Flate); a JPEG downsampled without a quality is re-encoded at `DOWNSAMPLED_QUALITY`.
 """
 
 from __future__ import annotations
@@ -157,13 +158,15 @@ def _reencode(image: pikepdf.Stream, dpi: float, lossy: Lossy, old_size: int) ->
     if scale < 1.0:
         size = (max(1, round(pixels.width * scale)), max(1, round(pixels.height * scale)))
         pixels = pixels.resize(size, Image.Resampling.LANCZOS)
-    if lossy.jpeg_quality is None and kind != "jpeg":
-        data, codec = zlib.compress(pixels.tobytes()), pikepdf.Name.FlateDecode
-    else:
+    candidates = []
+    if kind != "jpeg" and scale < 1.0:  # a lossless image downsampled: Flate again
+        candidates.append((zlib.compress(pixels.tobytes()), pikepdf.Name.FlateDecode))
+    if lossy.jpeg_quality is not None or kind == "jpeg":
         buffer = io.BytesIO()
         pixels.info.pop("icc_profile", None)  # the PDF's colour space says it
         pixels.save(buffer, "JPEG", quality=lossy.jpeg_quality or DOWNSAMPLED_QUALITY, optimize=True)
-        data, codec = buffer.getvalue(), pikepdf.Name.DCTDecode
+        candidates.append((buffer.getvalue(), pikepdf.Name.DCTDecode))
+    data, codec = min(candidates, key=lambda candidate: len(candidate[0]))
     if len(data) >= old_size:
         return None
     image.write(data, filter=codec)
