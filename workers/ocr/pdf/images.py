@@ -57,11 +57,11 @@ def image_document(path: Path, *, dpi: int | None, default_dpi: int, max_pixels:
             document = img2pdf.convert(
                 str(path), layout_fun=layout, rotation=img2pdf.Rotation.auto, first_frame_only=_is_mpo(path)
             )
-        return tiffjpeg.with_page_jpegs(bytes(document), path)
     except (img2pdf.ExifOrientationError, img2pdf.AlphaChannelError, ValueError, OSError) as exc:
         log.info("img2pdf cannot embed %s as it is (%s): embedding Pillow's lossless reading of it", path.name, exc)
-    frames = _lossless_frames(path, max_pixels)
-    return bytes(img2pdf.convert(frames, layout_fun=layout, rotation=img2pdf.Rotation.none))
+        frames = _lossless_frames(path, max_pixels)
+        return bytes(img2pdf.convert(frames, layout_fun=layout, rotation=img2pdf.Rotation.none))
+    return tiffjpeg.with_page_jpegs(bytes(document), path)
 
 
 def _is_mpo(path: Path) -> bool:

@@ -56,8 +56,11 @@ def reencode_images(pdf: pikepdf.Pdf, lossy: Lossy) -> tuple[int, int, int]:
     """Re-encode the document's eligible images as `lossy` says, in place. Returns how many were replaced,
     and the bytes of those images before and after."""
     drawn: Drawn = {}
-    for page in pdf.pages:
-        _walk(page.obj, page.resources, pikepdf.Matrix.identity(), drawn, 0)
+    for number, page in enumerate(pdf.pages, start=1):
+        try:
+            _walk(page.obj, page.resources, pikepdf.Matrix.identity(), drawn, 0)
+        except pikepdf.PdfError as exc:  # a content stream that does not parse: its images are left as they are
+            log.info("page %d's images are kept as they are: its content cannot be read (%s)", number, exc)
     replaced = before = after = 0
     for entry in drawn.values():
         old = len(entry.image.read_raw_bytes())

@@ -190,12 +190,20 @@ def _decodes_as(data: bytes, page: Image.Image, mode: str) -> bool:
 
 def with_page_jpegs(document: bytes, path: Path) -> bytes:
     """img2pdf's PDF of the image at `path` with each TIFF page whose JPEG data can be kept given that JPEG
-    (DCTDecode) in place of its lossless copy; the document as it was when there is none."""
+    (DCTDecode) in place of its lossless copy; the document as it was when there is none (or on any doubt)."""
     import pikepdf
 
-    jpegs = page_jpegs(path)
-    if not jpegs:
+    try:
+        jpegs = page_jpegs(path)
+        return _replaced(document, jpegs) if jpegs else document
+    except (pikepdf.PdfError, ValueError, OSError) as exc:
+        log.warning("%s keeps its lossless pages: its JPEG data cannot be embedded (%s)", path.name, exc)
         return document
+
+
+def _replaced(document: bytes, jpegs: dict[int, PageJpeg]) -> bytes:
+    import pikepdf
+
     with pikepdf.open(io.BytesIO(document)) as pdf:
         for n, jpeg in jpegs.items():
             images = list(pdf.pages[n].get_images(recursive=False).values()) if n < len(pdf.pages) else []
