@@ -92,16 +92,18 @@ def words_on_ink(path: Path, dpi: int | None = None) -> tuple[float, int]:
     return on_ink / len(words), len(words)
 
 
-def rendered_difference(first: Path, second: Path, dpi: int = 100) -> float:
+def rendered_difference(first: Path, second: Path, dpi: int = 100, blur: float = 2) -> float:
     """The mean absolute gray difference of the two documents' pages (0: the same), rendered alike and
-    blurred by 2 px (a renderer samples an image differently once its page is turned). A page of the second
-    turned by a multiple of 90 degrees counts as the same page: it is compared turned back (the turn that
-    differs least), at the first's size."""
+    blurred by `blur` px (a renderer samples an image differently once its page is turned). A page of the
+    second turned by a multiple of 90 degrees counts as the same page: it is compared turned back (the turn
+    that differs least), at the first's size."""
     from PIL import ImageFilter
 
-    blur = ImageFilter.GaussianBlur(2)
-    a = [image.filter(blur) for image in render(first, dpi)]
-    b = [image.filter(blur) for image in render(second, dpi)]
+    def blurred(image: Image.Image) -> Image.Image:
+        return image.filter(ImageFilter.GaussianBlur(blur)) if blur else image
+
+    a = [blurred(image) for image in render(first, dpi)]
+    b = [blurred(image) for image in render(second, dpi)]
     if len(a) != len(b):
         return 255.0
     total = 0.0

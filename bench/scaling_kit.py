@@ -31,7 +31,8 @@ from importlib import metadata
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-# The service's imports on the tesserocr path, with SQLite and Redis (pypdfium2: the A4 set renders PDFs).
+# The service's imports on the tesserocr path, with SQLite and Redis (pypdfium2: the A4 set renders PDFs;
+# pypdf, a test dependency: bench/workload.py builds the long PDF with it).
 WHEELS = [
     "fastapi",
     "starlette",

@@ -51,8 +51,9 @@ class JobRequest:
     psm: int | None
     dpi: int | None
     formats: list[str]
-    # The switches given (a switch left out takes its default in the workers), and `pages` when given; the
-    # Document Intelligence API adds its own parameters under "analyze" (ocr_api/docintel/analyze.py).
+    # The switches given (a switch left out takes its default in the workers), `pages` and the PDF's lossy
+    # optimisation when given; the Document Intelligence API adds its own parameters under "analyze"
+    # (ocr_api/docintel/analyze.py).
     options: dict[str, Any]
     callback_url: str | None = None
     retain_hours: int | None = None
@@ -65,7 +66,7 @@ class JobRequest:
             psm=options.psm,
             dpi=options.dpi,
             formats=parse_formats(options.formats),
-            options={**check_switches(options), **check_pages(options.pages)},
+            options={**check_switches(options), **check_pages(options.pages), **pdf_image_options(options)},
             callback_url=check_callback_url(options.callback_url, owner=owner),
             retain_hours=check_retain_hours(options.retain_hours),
         )
@@ -80,6 +81,12 @@ def check_switches(options: JobOptions) -> dict[str, bool]:
             {"fields": ["skip_text", "redo_ocr"]},
         )
     return options.switches()
+
+
+def pdf_image_options(options: JobOptions) -> dict[str, int]:
+    """The searchable PDF's lossy optimisation, as far as it was asked for (JobOptions checked the limits)."""
+    asked = {"pdf_jpeg_quality": options.pdf_jpeg_quality, "pdf_image_dpi": options.pdf_image_dpi}
+    return {name: value for name, value in asked.items() if value is not None}
 
 
 def parse_formats(raw: str | None) -> list[str]:

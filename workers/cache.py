@@ -36,8 +36,9 @@ from workers.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
 # Bump when what a cached result contains changes without engine_info changing (2: the searchable PDF keeps
-# the user's pages, boxes are on the page's own grid).
-KEY_VERSION = 2
+# the user's pages, boxes are on the page's own grid; 3: its layer leaves out the words a page has already, a
+# TIFF page's JPEG data is kept, an MPO is one page).
+KEY_VERSION = 3
 
 
 OPEN_TENANT = "open"  # the one tenant of the jobs made without a key

@@ -4,6 +4,7 @@ text format, and the searchable PDF made from the input itself (workers/ocr/pdf/
 from __future__ import annotations
 
 import tempfile
+from typing import Any
 
 from ocr_client.options import MEDIA_TYPES
 
@@ -15,7 +16,7 @@ from workers.job_options import job_switches, text_pages_mode
 from workers.ocr import outputs
 from workers.ocr.errors import InputError
 from workers.ocr.outputs.page import PageOutput
-from workers.ocr.pdf import searchable_pdf
+from workers.ocr.pdf import Lossy, searchable_pdf
 from workers.settings import get_worker_settings
 
 
@@ -38,7 +39,9 @@ def write_results(job: JobRecord, page_numbers: list[int], page_outputs: list[Pa
 
 def _write_pdf(job: JobRecord, page_outputs: list[PageOutput], *, creator: str) -> None:
     """result.pdf: the input itself with each OCR'd page's text layer grafted on (workers/ocr/pdf/), PDF/A
-    unless the job asked for a plain PDF, spooled through a temporary file."""
+    unless the job asked for a plain PDF, its images re-encoded only where the job asked for that, spooled
+    through a temporary file. The input is a local path: with S3 storage, a temporary file the object is
+    streamed into (storage.objects.s3.S3Storage.local_path), never held in memory."""
     storage = get_storage()
     settings = get_worker_settings()
     switches = job_switches(job.options)
@@ -57,8 +60,21 @@ def _write_pdf(job: JobRecord, page_outputs: list[PageOutput], *, creator: str) 
                 default_dpi=settings.default_dpi,
                 max_pixels=settings.max_pixels_per_page,
                 document_pages=selection.document_pages(job.options, [p.page for p in page_outputs]),
+                lossy=pdf_lossy(job.options),
             )
         except (ValueError, OSError) as exc:
             raise InputError("pdf_failed", f"the searchable PDF cannot be made: {exc}") from exc
         spool.seek(0)
         storage.save_stream(result_key(job.id, "pdf"), spool, MEDIA_TYPES["pdf"])
+
+
+def pdf_lossy(options: dict[str, Any] | None) -> Lossy | None:
+    """The lossy optimisation of the searchable PDF's images the job asked for (its options pdf_jpeg_quality
+    and pdf_image_dpi), or None: every image kept as it is."""
+
+    def number(name: str) -> int | None:
+        value = (options or {}).get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    lossy = Lossy(jpeg_quality=number("pdf_jpeg_quality"), max_dpi=number("pdf_image_dpi"))
+    return lossy if lossy else None

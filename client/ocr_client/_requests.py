@@ -54,6 +54,8 @@ class JobFields(TypedDict, total=False):
     skip_text: bool | None
     redo_ocr: bool | None
     pdfa: bool | None
+    pdf_jpeg_quality: int | None
+    pdf_image_dpi: int | None
     pages: str | None
     callback_url: str | None
     retain_hours: int | None

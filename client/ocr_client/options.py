@@ -39,6 +39,10 @@ LANG_MAX_CHARS = 128
 FORMATS_MAX_CHARS = 64
 CALLBACK_URL_MAX_CHARS = 2000
 PAGES_MAX_CHARS = 200
+# The searchable PDF's lossy optimisation (off unless asked): JPEG quality, and the resolution (dpi) images
+# drawn above are downsampled to.
+PDF_JPEG_QUALITY = (10, 95)
+PDF_IMAGE_DPI = (50, 1200)
 # The highest page number `pages` may name: a range expands to at most this many numbers.
 MAX_PAGE_NUMBER = 100_000
 _PAGES = re.compile(r"\d+(?:\s*-\s*\d+)?(?:\s*,\s*\d+(?:\s*-\s*\d+)?)*")
@@ -123,7 +127,8 @@ class JobOptions(BaseModel):
         False,
         title="Keep the text of PDF pages that have some",
         description="A PDF page that already has text is not OCR'd: its own text is reused and the page kept"
-        " as it is (pages with text are otherwise OCR'd like the others, their content kept)",
+        " as it is (otherwise such a page is OCR'd too, keeps its own text, and the PDF's layer adds only the"
+        " words it lacks)",
     )
     redo_ocr: bool = Field(
         False,
@@ -135,6 +140,22 @@ class JobOptions(BaseModel):
         True,
         title="Searchable PDF as PDF/A-2b",
         description="Write the searchable PDF as PDF/A-2b for archiving; off: a plain PDF",
+    )
+    pdf_jpeg_quality: int | None = Field(
+        None,
+        ge=PDF_JPEG_QUALITY[0],
+        le=PDF_JPEG_QUALITY[1],
+        title="PDF images: JPEG quality (lossy)",
+        description="Re-encode the searchable PDF's colour and gray images as JPEG at this quality, each only"
+        " where that makes it smaller (lossy: default off, every image kept as it is)",
+    )
+    pdf_image_dpi: int | None = Field(
+        None,
+        ge=PDF_IMAGE_DPI[0],
+        le=PDF_IMAGE_DPI[1],
+        title="PDF images: downsample above (dpi, lossy)",
+        description="Downsample the searchable PDF's colour and gray images drawn above this resolution to it"
+        " (lossy: default off, every image kept as it is)",
     )
     pages: str | None = Field(
         None,

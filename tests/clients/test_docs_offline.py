@@ -10,14 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from tests.clients.conftest import Served
-from tests.clients.test_browser_form import CHROMEDRIVER, CHROMIUM, FLAGS, wait
+from tests.clients.test_browser_form import start_chromium, wait
 from tests.support import api_process, base_env, free_port
 
 SWAGGER_OPERATIONS = """
@@ -39,18 +36,13 @@ REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 def offline_browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
     """Chromium that can reach loopback only: other names do not resolve, and every request but loopback's
     goes to a proxy port nobody listens on. Its performance log records each request it makes."""
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.fail("chromium and chromium-driver are missing: scripts/install.sh --test installs them")
-    options = Options()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-offline')}")
-    options.add_argument("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
-    options.add_argument(f"--proxy-server=http://127.0.0.1:{free_port()}")
-    options.add_argument("--proxy-bypass-list=<-loopback>;127.0.0.1")
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver = start_chromium(
+        tmp_path_factory.mktemp("chromium-offline"),
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+        f"--proxy-server=http://127.0.0.1:{free_port()}",
+        "--proxy-bypass-list=<-loopback>;127.0.0.1",
+        capabilities={"goog:loggingPrefs": {"performance": "ALL", "browser": "ALL"}},
+    )
     try:
         yield driver
     finally:

@@ -90,7 +90,13 @@ def count_pages(path: Path, media_type: str, max_pixels: int) -> int:
         finally:
             pdf.close()
     with _open_image(path, max_pixels) as image:
-        return int(getattr(image, "n_frames", 1))
+        return frame_count(image)
+
+
+def frame_count(image: Image.Image) -> int:
+    """The pages of an image: its frames, but one for an MPO (a phone's JPEG with its previews or depth maps
+    after it, or a stereo camera's second view: one picture, read once)."""
+    return 1 if image.format == "MPO" else int(getattr(image, "n_frames", 1))
 
 
 def _sane_dpi(info_dpi: object) -> int | None:

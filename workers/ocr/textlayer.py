@@ -1,13 +1,15 @@
-"""A PDF page's own text layer (skip_text): read with PDFium, and made into a page's outputs instead of OCR.
+"""A PDF page's own text layer, read with PDFium: made into a page's outputs instead of OCR (skip_text), and
+the boxes of the words a page already has (the searchable PDF's layer leaves those out: workers/ocr/pdf/).
 
-The words' boxes are in pixels of the page rendered at the job's resolution; the page becomes one block whose
-TSV and hOCR have the engine's layout, so every format is built from it as from an OCR'd page.
+The words' boxes are in pixels of the page rendered at the job's resolution (the page as shown, its /Rotate
+applied); with skip_text the page becomes one block whose TSV and hOCR have the engine's layout, so every
+format is built from it as from an OCR'd page.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,10 +34,7 @@ class TextLayer:
 
 def read_text_layer(path: Path, page_no: int, dpi: int) -> TextLayer | None:
     """The text a PDF page already carries (for skip_text), or None when it has none."""
-    import ctypes
-
     import pypdfium2 as pdfium
-    import pypdfium2.raw as pdfium_c
 
     pdf = open_pdf(path)
     try:
@@ -46,14 +45,7 @@ def read_text_layer(path: Path, page_no: int, dpi: int) -> TextLayer | None:
             return None
         width_pt, height_pt = page.get_size()
         width, height = round(width_pt * dpi / 72), round(height_pt * dpi / 72)
-
-        def to_pixels(x: float, y: float) -> tuple[int, int]:
-            # PDFium's own page-to-device mapping handles /Rotate and crop box origins.
-            dx, dy = ctypes.c_int(), ctypes.c_int()
-            pdfium_c.FPDF_PageToDevice(page.raw, 0, 0, width, height, 0, x, y, ctypes.byref(dx), ctypes.byref(dy))
-            return dx.value, dy.value
-
-        lines = _lines(_chars(textpage, pdfium_c), to_pixels)
+        lines = _page_lines(page, textpage, (width, height))
         page.close()
     except pdfium.PdfiumError as exc:
         raise InputError("unreadable_input", f"page {page_no} of the PDF is damaged: {exc}") from exc
@@ -61,6 +53,45 @@ def read_text_layer(path: Path, page_no: int, dpi: int) -> TextLayer | None:
         pdf.close()
     clean = "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
     return TextLayer(text=clean.strip("\n") + "\n", width=width, height=height, dpi=dpi, lines=lines)
+
+
+def word_boxes(path: Path, grids: Mapping[int, tuple[int, int]]) -> dict[int, list[Box]]:
+    """The boxes of the words PDF pages already carry, visible or not, keyed by page number: each page's on a
+    grid of the size `grids` gives it (width, height in pixels of the page as shown). Pages without text
+    have none."""
+    import pypdfium2 as pdfium
+
+    found: dict[int, list[Box]] = {}
+    pdf = open_pdf(path)
+    try:
+        for page_no, grid in grids.items():
+            if not 1 <= page_no <= len(pdf):
+                continue
+            page = pdf[page_no - 1]
+            textpage = page.get_textpage()
+            if textpage.count_chars():
+                found[page_no] = [box for line in _page_lines(page, textpage, grid) for _, box in line]
+            page.close()
+    except pdfium.PdfiumError as exc:
+        raise InputError("unreadable_input", f"the PDF's text cannot be read: {exc}") from exc
+    finally:
+        pdf.close()
+    return found
+
+
+def _page_lines(page: Any, textpage: Any, grid: tuple[int, int]) -> list[list[tuple[str, Box]]]:
+    """The page's words in lines, their boxes on a grid of `grid` pixels (the page as shown)."""
+    import ctypes
+
+    import pypdfium2.raw as pdfium_c
+
+    def to_pixels(x: float, y: float) -> tuple[int, int]:
+        # PDFium's own page-to-device mapping handles /Rotate and crop box origins.
+        dx, dy = ctypes.c_int(), ctypes.c_int()
+        pdfium_c.FPDF_PageToDevice(page.raw, 0, 0, grid[0], grid[1], 0, x, y, ctypes.byref(dx), ctypes.byref(dy))
+        return dx.value, dy.value
+
+    return _lines(_chars(textpage, pdfium_c), to_pixels)
 
 
 def _lines(

@@ -136,6 +136,28 @@ def test_local_path_verifies_and_removes_the_copy(make_s3_storage: MakeS3, s3_cl
         pytest.fail("a tampered input reached the worker")
 
 
+def test_local_path_streams_the_object_into_a_file(make_s3_storage: MakeS3, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What finalize grafts the searchable PDF onto (workers/results.py) comes through a temporary file, a chunk
+    at a time, never as one bytes object in memory."""
+    storage = make_s3_storage()
+    data = os.urandom(3 * MB + 5)
+    storage.put_bytes("jobs/t4/input.pdf", data)
+    monkeypatch.setattr(storage, "read_bytes", lambda key: pytest.fail("the object was read into memory"))
+    chunks: list[int] = []
+    stream = storage.iter_chunks
+
+    def counted(key: str, chunk_size: int = MB) -> Any:
+        for chunk in stream(key, chunk_size):
+            chunks.append(len(chunk))
+            yield chunk
+
+    monkeypatch.setattr(storage, "iter_chunks", counted)
+    with storage.local_path("jobs/t4/input.pdf") as path:
+        assert path.read_bytes() == data
+    assert len(chunks) >= 4 and max(chunks) <= MB
+    assert not path.exists()
+
+
 def test_presigned_url_is_off_unless_configured(make_s3_storage: MakeS3) -> None:
     storage = make_s3_storage(s3_presigned_downloads=False)
     storage.put_bytes("jobs/t4/result.txt", b"text")

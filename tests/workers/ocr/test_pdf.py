@@ -17,9 +17,10 @@ from PIL import Image
 
 from bench import pdfcheck
 from bench.scoring import normalise
+from tests.pdf_inputs import born_digital_pdf
 from tests.support import REPO, corpus_file
 from tests.workers.ocr.support import page_options
-from workers.ocr import pages
+from workers.ocr import pages, textlayer
 from workers.ocr.engines import get_engine
 from workers.ocr.outputs import alto, hocr, txt
 from workers.ocr.outputs import json as json_output
@@ -267,3 +268,27 @@ def test_redo_ocr_reads_a_pdf_page_without_its_text(tmp_path: Path) -> None:
     shown, hidden = dark(False), dark(True)
     assert shown[0] > 100 and hidden[0] == 0  # the text is gone ...
     assert hidden[1] == shown[1] > 1000  # ... the drawing is not
+
+
+def _output_with_words(width: int, height: int, words: list[tuple[str, tuple[int, int, int, int]]]) -> PageOutput:
+    """A page's outputs with these words, each a line of its own."""
+    rows = [f"1\t1\t0\t0\t0\t0\t0\t0\t{width}\t{height}\t-1\t"]
+    for n, (word, (x0, y0, x1, y1)) in enumerate(words, start=1):
+        box = f"{x0}\t{y0}\t{x1 - x0}\t{y1 - y0}"
+        rows += [f"2\t1\t{n}\t0\t0\t0\t{box}\t-1\t", f"3\t1\t{n}\t1\t0\t0\t{box}\t-1\t",
+                 f"4\t1\t{n}\t1\t1\t0\t{box}\t-1\t", f"5\t1\t{n}\t1\t1\t1\t{box}\t95\t{word}"]  # fmt: skip
+    return PageOutput(1, width, height, 300, " ".join(w for w, _ in words) + "\n", "", "\n".join(rows), 95.0)
+
+
+def test_a_page_with_text_keeps_it_and_the_layer_adds_only_the_words_it_lacks(tmp_path: Path) -> None:
+    """The default mode (force): a word of ours over a word the page has already is left out of the layer,
+    the others are added; redo_ocr puts every word in (the page's invisible text is what it replaces)."""
+    source = born_digital_pdf(tmp_path / "born.pdf", ["Harbour office"])
+    grid = (2550, 3300)  # Letter at 300 dpi
+    harbour, office = textlayer.word_boxes(source, {1: grid})[1]
+    shifted = (harbour[0] + 8, harbour[1] - 5, harbour[2] + 4, harbour[3] + 6)  # OCR's box is never the same
+    page = _output_with_words(*grid, [("Harbour", shifted), ("offce", office), ("stamp", (300, 2000, 520, 2060))])
+    result = _searchable(tmp_path, source, "application/pdf", [page], archive=False)
+    assert normalise(pdfcheck.pdftotext(result, raw=True)[0]) == "stamp Harbour office"
+    again = _searchable(tmp_path, source, "application/pdf", [page], archive=False, redo=True)
+    assert normalise(pdfcheck.pdftotext(again, raw=True)[0]) == "Harbour offce stamp Harbour office"

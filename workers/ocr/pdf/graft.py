@@ -6,17 +6,20 @@ first (under the page's content: it is invisible either way) from a content stre
 own, wrapped in q/Q so that nothing the page's content does to the graphics state reaches it. A page the
 engine read turned (a quarter turn, `PageOutput.rotation`) is shown upright by its /Rotate, never by turning
 its pixels. With redo_ocr, the page's earlier invisible text (text render mode 3, as OCR layers are drawn)
-is removed first: that rewrites the content stream of that page, and only of it.
+is removed first: that rewrites the content stream of that page, and only of it. Otherwise (the default,
+force) a page that has text keeps it, and its layer leaves out the words the page has already (known.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pikepdf
 
 from workers.ocr.outputs.page import PageOutput
+from workers.ocr.pdf.known import KnownWords
 from workers.ocr.pdf.layer import Affine, GlyphlessFont, text_content
+from workers.ocr.tsv import Box
 
 __all__ = ["graft_pages", "grid_to_user", "strip_invisible_text"]
 
@@ -65,9 +68,12 @@ def _layer_name(page: pikepdf.Page) -> pikepdf.Name:
     return pikepdf.Name(name)
 
 
-def graft_layer(pdf: pikepdf.Pdf, page: pikepdf.Page, output: PageOutput, font: GlyphlessFont) -> bool:
-    """Put `output`'s words on the page as an invisible layer; False when it has none."""
-    content = text_content(output, grid_to_user(page, (output.width, output.height)), font)
+def graft_layer(
+    pdf: pikepdf.Pdf, page: pikepdf.Page, output: PageOutput, font: GlyphlessFont, known: KnownWords | None = None
+) -> bool:
+    """Put `output`'s words on the page as an invisible layer, but those `known` (the page's own already);
+    False when no word is left."""
+    content = text_content(output, grid_to_user(page, (output.width, output.height)), font, known=known)
     if not content:
         return False
     form = pikepdf.Stream(pdf, content)
@@ -82,12 +88,18 @@ def graft_layer(pdf: pikepdf.Pdf, page: pikepdf.Page, output: PageOutput, font: 
 
 
 def graft_pages(
-    pdf: pikepdf.Pdf, outputs: Sequence[PageOutput], *, redo: bool, document_pages: Sequence[int] | None = None
+    pdf: pikepdf.Pdf,
+    outputs: Sequence[PageOutput],
+    *,
+    redo: bool,
+    document_pages: Sequence[int] | None = None,
+    known: Mapping[int, Sequence[Box]] | None = None,
 ) -> None:
     """Graft every OCR'd page's layer onto its page of the document: the page of the same number, or the
     document's page `document_pages` names for it when the job read only some pages (the others are then
     removed, so the result holds the pages read, in order). Pages whose own text was kept (skip_text) are
-    left exactly as they are."""
+    left exactly as they are. `known`: the boxes of the words pages already have, on their output's grid, by
+    document page number: those words are left out of the page's layer."""
     numbers = list(document_pages) if document_pages is not None else list(range(1, len(pdf.pages) + 1))
     if len(numbers) != len(outputs) or (numbers and max(numbers) > len(pdf.pages)):
         raise ValueError(f"the document has {len(pdf.pages)} pages, the results {len(outputs)}")
@@ -98,7 +110,7 @@ def graft_pages(
             continue
         if redo:
             strip_invisible_text(pdf, page)
-        graft_layer(pdf, page, output, font)
+        graft_layer(pdf, page, output, font, KnownWords((known or {}).get(number, ())))
         if output.rotation % 360:
             page.rotate(output.rotation % 360, relative=True)
     font.finish()

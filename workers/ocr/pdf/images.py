@@ -3,9 +3,11 @@
 img2pdf (the library OCRmyPDF uses for images) does this losslessly: a JPEG's own bytes as DCTDecode (JPEG
 2000 as JPXDecode), a TIFF page's CCITT Group 4 data as CCITTFaxDecode, other bilevel pages encoded as CCITT
 G4, everything else Flate (PNG data passed through where it can be); an EXIF orientation becomes the page's
-/Rotate, the stored pixels stay as they are. Each page measures the image at its resolution: the job's `dpi`
-when the upload set one, else the image's own when it is plausible (the range pages.SANE_DPI), else the
-service's default.
+/Rotate, the stored pixels stay as they are. A TIFF page whose data is JPEG is then given that JPEG instead of
+img2pdf's lossless copy, where its strips merge into one (tiffjpeg.py). An MPO (a phone's JPEG with its
+previews or depth maps after it) is one page, its first image, as workers/ocr/pages.py reads it. Each page
+measures the image at its resolution: the job's `dpi` when the upload set one, else the image's own when it
+is plausible (the range pages.SANE_DPI), else the service's default.
 
 What img2pdf refuses (a mirrored EXIF orientation, more than 8 bits a sample, an odd mode) is embedded
 losslessly from Pillow's reading of it instead: each frame (its EXIF orientation applied to the first, as
@@ -22,7 +24,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from workers.ocr.pages import SANE_DPI
+from workers.ocr.pages import SANE_DPI, frame_count
+from workers.ocr.pdf import tiffjpeg
 
 __all__ = ["image_document"]
 
@@ -51,11 +54,19 @@ def image_document(path: Path, *, dpi: int | None, default_dpi: int, max_pixels:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # pages.py checked the limit
-            return bytes(img2pdf.convert(str(path), layout_fun=layout, rotation=img2pdf.Rotation.auto))
+            document = img2pdf.convert(
+                str(path), layout_fun=layout, rotation=img2pdf.Rotation.auto, first_frame_only=_is_mpo(path)
+            )
     except (img2pdf.ExifOrientationError, img2pdf.AlphaChannelError, ValueError, OSError) as exc:
         log.info("img2pdf cannot embed %s as it is (%s): embedding Pillow's lossless reading of it", path.name, exc)
-    frames = _lossless_frames(path, max_pixels)
-    return bytes(img2pdf.convert(frames, layout_fun=layout, rotation=img2pdf.Rotation.none))
+        frames = _lossless_frames(path, max_pixels)
+        return bytes(img2pdf.convert(frames, layout_fun=layout, rotation=img2pdf.Rotation.none))
+    return tiffjpeg.with_page_jpegs(bytes(document), path)
+
+
+def _is_mpo(path: Path) -> bool:
+    with Image.open(path) as image:
+        return image.format == "MPO"
 
 
 def _lossless_frames(path: Path, max_pixels: int) -> list[bytes]:
@@ -64,7 +75,7 @@ def _lossless_frames(path: Path, max_pixels: int) -> list[bytes]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         with Image.open(path) as image:
-            for n in range(getattr(image, "n_frames", 1)):
+            for n in range(frame_count(image)):
                 image.seek(n)
                 if image.width * image.height > max_pixels:
                     raise ValueError("a frame has more pixels than the limit")

@@ -20,6 +20,7 @@ import pikepdf
 
 from workers.ocr.outputs.page import PageOutput
 from workers.ocr.outputs.structure import page_structure
+from workers.ocr.pdf.known import KnownWords
 
 __all__ = ["Affine", "GlyphlessFont", "text_content"]
 
@@ -140,13 +141,17 @@ def _unit(p: Point) -> tuple[Point, float]:
     return ((p[0] / length, p[1] / length) if length else (1.0, 0.0)), length
 
 
-def text_content(page: PageOutput, to_user: Affine, font: GlyphlessFont, font_name: str = "/F0") -> bytes:
+def text_content(
+    page: PageOutput, to_user: Affine, font: GlyphlessFont, font_name: str = "/F0", known: KnownWords | None = None
+) -> bytes:
     """The page's invisible text, drawn in PDF user space (`to_user` maps the page grid there), line by line
-    in reading order; empty when the page has no words."""
+    in reading order, without the words the page has already (`known`); empty when no word is left."""
     ops: list[str] = []
     for block in page_structure(page)["blocks"]:
         for line in block["lines"]:
-            ops += _line(line, to_user, font, font_name)
+            words = [w for w in line["words"] if not (known and known.covers(w["bbox"]))]
+            if words:
+                ops += _line({**line, "words": words}, to_user, font, font_name)
     if not ops:
         return b""
     return ("BT\n3 Tr\n" + "\n".join(ops) + "\nET\n").encode("ascii")
