@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bench.accuracy import Sample, media_type, pipeline_options, switches_off
+from bench.accuracy import Sample, media_type, pipeline_options, report_kind, switches_off
 
 
 @dataclass
@@ -91,12 +91,26 @@ def cost_report(costs: list[Cost]) -> str:
         )
     lines += [
         "",
+        "| kind | files | clean files | passes/page | single read s/page | defaults s/page | ratio (sum) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for kind in sorted({report_kind(c.sample) for c in costs}):
+        chosen = [c for c in costs if report_kind(c.sample) == kind]
+        pages = sum(c.sample.pages for c in chosen)
+        single, on = sum(c.single_s for c in chosen), sum(c.defaults_s for c in chosen)
+        lines.append(
+            f"| {kind} | {len(chosen)} | {sum(c.clean for c in chosen)} | "
+            f"{sum(c.passes for c in chosen) / pages:.1f} | {single / pages:.3f} | {on / pages:.3f} | "
+            f"{on / single:.2f} |"
+        )
+    lines += [
+        "",
         "| file | kind | clean | passes | single read s | defaults s | ratio |",
         "|---|---|---|---:|---:|---:|---:|",
     ]
     for c in costs:
         lines.append(
-            f"| {c.sample.name} | {c.sample.kind} | {'yes' if c.clean else 'no'} | {c.passes} | "
+            f"| {c.sample.name} | {report_kind(c.sample)} | {'yes' if c.clean else 'no'} | {c.passes} | "
             f"{c.single_s:.3f} | {c.defaults_s:.3f} | {c.defaults_s / c.single_s:.2f} |"
         )
     return "\n".join(lines)

@@ -11,8 +11,10 @@ checkboxes). Each family is a way of making them, held out as a whole in leave-o
 - tables: `table-grid` (full grid, tight cells with numbers next to letters: "13" beside "A"),
   `table-merged` (a header spanning columns, a label spanning rows), `table-light` (a spreadsheet's light
   gray grid);
-- forms: `form-boxes` (labelled boxes with filled values), `form-checks` (checkboxes, some ticked, beside
-  their labels, and a signature line).
+- forms: `form-boxes` (labelled boxes with filled values), `form-checks` (checkboxes, some crossed, beside
+  their labels, and a signature line), `form-ticks` (yes/no questions, the boxes after their labels, larger,
+  thin or bold, ticked or filled; made after the checkbox detector was written, to check it on boxes it was
+  not made with).
 
 Ground truth is every word of the document, one line per printed line or table row; receipts, tables and
 forms are scored with the caseless word-bag error (bench/scoring.py), as the corpus's receipts are.
@@ -232,6 +234,50 @@ def render_form(rng: random.Random, font: ImageFont.FreeTypeFont, *, checks: boo
     return image, truth
 
 
+QUESTIONS = ["Paid in full", "Delivered", "Signed", "Approved", "Insured", "Returned", "Urgent", "Repeat order"]
+
+
+def _tick(draw: ImageDraw.ImageDraw, x: int, y: int, side: int, rng: random.Random) -> None:
+    """A mark in a box at (x, y): a tick, or the inside filled."""
+    if rng.random() < 0.5:
+        points = [
+            (x + side * 0.2, y + side * 0.55),
+            (x + side * 0.42, y + side * 0.8),
+            (x + side * 0.85, y + side * 0.2),
+        ]
+        draw.line(points, fill=0, width=max(2, side // 8))
+    else:
+        inset = max(3, side // 5)
+        draw.rectangle((x + inset, y + inset, x + side - inset, y + side - inset), fill=0)
+
+
+def render_ticks(rng: random.Random, font: ImageFont.FreeTypeFont) -> tuple[Image.Image, list[str]]:
+    """Yes/no questions, each answer's box after its word, a box or none marked (form-ticks)."""
+    size = int(font.size)
+    width = size * 30
+    questions = rng.sample(QUESTIONS, rng.randrange(3, 6))
+    image = Image.new("L", (width, size * (5 + 2 * len(questions))), 255)
+    draw = ImageDraw.Draw(image)
+    title = rng.choice(["DELIVERY NOTE", "INSPECTION CHECKLIST", "SITE REPORT"])
+    draw.text((size * 2, size), title, font=font, fill=0)
+    truth, y = [title], size * 3
+    side, outline = round(size * rng.uniform(1.0, 1.25)), rng.choice([1, 3])
+    for question in questions:
+        draw.text((size * 2, y), question, font=font, fill=0)
+        x = size * 15
+        marked = rng.choice([None, "Yes", "No"])
+        for answer in ("Yes", "No"):
+            draw.text((x, y), answer, font=font, fill=0)
+            bx = x + int(font.getlength(answer)) + size // 2
+            draw.rectangle((bx, y, bx + side, y + side), outline=0, width=outline)
+            if answer == marked:
+                _tick(draw, bx, y, side, rng)
+            x = bx + side + size * 2
+        truth.append(f"{question} Yes No")
+        y += size * 2
+    return image.crop((0, 0, width, y + size)), truth
+
+
 def make_docs(seed: int = 11) -> list[SyntheticSample]:
     """Every family, five samples each; deterministic."""
     rng = random.Random(seed)
@@ -265,6 +311,10 @@ def make_docs(seed: int = 11) -> list[SyntheticSample]:
         add("form", "form-boxes", image, lines, ["boxes"])
         image, lines = render_form(rng, font, checks=True)
         add("form", "form-checks", image, lines, ["checkboxes"])
+    ticks = random.Random(seed + 1)  # a generator of its own: the families above stay as they were
+    for _ in range(5):
+        image, lines = render_ticks(ticks, _font(ticks.choice(["sans", "serif"]), ticks, ticks.choice([18, 22, 26])))
+        add("form", "form-ticks", image, lines, ["checkboxes", "ticks"])
     return samples
 
 

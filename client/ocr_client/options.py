@@ -121,7 +121,7 @@ class JobOptions(BaseModel):
     tables: bool = Field(
         True,
         title="Read ruled tables and form boxes cell by cell",
-        description="Find ruled tables and form boxes and read their cells apart, row by row",
+        description="Find ruled tables and form boxes, read their cells apart row by row; whiten a form's checkboxes",
     )
     skip_text: bool = Field(
         False,

@@ -55,6 +55,10 @@ class Tuning:
     # ink get a white border of that width.
     small_side: int = 400
     border: int = 16
+    # A small input whose ink is at least this many text heights high and wide holds several lines (a slip, a
+    # small page), not a word or a line: enlarged before its first read, it is read as it is too, and the
+    # more confident reading kept (enlarging enlarges specks and grain, which then read as punctuation).
+    several_lines: float = 5.0
     # A reading whose confident words cover less than this share of the page's text-like ink is poor,
     # whatever its confidence (workers/ocr/coverage.py; 0: coverage never makes a reading poor) ...
     poor_coverage: float = 0.6
@@ -71,6 +75,9 @@ class Tuning:
     background_margin: float = 3.0
     # A page's reading with its ruled cells read apart is kept unless less confident by this much.
     table_margin: float = 5.0
+    # Ruled cells are read apart only when at most this share of the page's confidently read words lie on
+    # the lines found (text is in a table's cells, not on its lines; 1.0: no check).
+    table_words_on_rules: float = 0.1
 
     def table_replaces(self, candidate: Reading, kept: Reading) -> bool:
         """Whether the reading with ruled cells read apart replaces the page's reading: the same text laid out

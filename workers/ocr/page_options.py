@@ -25,7 +25,7 @@ class Switches:
     auto_model: bool  # German pages that read poorly: try the Fraktur model
     retry: bool  # read poor or empty pages again with other settings, keep a clearly better reading
     flatten: bool  # photos of pages that read poorly: find the page and flatten it, keep a better reading
-    tables: bool  # ruled tables and form boxes: read their cells apart, row by row
+    tables: bool  # ruled tables and form boxes: read their cells apart, row by row; checkboxes whitened
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -64,6 +64,7 @@ class Notes:
     osd: Orientation | None = None  # what OSD said, when orient ran (None: too little text)
     photo: list[str] | None = None  # why the page looked like a photo, when flatten looked ([]: it did not)
     table_cells: int | None = None  # ruled cells found (tables), when there were enough to read them apart
+    checkboxes: tuple[int, int] | None = None  # a form's checkboxes found (tables): how many, how many checked
 
     def info(self) -> dict[str, Any]:
         info: dict[str, Any] = {"exif_rotated": self.exif_rotated}
@@ -77,6 +78,8 @@ class Notes:
             info["photo"] = self.photo
         if self.table_cells is not None:
             info["table_cells"] = self.table_cells
+        if self.checkboxes is not None:
+            info["checkboxes"] = {"found": self.checkboxes[0], "checked": self.checkboxes[1]}
         if self.osd_ran:
             osd = self.osd
             info["osd"] = {"rotate": osd.rotate, "confidence": round(osd.confidence, 2)} if osd else None

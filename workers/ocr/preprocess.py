@@ -6,34 +6,20 @@ image (its size, the height of its text in pixels, the angle of its lines) or of
 file's name or type, and never tuned to particular files (docs/accuracy.md says how the thresholds were
 checked: leave-one-source-out over the corpus, and a synthetic set made by bench/synthetic.py).
 
-- normalize: a small input (a word or a line cut from a page: either side under `small_side` px) whose
-  text is lower than `min_text_height` px is scaled up to about `target_text_height` px, and gets a white
-  border where its ink comes close to an edge, before the first read (Tesseract reads text 20-40 px high
-  best and needs white space around it). A larger page with small text that reads poorly is read
-  enlarged too.
-- deskew: a page whose lines have a clear angle of a degree or more (projection profile) is read
-  straightened; when that reading is poor, the page is read as it is too and the more confident reading
-  kept (the angle is verified, not trusted). Smaller angles, and small inputs, are straightened only as
-  such a second reading, when the first reads poorly.
-- auto_model: a German reading less confident than `model_confidence` is read with the Fraktur model (`frk`)
-  when it is installed, and that reading kept by a clear margin (19th-century books).
-- orient: a page that still reads poorly gets OSD; a confident quarter turn is read and kept by a clear
-  margin. Where OSD has too little text (a word, a line), the upside-down turn is tried, and the quarter
-  turns only when the ink runs vertically.
-- retry: a page still poor or empty is read again as one uniform block (--psm 6, unless the request fixed
-  the psm), with dark scanner borders whitened where there are any.
-- flatten: a photo (camera EXIF tags), or a page that reads poorly and looks like a photo (a page outline
-  inside the frame, uneven light, fanning lines), is flattened (workers/ocr/photo.py: light evened,
-  perspective and curvature undone) and read; that reading is kept when it is clearly better, or as good
-  with straight lines, and the later steps work on the flattened page.
+The steps, each behind its switch (docs/accuracy.md has them in full, with how they were checked):
+normalize (small inputs scaled and bordered before the first read; a small slip of several lines read as
+it is too; small text on a page that reads poorly read enlarged), deskew (a clear angle read straightened,
+verified against the page as it is when poor), flatten (a photo's page found and flattened:
+workers/ocr/photo.py), tables (a form's checkboxes whitened: workers/ocr/forms.py; ruled cells read apart:
+workers/ocr/tables.py), auto_model (the Fraktur model for German), orient (OSD's quarter turn), retry (one
+uniform block, dark borders whitened, the background divided out: workers/ocr/binarize.py).
 
 Every step after the first read runs only when the reading so far is poor (mean word confidence under
 `poor_confidence`, empty, or its confident words covering less than `poor_coverage` of the page's text-like
-ink: workers/ocr/coverage.py), except the Fraktur check, which also runs for German readings that are
-merely mediocre: a clean page, receipt or line costs one recognition.
-
-A candidate reading replaces the kept one only when it is clearly more confident over a comparable amount
-of text (`Tuning.replaces`, workers/ocr/candidates.py, with the thresholds).
+ink: workers/ocr/coverage.py), except the checks that cost no read unless they find something (a camera's
+photo, ruled cells, checkboxes) and the Fraktur check, which also runs for German readings that are merely
+mediocre: a clean page, receipt or line costs one recognition. A candidate reading replaces the kept one
+only when it is clearly better (`Tuning`, workers/ocr/candidates.py, with the thresholds).
 
 The switches come complete with each page (`PageOptions.switches`): the pipeline has no defaults of its own
 for them; the Celery edge fills a job's missing ones from the upload options' model (workers/steps.py).
@@ -46,9 +32,9 @@ from dataclasses import dataclass, replace
 
 from PIL import Image
 
-from workers.ocr import coverage, imageops, photo, tables, tesseract
+from workers.ocr import coverage, forms, imageops, photo, tables, tesseract
 from workers.ocr.candidates import DEFAULT_TUNING, CandidatePage, Reading, Tuning, Variant, pick
-from workers.ocr.engines.base import OcrEngine
+from workers.ocr.engines.base import OcrEngine, RecognizeOptions
 from workers.ocr.geometry import Chain, Projective
 from workers.ocr.onpage import on_page
 from workers.ocr.outputs.page import PageOutput
@@ -109,6 +95,8 @@ class _PageReader:
         self.candidates = self._base()
         self.best = self._first_reading()
         self.table: Reading | None = None  # the reading with ruled cells read apart, when there was one
+        self.unchecked: Reading | None = None  # the reading with a form's checkboxes whitened, when kept
+        self.work: tuple[Image.Image, tables.WorkInk] | None = None  # _work_ink's last image and its work copy
 
     def _base(self) -> CandidatePage:
         """The page as first read: a small input with low text enlarged and bordered (normalize)."""
@@ -146,6 +134,23 @@ class _PageReader:
     def poor(self) -> bool:
         return self.best.poor(self.tuning)
 
+    def verify_scale(self) -> None:
+        """A small input of several lines (a slip, a small page) that was enlarged before its first read is read
+        as it is too, and the more confident reading kept: the same text at another scale (enlarging also
+        enlarges specks and grain, which then read as punctuation glued to the words)."""
+        metrics, several = self.metrics, self.tuning.several_lines
+        if metrics is None or self.scale <= 1.0:
+            return
+        if min(metrics.ink_height, metrics.ink_width) < several * metrics.text_height:
+            return
+        as_is = CandidatePage(self.engine, self.page.image, self.page.dpi, self.tuning, self.ink, text=self.text)
+        as_is.passes = self.candidates.passes
+        reading = as_is.read(Variant(), self.first_psm, self.options.lang)
+        if self.tuning.same_text_replaces(reading, self.best):
+            self.best, self.candidates, self.scale, self.notes.border = reading, as_is, 1.0, None
+        else:
+            self.candidates.passes = as_is.passes
+
     def flatten_photo(self) -> None:
         """A photo (camera EXIF tags), or a page that reads poorly and looks like a photo: the page found and
         flattened (photo.py) and read; kept when clearly better, or as good with straight lines
@@ -176,12 +181,37 @@ class _PageReader:
         if self.tuning.same_text_replaces(other, self.best):
             self.best = other
 
+    def _work_ink(self, image: Image.Image) -> tables.WorkInk:
+        if self.work is None or self.work[0] is not image:  # the detectors' work copy, made once per image
+            self.work = (image, tables.work_ink(image))
+        return self.work[1]
+
+    def clear_checkboxes(self) -> None:
+        """A form's checkboxes (workers/ocr/forms.py) are whitened and the page read again as segmented, so that
+        their labels read as words; kept when as confident and covering as much (the same text without boxes
+        read as letters)."""
+        if not self.on.tables:
+            return
+        best = self.best
+        boxes = forms.find_checkboxes(best.image, self._work_ink(best.image))
+        if not boxes:
+            return
+        self.notes.checkboxes = (len(boxes), sum(box.checked for box in boxes))
+        image = forms.whitened(best.image, boxes)
+        self.candidates.passes += 1
+        options = RecognizeOptions(lang=best.lang, psm=best.psm, dpi=self.candidates.dpi)
+        recognition = self.engine.recognize(image, options)
+        reading = Reading(best.variant, image, recognition, best.psm, best.lang, best.chain, best.text)
+        if self.tuning.same_text_replaces(reading, best) and not self.tuning.covers_less(reading, best):
+            self.best = self.unchecked = reading
+
     def read_tables(self) -> None:
         """A page with ruled cells (a table, a form's boxes) is read with its cells apart, rows in order
         (workers/ocr/tables.py); kept unless clearly less confident or covering less (Tuning.table_replaces)."""
         if not self.on.tables:
             return
-        found = tables.table_reading(self.engine, self.best, self.candidates.dpi)
+        best, work = self.best, self._work_ink(self.best.image)
+        found = tables.table_reading(self.engine, best, self.candidates.dpi, self.tuning.table_words_on_rules, work)
         if found is not None:
             reading, self.notes.table_cells = found
             self.candidates.passes += 1
@@ -236,24 +266,26 @@ class _PageReader:
         self.best = pick(best, readings, self.tuning)
 
     def retry(self) -> None:
-        """Read again as one uniform block, with and without dark borders, and with the background divided out
-        (as segmented and as one block: faded print, uneven light); keep a clearly better reading."""
+        """Read again as one uniform block, with and without dark borders, and keep a clearly better reading;
+        then that reading's page with its background divided out (faded print, uneven light), as segmented
+        and as one block."""
         page, best = self.candidates, self.best
         psm = best.psm if self.options.psm is not None else UNIFORM_BLOCK_PSM
         tries = [(replace(best.variant, clear_borders=False), psm)]
         if page.has_dark_borders(best.variant):
             tries.append((replace(best.variant, clear_borders=True), psm))
         tries = list(dict.fromkeys(t for t in tries if t != (best.variant, best.psm)))
-        readings = [page.read(v, p, best.lang) for v, p in tries]
+        best = pick(best, [page.read(v, p, best.lang) for v, p in tries], self.tuning)
         if self.tuning.background_retry and not best.variant.flat_background:
-            # The same page with its background divided out: pixels changed, none moved; as segmented before
-            # (kept by a smaller margin: Tuning.background_replaces) and as one block (as any candidate).
+            # The kept reading's page with its background divided out: pixels changed, none moved; as segmented
+            # (kept by a smaller margin: Tuning.background_replaces) and as one block (as any candidate). Judged
+            # after the block and border readings, so that it never stands in for a clearly better one of them.
             flat = replace(best.variant, flat_background=True)
             same = page.read(flat, best.psm, best.lang)
             if self.tuning.background_replaces(same, best):
                 best = same
-            readings += [page.read(flat, psm, best.lang)] if psm != best.psm else []
-        self.best = pick(best, readings, self.tuning)
+            best = pick(best, [page.read(flat, psm, best.lang)] if psm != best.psm else [], self.tuning)
+        self.best = best
 
     def last_resorts(self) -> None:
         """Orientation and retries for a page still poor. A turned page still yields about as much text, only
@@ -270,6 +302,7 @@ class _PageReader:
         return [
             *(f"photo-{step}" for step in self.photo_steps),
             *([f"scale{self.scale:.2f}"] if self.scale > 1 else []),
+            *([f"checkboxes{self.notes.checkboxes[0]}"] if self.unchecked and self.notes.checkboxes else []),
             *([f"cells{self.notes.table_cells}"] if best is self.table else []),
             *([f"border{self.notes.border}"] if self.notes.border is not None else []),
             *([f"turn{best.variant.rotation}"] if best.variant.rotation else []),
@@ -338,8 +371,10 @@ def read_page(
     Every step after the first read runs only when the reading so far is poor: clean inputs cost one read."""
     started = time.perf_counter()
     reader = _PageReader(engine, page, options, tuning)
+    reader.verify_scale()
     reader.flatten_photo()
     reader.verify_deskew()
+    reader.clear_checkboxes()
     reader.read_tables()
     reader.enlarge_small_text()
     reader.try_alternate_model(installed)

@@ -46,6 +46,10 @@ MONTAGE_PSM = 6
 # Words of the page's reading outside every cell are kept when at least this confident (the grid's empty
 # margins read as letters are not).
 OUTSIDE_MIN_CONFIDENCE = 50.0
+# A word of the page's reading lies on the grid's lines when this share of its box (less a margin of
+# WORD_INSET of its size on each side, where a tight cell's line may touch it) is line.
+WORD_INSET = 0.15
+WORD_ON_RULES = 0.2
 
 
 @dataclass(frozen=True)
@@ -123,13 +127,31 @@ def _rows(cells: list[Cell]) -> list[list[Cell]]:
     return [sorted(row, key=lambda c: c.box[0]) for row in rows]
 
 
-def find_cells(image: Image.Image) -> Grid | None:
-    """The page's ruled cells that hold ink, or None when there is no grid of at least MIN_CELLS of them."""
-    gray = np.asarray(imageops.grayscale(image), dtype=np.uint8)
-    factor = max(1, -(-max(gray.shape) // WORK_SIZE))
-    small = cv2.resize(gray, (gray.shape[1] // factor, gray.shape[0] // factor), interpolation=cv2.INTER_AREA)
+@dataclass(frozen=True)
+class WorkInk:
+    """A page's gray copy of at most WORK_SIZE px (a whole-factor box reduction), its ink and text height
+    there: what the table and checkbox detectors share (workers/ocr/forms.py), made once per image."""
+
+    gray: np.ndarray
+    ink: np.ndarray
+    height: float  # text height in work pixels; 0 where there is too little text to tell
+    factor: int  # page pixels per work pixel
+    size: tuple[int, int]  # the page's width and height
+
+
+def work_ink(image: Image.Image) -> WorkInk:
+    gray = imageops.grayscale(image)
+    factor = max(1, -(-max(gray.size) // WORK_SIZE))
+    small = np.asarray(gray.reduce(factor) if factor > 1 else gray, dtype=np.uint8)
     ink = ink_of(small)
-    height = text_height(ink)
+    return WorkInk(small, ink, text_height(ink), factor, image.size)
+
+
+def find_cells(image: Image.Image, work: WorkInk | None = None) -> Grid | None:
+    """The page's ruled cells that hold ink, or None when there is no grid of at least MIN_CELLS of them.
+    `work`: the image's work_ink, when already made."""
+    work = work or work_ink(image)
+    ink, height, factor = work.ink, work.height, work.factor
     if height == 0:
         return None
     lines, horizontal, vertical = rule_mask(ink, height)
@@ -159,7 +181,7 @@ def find_cells(image: Image.Image) -> Grid | None:
         return None
     # Whitened before reading: the lines themselves, one pixel wider (anti-aliased edges), not the closing.
     lines = cv2.dilate(lines.astype(np.uint8), np.ones((3, 3), np.uint8))
-    full_rules = cv2.resize(lines, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_NEAREST)
+    full_rules = cv2.resize(lines, work.size, interpolation=cv2.INTER_NEAREST)
     return Grid(_rows(cells), full_rules.astype(bool), height * factor)
 
 
@@ -243,22 +265,48 @@ def read_table(
     engine: OcrEngine, image: Image.Image, grid: Grid, page: Recognition, lang: str, dpi: int | None
 ) -> Recognition:
     """The page's reading with its ruled cells read apart: the montage's rows as one block, and the words of
-    `page` (a reading of the same image) that lie outside every cell as they were, blocks top to bottom."""
-    table = read_cells(engine, image, grid, lang, dpi)
-    blocks = [(box, block) for box, block in layout.blocks_of(table.tsv)]
-    for _, block in layout.blocks_of(page.tsv):
+    `page` (a reading of the same image) that lie outside every cell as they were, in the page reading's
+    order (columns of a page stay columns); the table's block stands where the page reading first met a
+    cell, or, where it met none, before the first block below the table's top."""
+    table = [block for _, block in layout.blocks_of(read_cells(engine, image, grid, lang, dpi).tsv)]
+    blocks: list[layout.Block] = []
+    at: int | None = None
+    for box, block in layout.blocks_of(page.tsv):
+        met = any(_inside(w[1], grid.cells) for line in block for w in line)
         kept = [[w for w in line if w[2] >= OUTSIDE_MIN_CONFIDENCE and not _inside(w[1], grid.cells)] for line in block]
         kept = [line for line in kept if line]
+        if at is None and (met or box[1] >= grid.area[1]):
+            at = len(blocks) + (1 if met and kept and tsv.union([w[1] for w in kept[0]])[1] < grid.area[1] else 0)
         if kept:
-            blocks.append((tsv.union([w[1] for line in kept for w in line]), kept))
-    blocks.sort(key=lambda item: (item[0][1], item[0][0]))
-    return layout.compose([block for _, block in blocks], image.size, dpi)
+            blocks.append(kept)
+    at = len(blocks) if at is None else min(at, len(blocks))
+    return layout.compose([*blocks[:at], *table, *blocks[at:]], image.size, dpi)
 
 
-def table_reading(engine: OcrEngine, kept: Reading, dpi: int | None) -> tuple[Reading, int] | None:
-    """The kept reading's image read with its ruled cells apart, and how many cells, or None without a grid."""
-    grid = find_cells(kept.image)
-    if grid is None:
+def words_on_rules(grid: Grid, page_tsv: str) -> float:
+    """The share of a reading's confident words (of the same image) that lie on the grid's lines. Text is
+    inside a table's cells, never on its lines: where many words lie on "lines", the lines are text (bold
+    print, a dark or uneven ground, dotted leaders of a receipt), not a grid."""
+    on, words = 0, 0
+    for row in tsv.rows(page_tsv):
+        if row.level != tsv.WORD or not row.text.strip() or row.conf < OUTSIDE_MIN_CONFIDENCE:
+            continue
+        x0, y0, x1, y1 = row.box
+        dx, dy = round((x1 - x0) * WORD_INSET), round((y1 - y0) * WORD_INSET)
+        inner = grid.rules[max(0, y0 + dy) : max(0, y1 - dy), max(0, x0 + dx) : max(0, x1 - dx)]
+        words += 1
+        on += int(inner.size > 0 and float(inner.mean()) > WORD_ON_RULES)
+    return on / words if words else 0.0
+
+
+def table_reading(
+    engine: OcrEngine, kept: Reading, dpi: int | None, max_words_on_rules: float = 1.0, work: WorkInk | None = None
+) -> tuple[Reading, int] | None:
+    """The kept reading's image read with its ruled cells apart, and how many cells, or None without a grid
+    (or with one whose lines run through more than `max_words_on_rules` of the kept reading's words).
+    `work`: the image's work_ink, when already made."""
+    grid = find_cells(kept.image, work)
+    if grid is None or words_on_rules(grid, kept.recognition.tsv) > max_words_on_rules:
         return None
     recognition = read_table(engine, kept.image, grid, kept.recognition, kept.lang, dpi)
     reading = Reading(kept.variant, kept.image, recognition, kept.psm, kept.lang, kept.chain, kept.text)

@@ -61,4 +61,6 @@ def page_structure(page: PageOutput) -> dict[str, Any]:
         }
         if "table_cells" in info:  # ruled cells found (workers/ocr/tables.py); cellsN in steps when kept
             result["preprocessing"]["table_cells"] = info["table_cells"]
+        if "checkboxes" in info:  # a form's checkboxes (workers/ocr/forms.py); checkboxesN in steps when kept
+            result["preprocessing"]["checkboxes"] = dict(info["checkboxes"])
     return result
