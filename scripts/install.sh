@@ -37,4 +37,8 @@ extra=""
 .venv/bin/python -m pip install -q --upgrade pip 2>/dev/null || true
 # The versions the image ships (requirements.lock, made by scripts/lock.sh) are the versions tested.
 .venv/bin/python -m pip install -q --constraint requirements.lock -e ".${extra}"
+# Upstream's more accurate English model (tessdata_best, integerised; Debian packages tessdata_fast), into the
+# venv's own model directory: docs/accuracy.md, "Models". Without the registry the service reads with Debian's.
+.venv/bin/ocr-service models install \
+  || echo "warning: tessdata_best not installed; reading with Debian's models (retry: .venv/bin/ocr-service models install)" >&2
 echo "installed: $(.venv/bin/ocr-service --help | head -1)"

@@ -107,6 +107,17 @@ def test_image_installs_the_same_system_packages_as_the_install_script() -> None
     assert "COPY pyproject.toml" in DOCKERFILE
 
 
+def test_image_and_install_script_install_the_best_models_with_a_real_command() -> None:
+    """Both fetch tessdata_best as root, before the image drops to its user, into the venv's model directory
+    that the workers read (tests/workers/ocr/test_models.py checks the command itself)."""
+    final = DOCKERFILE.split("\nFROM ")[-1]
+    run = final.index("RUN ocr-service models install")
+    assert final.index("COPY --from=build /opt/venv /opt/venv") < run < final.index("\nUSER ")
+    assert ".venv/bin/ocr-service models install" in (REPO / "scripts" / "install.sh").read_text()
+    out = cli_help("models", "install")
+    assert out.returncode == 0 and "LANG" in out.stdout, out.stderr
+
+
 def installed_package_dirs() -> list[str]:
     """The folders of the top-level packages pyproject.toml installs, relative to the repository."""
     import tomllib

@@ -1,16 +1,18 @@
 """`ocr-service`: run everything on one machine (serve), or the API and workers separately.
 
-One module per command: serve.py (`serve`), processes.py (`api`, `worker`), migrate.py, keys.py; common.py holds
-what they share. This module builds the parser and dispatches; `python -m ocr_api.cli` runs `main`.
+One module per command: serve.py (`serve`), processes.py (`api`, `worker`), migrate.py, keys.py, models.py;
+common.py holds what they share. This module builds the parser and dispatches; `python -m ocr_api.cli` runs `main`.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 from ocr_api.cli.keys import cmd_keys
 from ocr_api.cli.migrate import cmd_migrate
+from ocr_api.cli.models import cmd_models
 from ocr_api.cli.processes import cmd_api, cmd_worker
 from ocr_api.cli.serve import cmd_serve
 
@@ -96,10 +98,24 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("name")
     keys.set_defaults(func=cmd_keys)
 
-    for p in (serve, api, worker, migrate, keys):
+    models = sub.add_parser(
+        "models", help="recognition models: install tessdata_best (more accurate), show which are used",
+        description="Debian's tesseract-ocr-LANG packages carry tessdata_fast. `install` fetches upstream's more "
+        "accurate tessdata_best models (integerised, from the npm registry, sha512-pinned) into the service's "
+        "own model directory and links Tesseract's other models beside them; workers use that directory unless "
+        "OCR_TESSDATA_DIR or TESSDATA_PREFIX is set. Restart the workers afterwards. docs/accuracy.md, Models.",
+    )  # fmt: skip
+    model_actions = models.add_subparsers(dest="action", required=True, metavar="ACTION")
+    install = model_actions.add_parser("install", help="fetch and install best models (default: eng)")
+    install.add_argument("langs", nargs="*", metavar="LANG", help="eng, deu or fra (default: eng)")
+    install.add_argument("--dir", type=Path, help="where (default: the service's own model directory)")
+    model_actions.add_parser("status", help="the directory models are read from, and each model's kind")
+    models.set_defaults(func=cmd_models)
+
+    for p in (serve, api, worker, migrate, keys, models):
         p.add_argument(
             "--log-level",
-            default="WARNING" if p is keys else os.environ.get("OCR_LOG_LEVEL", "INFO").upper(),
+            default="WARNING" if p in (keys, models) else os.environ.get("OCR_LOG_LEVEL", "INFO").upper(),
             choices=["DEBUG", "INFO", "WARNING", "ERROR"],
             help="default: OCR_LOG_LEVEL or INFO",
         )

@@ -9,6 +9,7 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
+from workers.ocr import models
 from workers.ocr.errors import EngineUnavailable
 from workers.ocr.settings import get_ocr_settings
 
@@ -43,12 +44,23 @@ def cli_version() -> str:
 
 @lru_cache
 def tessdata_dir() -> Path:
-    """Where the installed language models are, as the tesseract program reports it."""
+    """Where the models are read from: OCR_TESSDATA_DIR, else TESSDATA_PREFIX, else the service's own directory
+    where `ocr-service models install` put models there (workers/ocr/models.py), else Tesseract's own."""
     configured = get_ocr_settings().tessdata_dir
     if configured:
         return configured
     if env := os.environ.get("TESSDATA_PREFIX"):
         return Path(env)
+    service = models.service_dir()
+    if models.own_models(service):
+        models.link_own_models(service, own_tessdata_dir())
+        return service
+    return own_tessdata_dir()
+
+
+@lru_cache
+def own_tessdata_dir() -> Path:
+    """Tesseract's own model directory, as the tesseract program reports it (Debian's packages install there)."""
     out = _run(["--list-langs"])
     match = re.search(r'"(.+?)"', out.stdout + out.stderr)
     if not match:
@@ -119,7 +131,9 @@ def require_models(lang: str, directory: Path | None = None) -> None:
     lang = resolve_lang(lang, directory)
     missing = [name for name in lang.split("+") if not (directory / f"{name}.traineddata").exists()]
     if missing:
+        fix = f"apt-get install {debian_package(missing[0])}"
+        if directory == models.service_dir():
+            fix += ", then restart the workers (or run `ocr-service models install` where they cannot write there)"
         raise EngineUnavailable(
-            f"language model(s) {', '.join(missing)} not installed on this worker in {directory} "
-            f"(apt-get install {debian_package(missing[0])})"
+            f"language model(s) {', '.join(missing)} not installed on this worker in {directory} ({fix})"
         )

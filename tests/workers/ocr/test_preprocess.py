@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from bench.scoring import cer, word_bag_error
+from bench.scoring import cer, missed_words, word_bag_error
 from tests.support import corpus_file, ground_truth
 from tests.workers.ocr.fakes import ScriptedEngine
 from tests.workers.ocr.support import page_options
@@ -139,9 +139,11 @@ def test_receipt_behind_a_dark_border_is_no_longer_empty(engine: OcrEngine) -> N
     page = load(name)
     output = run(engine, page)
     # dark borders whitened, read as one block: the background-divided reading, judged after it, does not stand
-    # in for it (word-bag error 0.505 against 0.642 when it did; plain tesseract 1.0)
+    # in for it (word-bag error 0.505 against 0.642 when it did, with Debian's fast English model; the default
+    # tessdata_best model reads it 0.587, missing 0.229 of its words; plain tesseract 1.0)
     assert {"borders", "psm6"} <= set(output.info["steps"]), output.info["steps"]
-    assert word_bag_error(ground_truth(name), output.text) < 0.55
+    assert word_bag_error(ground_truth(name), output.text) < 0.62
+    assert missed_words(ground_truth(name), output.text) < 0.25
     assert cer(ground_truth(name), output.text, ignore_case=True) < 0.3
     assert run(engine, page, retry=False).text.strip() == ""
 
