@@ -2,7 +2,7 @@
 
 A grid of thresholds reads the same images with the same options over and over; so does every rerun of an
 evaluation after a change that touches only how readings are judged. `CachingEngine` keeps each recognition
-(and OSD answer) by the image's content, the options and the engine's version: in memory, and, given a
+(and OSD answer) by the image's content, the options, the engine's version and its model files: in memory, and, given a
 folder, on disk as JSON, so a later run pays only for the images it has not read before. `Memo` keeps the
 results of the pipeline's own image functions (text-like ink, a photo's flattening, a table's cells, the
 background divided out, ...) for the images of one file, so that the images derived from them are the same
@@ -77,6 +77,16 @@ class Memo:
                 cls.installed.append(memo)
 
 
+def _models_digest() -> str:
+    """The model files the engine reads (name, size, date): another model directory is another engine."""
+    from workers.ocr import tesseract
+
+    directory = tesseract.tessdata_dir()
+    files = sorted(directory.glob("*.traineddata"))
+    listing = " ".join(f"{p.name}:{p.stat().st_size}:{int(p.stat().st_mtime)}" for p in files if p.exists())
+    return hashlib.sha1(f"{directory} {listing}".encode()).hexdigest()[:12]
+
+
 class CachingEngine:
     """An engine wrapper that remembers recognitions by image content, options and engine version: in this
     process, and in `folder` (one JSON file a recognition) when given."""
@@ -85,7 +95,7 @@ class CachingEngine:
         self.engine = engine
         self.name = engine.name
         self.folder = folder
-        self._version = str(engine.version())
+        self._version = f"{engine.version()} {_models_digest()}"
         self._reads: dict[str, Any] = {}
         self._digests: dict[int, tuple[Any, str]] = {}  # id(image) -> (image, digest), one file at a time
 

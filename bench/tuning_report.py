@@ -34,12 +34,21 @@ def _mean(values: list[float]) -> float:
     return statistics.fmean(values)
 
 
-def choose(files: list[Measures], grid: str, points: int, default: int) -> int:
-    """The grid point with the lowest mean score over these files; the default wins ties."""
-    return min(range(points), key=lambda i: (round(_mean([m.at(grid, i) for m in files]), 4), i != default))
+def choose(files: list[Measures], grid: str, points: list[dict[str, Any]], default: int) -> int:
+    """The grid point with the lowest mean score over these files. Ties go to the point that moves the fewest
+    thresholds from their defaults (then the grid's order): a threshold the files cannot tell apart stays where
+    it was set, instead of following the grid's order."""
+    base = points[default]
+
+    def moved(i: int) -> int:
+        return sum(points[i][name] != value for name, value in base.items())
+
+    return min(range(len(points)), key=lambda i: (round(_mean([m.at(grid, i) for m in files]), 4), moved(i), i))
 
 
-def leave_one_out(files: list[Measures], grid: str, points: int, default: int) -> dict[str, tuple[int, list[Measures]]]:
+def leave_one_out(
+    files: list[Measures], grid: str, points: list[dict[str, Any]], default: int
+) -> dict[str, tuple[int, list[Measures]]]:
     """Per held-out source: the grid point chosen on the other sources, and the source's files."""
     by_source: dict[str, list[Measures]] = defaultdict(list)
     for m in files:
@@ -63,7 +72,7 @@ def _word_cell(values: list[tuple[float, float] | None]) -> str:
 
 
 def section(title: str, grid: str, files: list[Measures], points: list[dict[str, Any]], default: int) -> str:
-    held = leave_one_out(files, grid, len(points), default)
+    held = leave_one_out(files, grid, points, default)
     chosen = {id(m): index for index, mine in held.values() for m in mine}
     kinds = sorted({report_kind(m.scored.sample) for m in files})
     rows: list[tuple[str, list[Measures]]] = [
