@@ -17,13 +17,14 @@ from ocr_api.cli.processes import cmd_api, cmd_worker
 from ocr_api.cli.serve import cmd_serve
 
 EPILOG = """\
-Every setting can also come from an OCR_-prefixed environment variable (see README.md, "Configuration").
+Every setting can also come from an OCR_-prefixed environment variable (docs/configuration.md).
 Examples:
   ocr-service serve                                # API on 127.0.0.1:8000, workers, private broker, SQLite
   OCR_BROKER_URL=redis://redis:6379/0 OCR_DATABASE_URL=postgresql+psycopg://ocr@db/ocr ocr-service api
   OCR_BROKER_URL=amqp://guest:guest@rabbit:5672// ocr-service worker --concurrency 4
   OCR_DATABASE_URL=postgresql+psycopg://ocr@db/ocr ocr-service migrate   # once per upgrade
   ocr-service keys create alice                    # an API key (shown once); OCR_AUTH: docs/security.md
+  ocr-service models status                        # which model each language reads with (docs/accuracy.md)
 """
 
 
