@@ -72,10 +72,18 @@ def service_dir() -> Path:
     return Path(sys.prefix) / "share" / "ocr-service" / "tessdata"
 
 
+def _marker(directory: Path) -> dict[str, str]:
+    """The models `directory` holds itself, each with the pinned integrity of the tarball it came from."""
+    marker = directory / MARKER
+    if not marker.exists():
+        return {}
+    entries = (line.split() for line in marker.read_text(encoding="utf-8").splitlines())
+    return {parts[0]: (parts[1] if len(parts) > 1 else "") for parts in entries if parts}
+
+
 def own_models(directory: Path) -> list[str]:
     """The best models `directory` holds itself (not links), as installed."""
-    marker = directory / MARKER
-    return marker.read_text(encoding="utf-8").split() if marker.exists() else []
+    return sorted(_marker(directory))
 
 
 def _fetch(url: str, timeout_s: float) -> bytes:
@@ -104,9 +112,12 @@ def install(
     if unknown:
         raise ModelInstallError(f"no best model pinned for {', '.join(unknown)} (known: {', '.join(BEST_INT)})")
     directory.mkdir(parents=True, exist_ok=True)
-    installed = set(own_models(directory))
+    installed = _marker(directory)
     for lang in langs:
         pinned = BEST_INT[lang]
+        target = directory / f"{lang}.traineddata"
+        if installed.get(lang) == pinned.integrity and target.is_file() and not target.is_symlink():
+            continue  # this very model is installed already: nothing to fetch
         try:
             data = fetch(pinned.url, timeout_s)
         except OSError as exc:
@@ -117,14 +128,13 @@ def install(
             if member is None:
                 raise ModelInstallError(f"{pinned.url} holds no {pinned.member(lang)}")
             model = gzip.decompress(member.read())
-        target = directory / f"{lang}.traineddata"
         partial = target.with_suffix(".part")
         partial.write_bytes(model)
         if target.is_symlink():
             target.unlink()
         partial.replace(target)
-        installed.add(lang)
-    (directory / MARKER).write_text(" ".join(sorted(installed)) + "\n", encoding="utf-8")
+        installed[lang] = pinned.integrity
+    (directory / MARKER).write_text("".join(f"{k} {v}\n" for k, v in sorted(installed.items())), encoding="utf-8")
     link_own_models(directory, own_dir)
     return sorted(installed)
 

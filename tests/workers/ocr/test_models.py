@@ -6,6 +6,8 @@ import base64
 import gzip
 import hashlib
 import io
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -67,10 +69,28 @@ def test_a_download_that_does_not_match_its_digest_is_refused_and_changes_nothin
 ) -> None:
     service = tmp_path / "service"
     models.install(["eng"], service, own_dir)
+    # a newer pin (another tarball), whose download comes back tampered with
+    newer = _tarball("eng", b"newer best eng")
+    monkeypatch.setitem(models.BEST_INT, "eng", models.Pinned("https://registry.example/eng-2.tgz", _integrity(newer)))
     tampered = _tarball("eng", b"something else")
     with pytest.raises(models.ModelInstallError, match="sha512"):
         models.install(["eng"], service, own_dir, fetch=lambda url, timeout: tampered)
     assert (service / "eng.traineddata").read_bytes() == b"best eng"
+    assert models.install(["eng"], service, own_dir, fetch=lambda url, timeout: newer) == ["eng"]
+    assert (service / "eng.traineddata").read_bytes() == b"newer best eng"
+
+
+def test_installing_again_fetches_nothing(tmp_path: Path, own_dir: Path, pinned_eng: bytes) -> None:
+    service = tmp_path / "service"
+    models.install(["eng"], service, own_dir)
+
+    def offline(url: str, timeout: float) -> bytes:
+        raise OSError("Name or service not known")
+
+    assert models.install(["eng"], service, own_dir, fetch=offline) == ["eng"]  # install.sh run again, offline
+    (service / "eng.traineddata").unlink()  # the file gone: fetched again
+    with pytest.raises(models.ModelInstallError, match="could not download"):
+        models.install(["eng"], service, own_dir, fetch=offline)
 
 
 def test_an_unreachable_registry_and_an_unknown_language_say_what_went_wrong(tmp_path: Path, own_dir: Path) -> None:
@@ -139,3 +159,14 @@ def test_the_command_installs_and_reports(
         main(["models", "install", "xx", "--dir", str(tmp_path / "service")])
     assert exit_.value.code == 1
     assert "no best model pinned for xx (known: eng, deu, fra)" in capsys.readouterr().err
+
+
+def test_status_into_a_reader_that_goes_away_is_no_traceback() -> None:
+    """`ocr-service models status | head -1`: exit 141 as SIGPIPE would, nothing on stderr."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ocr_api.cli", "models", "status"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before it writes: its first write meets a pipe with no reader
+    err = proc.stderr.read().decode()
+    assert proc.wait(60) == 141 and err == "", err
