@@ -83,7 +83,7 @@ def load_samples(corpus: Path, only: list[str]) -> list[Sample]:
 def synthetic_set(folder: Path, only: list[str]) -> list[Sample]:
     """The synthetic sets written to `folder` (bench/synthetic.py with its photos, bench/synthetic_docs.py);
     a photo's, receipt's, table's or form's kind names its family (photo-mild, receipt-faded, ...)."""
-    from bench.synthetic import write_set
+    from bench.synthetic import write_samples, write_set
     from bench.synthetic_docs import make_docs
 
     samples = [
@@ -98,10 +98,7 @@ def synthetic_set(folder: Path, only: list[str]) -> list[Sample]:
         )
         for made, path in write_set(folder)
     ]
-    for doc in make_docs():
-        data, suffix = doc.encode()
-        path = folder / f"{doc.name}{suffix}"
-        path.write_bytes(data)
+    for doc, path in write_samples(folder, make_docs()):
         tags = ";".join(doc.tags)
         samples.append(Sample(path.name, path, doc.family, doc.lang, 1, tags, doc.ground_truth, unordered=True))
     return [s for s in samples if not only or any(part in s.name for part in only)]

@@ -200,9 +200,14 @@ def make_set(seed: int = 7) -> list[SyntheticSample]:
 
 def write_set(out: Path, seed: int = 7) -> list[tuple[SyntheticSample, Path]]:
     """Write each sample as the file a user would upload, with NAME.gt.txt beside it."""
+    return write_samples(out, make_set(seed))
+
+
+def write_samples(out: Path, samples: list[SyntheticSample]) -> list[tuple[SyntheticSample, Path]]:
+    """Write these samples (this set's, bench/synthetic_docs.py's) as files, each with NAME.gt.txt beside it."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for sample in make_set(seed):
+    for sample in samples:
         data, suffix = sample.encode()
         path = out / f"{sample.name}{suffix}"
         path.write_bytes(data)

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from bench.synthetic import FONT_DIRS, SyntheticSample, add_noise
+from bench.synthetic import FONT_DIRS, SyntheticSample, add_noise, write_samples
 
 FONTS = {
     "mono": ("DejaVuSansMono.ttf", "LiberationMono-Regular.ttf"),
@@ -323,14 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path(".bench/synthetic-docs"), help="folder to write the set to")
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    samples = make_docs(args.seed)
-    for sample in samples:
-        data, suffix = sample.encode()
-        path = args.out / f"{sample.name}{suffix}"
-        path.write_bytes(data)
-        path.with_name(path.name + ".gt.txt").write_text(sample.ground_truth + "\n", encoding="utf-8")
-    print(f"wrote {len(samples)} samples to {args.out}")
+    written = write_samples(args.out, make_docs(args.seed))
+    print(f"wrote {len(written)} samples to {args.out}")
     return 0
 
 
