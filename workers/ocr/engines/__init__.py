@@ -26,7 +26,7 @@ def get_engine() -> OcrEngine:
     if settings.engine == "pytesseract":
         from workers.ocr.engines.pytesseract import PytesseractEngine
 
-        return PytesseractEngine(settings.tessdata_dir or tesseract.tessdata_dir())
+        return PytesseractEngine(tesseract.tessdata_dir())
     from workers.ocr.engines.tesserocr import TesserocrEngine
 
-    return TesserocrEngine(settings.tessdata_dir or tesseract.tessdata_dir())
+    return TesserocrEngine(tesseract.tessdata_dir())
