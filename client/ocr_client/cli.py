@@ -5,7 +5,6 @@ and cli_jobs.py."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 
@@ -14,10 +13,10 @@ from ocr_client.cli_common import common_parser
 from ocr_client.cli_files import EXIT_FAILED, EXIT_INTERRUPTED, add_file_flags, cmd_submit, upload_options
 from ocr_client.cli_jobs import add_job_commands
 from ocr_client.errors import ApiError, OcrClientError
+from ocr_client.pipes import stdout_gone
 
 __all__ = ["build_parser", "main", "upload_options"]
 
-EXIT_BROKEN_PIPE = 141  # as a shell reports a program that SIGPIPE ended: its reader (`| head`) went away
 
 EPILOG = """\
 Examples:
@@ -94,21 +93,12 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     except BrokenPipeError:
-        code = _stdout_gone()
+        code = stdout_gone()
     try:
         sys.stdout.flush()
     except BrokenPipeError:
-        code = _stdout_gone()
+        code = stdout_gone()
     sys.exit(code)
-
-
-def _stdout_gone() -> int:
-    """The reader of standard output went away (`ocr-client list --all | head`): that is no error of ours, so no
-    traceback; what is left unwritten goes nowhere, so the interpreter's last flush does not fail again."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
-    return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

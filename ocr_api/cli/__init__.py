@@ -11,6 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+from ocr_client.pipes import stdout_gone
+
 from ocr_api.cli.keys import cmd_keys
 from ocr_api.cli.migrate import cmd_migrate
 from ocr_api.cli.models import cmd_models
@@ -131,8 +133,4 @@ def main(argv: list[str] | None = None) -> None:
         args.func(args)
         sys.stdout.flush()
     except BrokenPipeError:
-        # the reader went away (`ocr-service keys list | head`): no traceback; the rest goes nowhere
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-        sys.exit(141)
+        sys.exit(stdout_gone())  # `ocr-service keys list | head`
