@@ -125,7 +125,9 @@ def test_queue_depth_on_each_broker(broker: str, monkeypatch: pytest.MonkeyPatch
     get_worker_settings.cache_clear()
     try:
         assert queue.queue_depth() == 0
-        with Connection(broker) as conn:
+        # confirmed publishes (AMQP): each returns once the broker holds the message, so the depth read
+        # next counts all three instead of racing the broker's enqueueing
+        with Connection(broker, transport_options={"confirm_publish": True}) as conn:
             Queue(name, channel=conn.default_channel).declare()
             producer = conn.Producer()
             for n in range(3):
