@@ -70,7 +70,13 @@ DOCS_GRID: dict[str, list[Any]] = {
     "min_skew_strength": [1.2, 2.0],
     "several_lines": [5.0, 1000.0],
 }
-GRIDS = {"main": GRID, "docs": DOCS_GRID}
+# The vote (workers/ocr/vote.py): whether a page's readings are combined at all, and below which confidence a
+# page that is not poor is voted too (70: only poor pages, as every other step).
+VOTE_GRID: dict[str, list[Any]] = {
+    "vote": [False, True],
+    "vote_confidence": [70.0, 80.0, 85.0, 90.0],
+}
+GRIDS = {"main": GRID, "docs": DOCS_GRID, "vote": VOTE_GRID}
 
 
 @dataclass
@@ -207,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         command = " ".join(["python -m bench.tuning", *(argv if argv is not None else sys.argv[1:])])
         markers = {"main": ("<!-- bench:tuning start -->", "<!-- bench:tuning end -->")}
         markers["docs"] = ("<!-- bench:docs-tuning start -->", "<!-- bench:docs-tuning end -->")
+        markers["vote"] = ("<!-- bench:vote-tuning start -->", "<!-- bench:vote-tuning end -->")
         for name, text in sections.items():
             write_markdown(args.markdown, command, text, markers=markers[name])
     return 0

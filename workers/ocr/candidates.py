@@ -78,12 +78,27 @@ class Tuning:
     # Ruled cells are read apart only when at most this share of the page's confidently read words lie on
     # the lines found (text is in a table's cells, not on its lines; 1.0: no check).
     table_words_on_rules: float = 0.1
+    # A page still poor after every other step, or read less confidently than vote_confidence, is read several
+    # ways more and their words combined by vote (workers/ocr/vote.py); that reading is kept unless less
+    # confident by vote_margin, or covering less. Off by default: held out by source it was not chosen (it
+    # costs the corpus photo and a clean line what it gains on receipts; docs/accuracy.md, "The vote").
+    vote: bool = False
+    vote_confidence: float = 85.0
+    vote_margin: float = 5.0
 
     def table_replaces(self, candidate: Reading, kept: Reading) -> bool:
         """Whether the reading with ruled cells read apart replaces the page's reading: the same text laid out
         by the lines the page shows, so it need not be more confident, only not clearly less, nor covering
         clearly less of the page's text (and never much longer: a grid read as letters cannot win by length)."""
         return self._beats(candidate, kept, -self.table_margin, bound_length=True) and not self.covers_less(
+            candidate, kept
+        )
+
+    def vote_replaces(self, candidate: Reading, kept: Reading) -> bool:
+        """The words several readings of the kept reading's image agree on (workers/ocr/vote.py): the same
+        image's text, each word seen by two readings at least, so it need not be more confident, only not
+        clearly less, nor covering clearly less (and never much longer)."""
+        return self._beats(candidate, kept, -self.vote_margin, bound_length=True) and not self.covers_less(
             candidate, kept
         )
 
@@ -220,6 +235,7 @@ class CandidatePage:
         self.border_fraction: dict[Variant, float] = {}
         self._skew: dict[int, float] = {}
         self._images: dict[Variant, tuple[Image.Image, Chain]] = {}
+        self._readings: dict[tuple[Variant, int, str], Reading] = {}
         self.passes = 0
 
     def skew(self, rotation: int) -> float:
@@ -255,10 +271,14 @@ class CandidatePage:
         return self.border_fraction[cleared] > 0
 
     def read(self, variant: Variant, psm: int, lang: str) -> Reading:
-        image, chain = self.prepared(variant)
-        self.passes += 1
-        recognition = self.engine.recognize(image, RecognizeOptions(lang=lang, psm=psm, dpi=self.dpi))
-        return Reading(variant, image, recognition, psm, lang, chain, self.text)
+        """The variant's image read with `psm` and `lang` (once: a later step asking for it again gets it)."""
+        key = (variant, psm, lang)
+        if key not in self._readings:
+            image, chain = self.prepared(variant)
+            self.passes += 1
+            recognition = self.engine.recognize(image, RecognizeOptions(lang=lang, psm=psm, dpi=self.dpi))
+            self._readings[key] = Reading(variant, image, recognition, psm, lang, chain, self.text)
+        return self._readings[key]
 
 
 def pick(kept: Reading, candidates: list[Reading], tuning: Tuning) -> Reading:

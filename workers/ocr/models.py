@@ -44,6 +44,10 @@ class Pinned:
         return f"package/4.0.0_best_int/{lang}.traineddata.gz"
 
 
+# Where an installed model stands in for one of Tesseract's own, that one stays readable as LANG + this suffix
+# (a link): the second model the vote reads with (workers/ocr/page_options.py second_lang, workers/ocr/vote.py).
+SECOND_MODEL_SUFFIX = "_fast"
+
 _REGISTRY = "https://registry.npmjs.org/@tesseract.js-data"
 BEST_INT: dict[str, Pinned] = {
     "eng": Pinned(
@@ -152,5 +156,11 @@ def link_own_models(directory: Path, own_dir: Path) -> None:
             target = directory / source.name
             if not target.exists() and not target.is_symlink():
                 os.symlink(source, target)
+            elif source.suffix == ".traineddata" and not target.is_symlink():
+                # the directory's own model stands in for Tesseract's: that one stays readable as LANG_fast,
+                # a second opinion for the vote (workers/ocr/vote.py)
+                second = directory / f"{source.stem}{SECOND_MODEL_SUFFIX}.traineddata"
+                if not second.exists() and not second.is_symlink():
+                    os.symlink(source, second)
     except OSError:
         return

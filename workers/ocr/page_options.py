@@ -10,6 +10,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from workers.ocr.engines.base import Orientation
+from workers.ocr.models import SECOND_MODEL_SUFFIX
 
 # Models to try instead of a language of the request when its reading is poor (installed ones only).
 ALTERNATE_MODELS: dict[str, str] = {"deu": "frk"}
@@ -52,6 +53,15 @@ def alternate_lang(lang: str, installed: frozenset[str]) -> str | None:
     return "+".join(swapped) if swapped != parts else None
 
 
+def second_lang(lang: str, installed: frozenset[str]) -> str | None:
+    """The request's language spec with each language that has a second model installed (LANG_fast: Tesseract's
+    own model beside the more accurate one `ocr-service models install` put in its place) swapped for it; the
+    vote reads with it too (workers/ocr/vote.py)."""
+    parts = lang.split("+")
+    swapped = [p + SECOND_MODEL_SUFFIX if p + SECOND_MODEL_SUFFIX in installed else p for p in parts]
+    return "+".join(swapped) if swapped != parts else None
+
+
 @dataclass
 class Notes:
     """What is recorded of how a page was read, besides the kept reading (PageOutput.info)."""
@@ -65,6 +75,7 @@ class Notes:
     photo: list[str] | None = None  # why the page looked like a photo, when flatten looked ([]: it did not)
     table_cells: int | None = None  # ruled cells found (tables), when there were enough to read them apart
     checkboxes: tuple[int, int] | None = None  # a form's checkboxes found (tables): how many, how many checked
+    voted: int | None = None  # the readings combined by vote, when it ran
 
     def info(self) -> dict[str, Any]:
         info: dict[str, Any] = {"exif_rotated": self.exif_rotated}
@@ -80,6 +91,8 @@ class Notes:
             info["table_cells"] = self.table_cells
         if self.checkboxes is not None:
             info["checkboxes"] = {"found": self.checkboxes[0], "checked": self.checkboxes[1]}
+        if self.voted is not None:
+            info["voted"] = self.voted
         if self.osd_ran:
             osd = self.osd
             info["osd"] = {"rotate": osd.rotate, "confidence": round(osd.confidence, 2)} if osd else None

@@ -32,13 +32,13 @@ from dataclasses import dataclass, replace
 
 from PIL import Image
 
-from workers.ocr import coverage, forms, imageops, photo, tables, tesseract
+from workers.ocr import coverage, forms, imageops, photo, tables, tesseract, vote
 from workers.ocr.candidates import DEFAULT_TUNING, CandidatePage, Reading, Tuning, Variant, pick
 from workers.ocr.engines.base import OcrEngine, RecognizeOptions
 from workers.ocr.geometry import Chain, Projective
 from workers.ocr.onpage import on_page
 from workers.ocr.outputs.page import PageOutput
-from workers.ocr.page_options import ALTERNATE_MODELS, Notes, PageOptions, Switches, alternate_lang
+from workers.ocr.page_options import ALTERNATE_MODELS, Notes, PageOptions, Switches, alternate_lang, second_lang
 from workers.ocr.pages import PageImage
 
 __all__ = [
@@ -96,6 +96,7 @@ class _PageReader:
         self.best = self._first_reading()
         self.table: Reading | None = None  # the reading with ruled cells read apart, when there was one
         self.unchecked: Reading | None = None  # the reading with a form's checkboxes whitened, when kept
+        self.voted: Reading | None = None  # the readings' words combined by vote, when kept
         self.work: tuple[Image.Image, tables.WorkInk] | None = None  # _work_ink's last image and its work copy
 
     def _base(self) -> CandidatePage:
@@ -287,6 +288,29 @@ class _PageReader:
             best = pick(best, [page.read(flat, psm, best.lang)] if psm != best.psm else [], self.tuning)
         self.best = best
 
+    def vote(self, installed: frozenset[str] | None) -> None:
+        """A page still poor after every other step: the kept reading's image read segmented and as one block,
+        with its background divided out and not, with the language's second model too where one is installed,
+        and the words these readings agree on combined (workers/ocr/vote.py); kept unless clearly less
+        confident or covering less (Tuning.vote_replaces)."""
+        best, page = self.best, self.candidates
+        unsure = self.poor() or best.quality < self.tuning.vote_confidence
+        if not (self.on.retry and self.tuning.vote and unsure) or best in (self.table, self.unchecked):
+            return
+        models = tesseract.installed_models() if installed is None else installed
+        langs = [best.lang, *filter(None, [second_lang(best.lang, models)])]
+        psms = [best.psm] if self.options.psm is not None else list(dict.fromkeys([best.psm, UNIFORM_BLOCK_PSM]))
+        variants = [
+            replace(best.variant, flat_background=flat)
+            for flat in (best.variant.flat_background, not best.variant.flat_background)
+        ]
+        readings = [page.read(v, p, lang) for lang in langs for v in variants for p in psms]
+        recognition = vote.combine([r.recognition for r in readings], best.recognition, best.image.size, page.dpi)
+        voted = Reading(best.variant, best.image, recognition, best.psm, best.lang, best.chain, best.text)
+        self.notes.voted = len(readings)
+        if self.tuning.vote_replaces(voted, best):
+            self.best = self.voted = voted
+
     def last_resorts(self) -> None:
         """Orientation and retries for a page still poor. A turned page still yields about as much text, only
         read badly; a page with no text at all is more likely hidden by a dark border or an odd layout, so it
@@ -304,6 +328,7 @@ class _PageReader:
             *([f"scale{self.scale:.2f}"] if self.scale > 1 else []),
             *([f"checkboxes{self.notes.checkboxes[0]}"] if self.unchecked and self.notes.checkboxes else []),
             *([f"cells{self.notes.table_cells}"] if best is self.table else []),
+            *([f"vote{self.notes.voted}"] if best is self.voted else []),
             *([f"border{self.notes.border}"] if self.notes.border is not None else []),
             *([f"turn{best.variant.rotation}"] if best.variant.rotation else []),
             *(["borders"] if best.variant.clear_borders else []),
@@ -379,6 +404,7 @@ def read_page(
     reader.enlarge_small_text()
     reader.try_alternate_model(installed)
     reader.last_resorts()
+    reader.vote(installed)
     return PageReading(reader.output(page_no, started), reader.best.image, reader.best.chain)
 
 

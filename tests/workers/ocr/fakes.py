@@ -31,6 +31,21 @@ class ScriptedEngine:
         return None  # too little text for OSD: the pipeline tries turns and retries by confidence alone
 
 
+class SequenceEngine(ScriptedEngine):
+    """A fake engine whose recognitions follow `readings` in turn, the last repeated."""
+
+    def __init__(self, readings: list[list[tuple[str, float]]]) -> None:
+        super().__init__(readings[0], readings[-1])
+        self.readings = readings
+
+    def recognize(self, image: Image.Image, options: RecognizeOptions) -> Recognition:
+        self.first = self.later = self.readings[min(self.calls, len(self.readings) - 1)]
+        self.calls, calls = 0, self.calls
+        recognition = super().recognize(image, options)
+        self.calls = calls + 1
+        return recognition
+
+
 class HookedEngine:
     """The real engine of this process, calling `before_recognize` before each recognition: it may raise, or
     cancel or delete the job while its page is being read."""

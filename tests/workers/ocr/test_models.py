@@ -62,6 +62,9 @@ def test_install_unpacks_the_best_model_and_links_the_others(tmp_path: Path, own
     assert (service / "osd.traineddata").read_bytes() == b"packaged osd"
     assert (service / "configs").is_dir()
     assert models.own_models(service) == ["eng"]
+    # Tesseract's own English model stays readable beside the best one, as the vote's second model
+    assert (service / "eng_fast.traineddata").read_bytes() == b"packaged eng"
+    assert not (service / "deu_fast.traineddata").exists()  # deu is Tesseract's own: no second one
 
 
 def test_a_download_that_does_not_match_its_digest_is_refused_and_changes_nothing(

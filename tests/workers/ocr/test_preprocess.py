@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from bench.scoring import cer, missed_words, word_bag_error
 from tests.support import corpus_file, ground_truth
-from tests.workers.ocr.fakes import ScriptedEngine
+from tests.workers.ocr.fakes import ScriptedEngine, SequenceEngine
 from tests.workers.ocr.support import page_options
 from workers.ocr import imageops, pages, tesseract
 from workers.ocr.engines import OcrEngine
@@ -220,11 +220,39 @@ SANE = [("Invoice", 62.0), ("136", 60.0)]  # poor (under 70), so every extra pas
     ],
 )
 def test_a_garbage_candidate_never_replaces_a_sane_first_reading(garbage: list[tuple[str, float]]) -> None:
+    """Each candidate against the kept reading (the vote, which weighs all readings together, is below)."""
+    from dataclasses import replace
+
+    from workers.ocr.candidates import DEFAULT_TUNING
+
     engine = ScriptedEngine(SANE, garbage)
-    output = recognize_page(engine, 1, _word_image(), page_options())
+    output = recognize_page(engine, 1, _word_image(), page_options(), replace(DEFAULT_TUNING, vote=False))
     assert engine.calls > 1  # candidates were read ...
     assert output.text == "Invoice 136"  # ... and none was kept
     assert output.rotation == 0 and output.info["psm"] == 3
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        [("lI1|", 80.0), ("ii:", 85.0), ("%#1l", 90.0), ("ill1", 88.0), ("|Il!", 90.0), ("1ll", 84.0)],  # longer
+        [("Inv0ice", 69.0), ("1E6", 69.0)],  # as long, more confident (not by the margin)
+    ],
+)
+def test_the_vote_keeps_what_most_readings_read_not_one_confident_garbage_reading(
+    garbage: list[tuple[str, float]],
+) -> None:
+    """The vote (workers/ocr/vote.py) over the readings of a poor page: one reading of garbage among readings
+    that agree with the first loses; what most readings agree on is written."""
+    from dataclasses import replace
+
+    from workers.ocr.candidates import DEFAULT_TUNING
+
+    engine = SequenceEngine([SANE, SANE, garbage, SANE])  # the garbage once, the rest as the first reading
+    output = recognize_page(engine, 1, _word_image(), page_options(), replace(DEFAULT_TUNING, vote=True))
+    assert engine.calls > 1
+    assert output.text.split() == ["Invoice", "136"]
+    assert "voted" in output.info  # the vote ran
 
 
 def test_a_clearly_better_candidate_replaces_a_poor_first_reading() -> None:
