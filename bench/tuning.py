@@ -75,6 +75,7 @@ DOCS_GRID: dict[str, list[Any]] = {
 VOTE_GRID: dict[str, list[Any]] = {
     "vote": [False, True],
     "vote_confidence": [70.0, 80.0, 85.0, 90.0],
+    "vote_min_lines": [1, 3],
 }
 GRIDS = {"main": GRID, "docs": DOCS_GRID, "vote": VOTE_GRID}
 

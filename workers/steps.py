@@ -33,7 +33,8 @@ from workers.ocr import pages, tesseract, textlayer
 from workers.ocr.engines import get_engine
 from workers.ocr.errors import InputError
 from workers.ocr.outputs.page import PageOutput
-from workers.ocr.preprocess import PageOptions, Switches, alternate_lang, read_page
+from workers.ocr.page_options import alternate_lang
+from workers.ocr.preprocess import PageOptions, Switches, read_page
 from workers.results import write_results
 from workers.settings import get_worker_settings
 

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field, replace
 
 from PIL import Image
 
-from workers.ocr import binarize, imageops, tsv
+from workers.ocr import binarize, imageops, tsv, vote
 from workers.ocr.coverage import TextInk
 from workers.ocr.engines.base import OcrEngine, Recognition, RecognizeOptions
 from workers.ocr.geometry import Chain, Projective
 
 MAX_SKEW_DEGREES = 10.0
+# Upscaling never makes a page larger than this (pixels).
+MAX_UPSCALED_PIXELS = 36_000_000
 
 
 @dataclass(frozen=True)
@@ -80,10 +82,11 @@ class Tuning:
     table_words_on_rules: float = 0.1
     # A page still poor after every other step, or read less confidently than vote_confidence, is read several
     # ways more and their words combined by vote (workers/ocr/vote.py); that reading is kept unless less
-    # confident by vote_margin, or covering less. Off by default: held out by source it was not chosen (it
-    # costs the corpus photo and a clean line what it gains on receipts; docs/accuracy.md, "The vote").
-    vote: bool = False
-    vote_confidence: float = 85.0
+    # confident by vote_margin, or covering less.
+    vote: bool = True
+    vote_confidence: float = 90.0
+    vote_min_lines: int = 3  # ... and holds at least this many lines of text (one line's readings differ
+    # only in letters, which the two models' confidences do not weigh alike)
     vote_margin: float = 5.0
 
     def table_replaces(self, candidate: Reading, kept: Reading) -> bool:
@@ -93,6 +96,14 @@ class Tuning:
         return self._beats(candidate, kept, -self.table_margin, bound_length=True) and not self.covers_less(
             candidate, kept
         )
+
+    def upscale_factor(self, size: tuple[int, int], text_height: float) -> float:
+        """How much to enlarge an image whose text is lower than min_text_height (1.0: not at all)."""
+        if text_height >= self.min_text_height:
+            return 1.0
+        factor = min(self.target_text_height / max(text_height, 1.0), self.max_upscale)
+        budget = (MAX_UPSCALED_PIXELS / (size[0] * size[1])) ** 0.5
+        return max(1.0, min(factor, budget))
 
     def vote_replaces(self, candidate: Reading, kept: Reading) -> bool:
         """The words several readings of the kept reading's image agree on (workers/ocr/vote.py): the same
@@ -264,6 +275,15 @@ class CandidatePage:
                 image = imageops.rotate_degrees(image, self.skew(variant.rotation))
             self._images[variant] = (image, chain)
         return self._images[variant]
+
+    def voted(self, kept: Reading, langs: list[str], psms: list[int]) -> tuple[Reading, int]:
+        """The kept reading's image (of this page) read with each of `langs` and `psms`, its background divided
+        out and not, and the words these readings agree on (workers/ocr/vote.py); and how many readings."""
+        flats = (kept.variant.flat_background, not kept.variant.flat_background)
+        variants = [replace(kept.variant, flat_background=flat) for flat in flats]
+        readings = [self.read(v, psm, lang) for lang in langs for v in variants for psm in psms]
+        combined = vote.combine([r.recognition for r in readings], kept.recognition, kept.image.size, self.dpi)
+        return Reading(kept.variant, kept.image, combined, kept.psm, kept.lang, kept.chain, kept.text), len(readings)
 
     def has_dark_borders(self, variant: Variant) -> bool:
         cleared = replace(variant, clear_borders=True)

@@ -1,10 +1,9 @@
 """Page preprocessing around recognition: small inputs, deskew, language model, orientation and retries.
 
 EXIF orientation is applied when the page is loaded. Every choice here is made from general signals of the
-image (its size, the height of its text in pixels, the angle of its lines) or of the engine's own output
-(word confidences over comparable amounts of text, OSD's orientation and its confidence), never from the
-file's name or type, and never tuned to particular files (docs/accuracy.md says how the thresholds were
-checked: leave-one-source-out over the corpus, and a synthetic set made by bench/synthetic.py).
+image (its size, text height, line angles) or of the engine's own output (word confidences over comparable
+amounts of text, OSD), never from the file's name or type, and never tuned to particular files
+(docs/accuracy.md: leave-one-source-out over the corpus, and the synthetic sets of bench/).
 
 The steps, each behind its switch (docs/accuracy.md has them in full, with how they were checked):
 normalize (small inputs scaled and bordered before the first read; a small slip of several lines read as
@@ -12,14 +11,15 @@ it is too; small text on a page that reads poorly read enlarged), deskew (a clea
 verified against the page as it is when poor), flatten (a photo's page found and flattened:
 workers/ocr/photo.py), tables (a form's checkboxes whitened: workers/ocr/forms.py; ruled cells read apart:
 workers/ocr/tables.py), auto_model (the Fraktur model for German), orient (OSD's quarter turn), retry (one
-uniform block, dark borders whitened, the background divided out: workers/ocr/binarize.py).
+uniform block, dark borders whitened, the background divided out: workers/ocr/binarize.py; then the vote:
+workers/ocr/vote.py).
 
 Every step after the first read runs only when the reading so far is poor (mean word confidence under
-`poor_confidence`, empty, or its confident words covering less than `poor_coverage` of the page's text-like
-ink: workers/ocr/coverage.py), except the checks that cost no read unless they find something (a camera's
-photo, ruled cells, checkboxes) and the Fraktur check, which also runs for German readings that are merely
-mediocre: a clean page, receipt or line costs one recognition. A candidate reading replaces the kept one
-only when it is clearly better (`Tuning`, workers/ocr/candidates.py, with the thresholds).
+`poor_confidence`, empty, or covering less than `poor_coverage` of the page's text-like ink:
+workers/ocr/coverage.py), except the checks that cost no read unless they find something (a camera's photo,
+ruled cells, checkboxes), and the Fraktur check and the vote, which also run for readings that are merely
+mediocre (`model_confidence`, `vote_confidence`). A candidate reading replaces the kept one only when it is
+clearly better (`Tuning`, workers/ocr/candidates.py, with the thresholds).
 
 The switches come complete with each page (`PageOptions.switches`): the pipeline has no defaults of its own
 for them; the Celery edge fills a job's missing ones from the upload options' model (workers/steps.py).
@@ -32,40 +32,27 @@ from dataclasses import dataclass, replace
 
 from PIL import Image
 
-from workers.ocr import coverage, forms, imageops, photo, tables, tesseract, vote
+from workers.ocr import coverage, forms, imageops, photo, tables, tesseract, tsv
 from workers.ocr.candidates import DEFAULT_TUNING, CandidatePage, Reading, Tuning, Variant, pick
 from workers.ocr.engines.base import OcrEngine, RecognizeOptions
 from workers.ocr.geometry import Chain, Projective
 from workers.ocr.onpage import on_page
 from workers.ocr.outputs.page import PageOutput
-from workers.ocr.page_options import ALTERNATE_MODELS, Notes, PageOptions, Switches, alternate_lang, second_lang
+from workers.ocr.page_options import Notes, PageOptions, Switches, alternate_lang, second_lang
 from workers.ocr.pages import PageImage
 
 __all__ = [
-    "ALTERNATE_MODELS",
     "DEFAULT_TUNING",
     "PageOptions",
     "PageReading",
     "Switches",
     "Tuning",
-    "alternate_lang",
     "read_page",
     "recognize_page",
 ]
 
-# Upscaling never makes a page larger than this (pixels).
-MAX_UPSCALED_PIXELS = 36_000_000
 UNIFORM_BLOCK_PSM = 6
 DEFAULT_PSM = 3
-
-
-def _upscale_factor(image: Image.Image, metrics: imageops.TextMetrics, tuning: Tuning) -> float:
-    """How much to enlarge an image whose text is lower than min_text_height (1.0: not at all)."""
-    if metrics.text_height >= tuning.min_text_height:
-        return 1.0
-    factor = min(tuning.target_text_height / max(metrics.text_height, 1.0), tuning.max_upscale)
-    budget = (MAX_UPSCALED_PIXELS / (image.width * image.height)) ** 0.5
-    return max(1.0, min(factor, budget))
 
 
 def _scaled_dpi(dpi: int | None, scale: float) -> int | None:
@@ -114,7 +101,7 @@ class _PageReader:
         """A small input (a word or a line cut from a page): text scaled up to a working height and a white
         border where the ink comes close to an edge."""
         image, chain = self.page.image, Chain()
-        self.scale = _upscale_factor(image, metrics, self.tuning)
+        self.scale = self.tuning.upscale_factor(image.size, metrics.text_height)
         if self.scale > 1.0:
             image = imageops.rescale(image, self.scale)
             chain = chain.then(Projective.resize(self.page.image.size, image.size))
@@ -226,7 +213,7 @@ class _PageReader:
         image = self.page.image
         ink = self.ink or imageops.ink_mask(image, imageops.SKEW_WORK_SIZE)
         self.metrics = imageops.text_metrics(image, ink)
-        factor = _upscale_factor(image, self.metrics, self.tuning) if self.metrics is not None else 1.0
+        factor = self.tuning.upscale_factor(image.size, self.metrics.text_height) if self.metrics is not None else 1.0
         if factor <= 1.0:
             return
         dpi = _scaled_dpi(self.page.dpi, factor)
@@ -289,25 +276,17 @@ class _PageReader:
         self.best = best
 
     def vote(self, installed: frozenset[str] | None) -> None:
-        """A page still poor after every other step: the kept reading's image read segmented and as one block,
-        with its background divided out and not, with the language's second model too where one is installed,
-        and the words these readings agree on combined (workers/ocr/vote.py); kept unless clearly less
-        confident or covering less (Tuning.vote_replaces)."""
-        best, page = self.best, self.candidates
-        unsure = self.poor() or best.quality < self.tuning.vote_confidence
+        """A page still poor, or less confident than vote_confidence, after every other step: its readings
+        combined by vote (CandidatePage.voted); kept unless clearly less confident or covering less."""
+        best, unsure = self.best, self.poor() or self.best.quality < self.tuning.vote_confidence
         if not (self.on.retry and self.tuning.vote and unsure) or best in (self.table, self.unchecked):
+            return
+        if tsv.line_count(best.recognition.tsv) < self.tuning.vote_min_lines:
             return
         models = tesseract.installed_models() if installed is None else installed
         langs = [best.lang, *filter(None, [second_lang(best.lang, models)])]
         psms = [best.psm] if self.options.psm is not None else list(dict.fromkeys([best.psm, UNIFORM_BLOCK_PSM]))
-        variants = [
-            replace(best.variant, flat_background=flat)
-            for flat in (best.variant.flat_background, not best.variant.flat_background)
-        ]
-        readings = [page.read(v, p, lang) for lang in langs for v in variants for p in psms]
-        recognition = vote.combine([r.recognition for r in readings], best.recognition, best.image.size, page.dpi)
-        voted = Reading(best.variant, best.image, recognition, best.psm, best.lang, best.chain, best.text)
-        self.notes.voted = len(readings)
+        voted, self.notes.voted = self.candidates.voted(best, langs, psms)
         if self.tuning.vote_replaces(voted, best):
             self.best = self.voted = voted
 

@@ -74,6 +74,11 @@ def words(tsv: str) -> Iterator[tuple[str, float]]:
             yield text, conf
 
 
+def line_count(tsv: str) -> int:
+    """How many lines hold a word with text."""
+    return len({row.line_key for row in rows(tsv) if row.level == WORD and row.text.strip()})
+
+
 def mean_word_confidence(tsv: str) -> float:
     """The mean confidence of the words (Tesseract's MeanTextConf, for engines that do not report it)."""
     confs = [conf for _, conf in words(tsv)]

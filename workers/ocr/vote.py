@@ -3,13 +3,14 @@
 Readings of the same image made differently (segmented and as one block, with the background divided out or
 not, with a second model) miss and misread different words: the right-hand column of prices one drops,
 another keeps; a `3.20` one reads `3,20`, two others read right. Their words are put in clusters by where
-they lie (boxes overlapping by `OVERLAP`, between different readings); a cluster that fewer than
-`MIN_VOTES` readings see is dropped (a speck or a rule read as a letter by one reading stays out), and each
-kept cluster is written as the words of the reading that gives its most confidence-weighted text (the sum of
-the confidences of the readings that read it so), where that reading's confidence in them is at least
-`MIN_CONFIDENCE` (noise several readings read as letters, unsure, stays out). The kept words follow the kept
-reading's own order, lines and blocks (each beside the kept word it overlaps, or the nearest one on its row);
-words on none of its rows make lines and blocks of their own, placed by where they lie (workers/ocr/layout.py).
+they lie (boxes overlapping by `OVERLAP`, between different readings). Where `MIN_VOTES` readings see a
+cluster, it is written as the words of the reading that gives its most confidence-weighted text (the sum of the
+confidences of the readings that read it so), where that reading is at least `MIN_CONFIDENCE` confident of
+them; else as the kept reading's own words there, or not at all: a speck one reading reads as a letter, or noise
+two read unsurely, is not added, and nothing the kept reading read is dropped (a photo's half-right words are
+worth more to its text than a gap). The words follow the kept reading's own order, lines and blocks (each
+beside the kept word it overlaps, or the nearest one on its row); words on none of its rows make lines and
+blocks of their own, placed by where they lie (workers/ocr/layout.py).
 
 ROVER (Fiscus, 1997) combines speech recognisers the same way; OCR-D's multi-engine workflows do it for
 OCR. Pure: recognitions in, a recognition out; the pipeline decides whether it is kept (workers/ocr/
@@ -81,13 +82,14 @@ def clusters(words: list[_Word], overlap: float = OVERLAP) -> list[list[_Word]]:
     return list(groups.values())
 
 
-def chosen(cluster: list[_Word], min_votes: int = MIN_VOTES) -> list[_Word]:
-    """The words a cluster is written as: none when too few readings see it, else those of the reading that
-    gives its most confidence-weighted text, unless that reading is unsure of them (noise that two readings
-    both read as letters)."""
+def chosen(cluster: list[_Word], min_votes: int = MIN_VOTES, kept: int | None = None) -> list[_Word]:
+    """The words a cluster is written as: where `min_votes` readings see it, those of the reading that gives its
+    most confidence-weighted text, if that reading is confident of them; else the kept reading's own words
+    there (none where it has none). The vote corrects and adds; it never drops what the kept reading read."""
+    own = [w for w in cluster if w.reading == kept]
     readings = {w.reading for w in cluster}
     if len(readings) < min_votes:
-        return []
+        return own
     weight: dict[str, float] = defaultdict(float)
     for word in cluster:
         weight[word.text] += word.conf
@@ -98,7 +100,7 @@ def chosen(cluster: list[_Word], min_votes: int = MIN_VOTES) -> list[_Word]:
 
     best = max(sorted(readings), key=support)
     words = [w for w in cluster if w.reading == best]
-    return words if sum(w.conf for w in words) / len(words) >= MIN_CONFIDENCE else []
+    return words if sum(w.conf for w in words) / len(words) >= MIN_CONFIDENCE else own
 
 
 def _lines(words: list[_Word]) -> list[layout.Line]:
@@ -160,8 +162,10 @@ def combine(
     min_votes: int = MIN_VOTES,
 ) -> Recognition:
     """One recognition of the words `recognitions` agree on, laid out in the lines and blocks of `kept` (one of
-    them); words on none of its rows in lines of their own, each a block placed where it lies."""
-    words = [w for cluster in clusters(_words(recognitions)) for w in chosen(cluster, min_votes)]
+    them: its confident words are kept where no other reading sees them); words on none of its rows in lines of
+    their own, each a block placed where it lies."""
+    kept_index = next((n for n, recognition in enumerate(recognitions) if recognition is kept), None)
+    words = [w for cluster in clusters(_words(recognitions)) for w in chosen(cluster, min_votes, kept_index)]
     order = _kept_words(kept)
     placed: list[tuple[tuple[int, float], _Word]] = []
     loose: list[_Word] = []

@@ -249,7 +249,7 @@ def test_the_vote_keeps_what_most_readings_read_not_one_confident_garbage_readin
     from workers.ocr.candidates import DEFAULT_TUNING
 
     engine = SequenceEngine([SANE, SANE, garbage, SANE])  # the garbage once, the rest as the first reading
-    output = recognize_page(engine, 1, _word_image(), page_options(), replace(DEFAULT_TUNING, vote=True))
+    output = recognize_page(engine, 1, _word_image(), page_options(), replace(DEFAULT_TUNING, vote_min_lines=1))
     assert engine.calls > 1
     assert output.text.split() == ["Invoice", "136"]
     assert "voted" in output.info  # the vote ran

@@ -33,8 +33,10 @@ def test_a_word_only_one_reading_sees_is_left_out() -> None:
     kept = reading([("TOTAL", 10, 90)])
     speck = reading([("TOTAL", 10, 90), ("~", 200, 95)])  # a speck read as a letter, confidently
     assert words(combine([kept, speck, reading([("TOTAL", 10, 80)])], kept, SIZE, 300)) == ["TOTAL"]
-    # one reading is no vote: its own words only where another sees them too
-    assert words(combine([speck], speck, SIZE, 300)) == []
+    # the kept reading's own words stay, confident or not, where no other reading sees them: the vote corrects
+    # and adds, it never drops what the kept reading read
+    unsure = reading([("TOTAL", 10, 90), ("~", 200, 40)])
+    assert words(combine([unsure, reading([("TOTAL", 10, 80)])], unsure, SIZE, 300)) == ["TOTAL", "~"]
 
 
 def test_the_text_most_readings_agree_on_wins_over_one_confident_misreading() -> None:
@@ -72,7 +74,13 @@ def test_nothing_read_gives_an_empty_reading() -> None:
     assert combined.text == "" and words(combined) == []
 
 
-def test_noise_several_readings_read_unsurely_is_left_out() -> None:
-    kept = reading([("TOTAL", 10, 90), ("TET", 300, 30)])
-    other = reading([("TOTAL", 10, 85), ("TET", 300, 35)])  # agreeing on it, and unsure of it
-    assert words(combine([kept, other], kept, SIZE, 300)) == ["TOTAL"]
+def test_noise_several_readings_read_unsurely_is_not_added() -> None:
+    kept = reading([("TOTAL", 10, 90)])
+    others = [reading([("TOTAL", 10, 85), ("TET", 300, 30)]), reading([("TOTAL", 10, 85), ("TET", 300, 35)])]
+    assert words(combine([kept, *others], kept, SIZE, 300)) == ["TOTAL"]  # agreeing on it, and unsure of it
+
+
+def test_an_unsure_majority_does_not_overwrite_the_kept_word() -> None:
+    kept = reading([("lately", 10, 28)])
+    others = [reading([("latcly", 10, 40)]), reading([("latcly", 12, 45)])]
+    assert words(combine([kept, *others], kept, SIZE, 300)) == ["lately"]

@@ -63,4 +63,6 @@ def page_structure(page: PageOutput) -> dict[str, Any]:
             result["preprocessing"]["table_cells"] = info["table_cells"]
         if "checkboxes" in info:  # a form's checkboxes (workers/ocr/forms.py); checkboxesN in steps when kept
             result["preprocessing"]["checkboxes"] = dict(info["checkboxes"])
+        if "voted" in info:  # the readings the vote combined (workers/ocr/vote.py); voteN in steps when kept
+            result["preprocessing"]["voted"] = info["voted"]
     return result
