@@ -21,8 +21,9 @@ class Cost:
 
 def _clean(page_tsv: str, page: Any, lang: str, *, vote_bar: bool = True) -> bool:
     """Whether no step runs after a page's first reading (made with every switch off): confident (a German one
-    confident enough that the Fraktur check is skipped too; with `vote_bar`, confident enough that the vote is
-    skipped too), covering the page's text, not a camera's photo."""
+    confident enough that the Fraktur check is skipped too; with `vote_bar`, a page of several lines confident
+    enough that the vote is skipped too), covering the page's text, not a camera's photo."""
+    from workers.ocr import tsv
     from workers.ocr.candidates import DEFAULT_TUNING, word_quality
     from workers.ocr.coverage import text_ink
     from workers.ocr.geometry import Chain
@@ -30,7 +31,7 @@ def _clean(page_tsv: str, page: Any, lang: str, *, vote_bar: bool = True) -> boo
     floor = DEFAULT_TUNING.poor_confidence
     if "deu" in lang.split("+"):
         floor = max(floor, DEFAULT_TUNING.model_confidence)
-    if vote_bar and DEFAULT_TUNING.vote:
+    if vote_bar and DEFAULT_TUNING.vote and tsv.line_count(page_tsv) >= DEFAULT_TUNING.vote_min_lines:
         floor = max(floor, DEFAULT_TUNING.vote_confidence)
     quality, characters = word_quality(page_tsv)
     covered = text_ink(page.image).covered(page_tsv, Chain())

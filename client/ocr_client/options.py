@@ -111,7 +111,10 @@ class JobOptions(BaseModel):
     retry: bool = Field(
         True,
         title="Read poor pages again with other settings",
-        description="Retry empty or low-confidence pages with other settings",
+        description=(
+            "Retry empty or low-confidence pages with other settings, and combine several readings of an unsure"
+            " page of several lines word by word (the vote)"
+        ),
     )
     flatten: bool = Field(
         True,
