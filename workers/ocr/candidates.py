@@ -80,13 +80,13 @@ class Tuning:
     # Ruled cells are read apart only when at most this share of the page's confidently read words lie on
     # the lines found (text is in a table's cells, not on its lines; 1.0: no check).
     table_words_on_rules: float = 0.1
-    # A page still poor after every other step, or read less confidently than vote_confidence, is read several
-    # ways more and their words combined by vote (workers/ocr/vote.py); that reading is kept unless less
-    # confident by vote_margin, or covering less.
+    # A page of at least vote_min_lines lines still poor after every other step, or read less confidently than
+    # vote_confidence, is read several ways more and their words combined by vote (workers/ocr/vote.py); that
+    # reading is kept unless less confident by vote_margin, or covering less.
     vote: bool = True
     vote_confidence: float = 90.0
-    vote_min_lines: int = 3  # ... and holds at least this many lines of text (one line's readings differ
-    # only in letters, which the two models' confidences do not weigh alike)
+    # (A line's readings differ only in letters, which the two models' confidences do not weigh alike.)
+    vote_min_lines: int = 3
     vote_margin: float = 5.0
 
     def table_replaces(self, candidate: Reading, kept: Reading) -> bool:
