@@ -20,7 +20,7 @@ candidates.py, `Tuning.vote_replaces`).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from workers.ocr import layout, tsv
@@ -48,12 +48,18 @@ def _iou(a: tsv.Box, b: tsv.Box) -> float:
     return inter / area if area > 0 else 0.0
 
 
+def _word_rows(recognition: Recognition) -> Iterator[tsv.Row]:
+    """A recognition's words in its order: those with text and a box of some size."""
+    for row in tsv.rows(recognition.tsv):
+        if row.level == tsv.WORD and row.text.strip() and row.box[2] > row.box[0] and row.box[3] > row.box[1]:
+            yield row
+
+
 def _words(recognitions: Sequence[Recognition]) -> list[_Word]:
     return [
         _Word(i, row.text.strip(), row.box, max(row.conf, 0.0))
         for i, recognition in enumerate(recognitions)
-        for row in tsv.rows(recognition.tsv)
-        if row.level == tsv.WORD and row.text.strip() and row.box[2] > row.box[0] and row.box[3] > row.box[1]
+        for row in _word_rows(recognition)
     ]
 
 
@@ -123,14 +129,6 @@ def _lines(words: list[_Word]) -> list[layout.Line]:
 _Kept = list[tuple[tsv.Box, tuple[int, int, int]]]  # the kept reading's words in order: box, (block, par, line)
 
 
-def _kept_words(kept: Recognition) -> _Kept:
-    return [
-        (row.box, row.line_key)
-        for row in tsv.rows(kept.tsv)
-        if row.level == tsv.WORD and row.text.strip() and row.box[2] > row.box[0] and row.box[3] > row.box[1]
-    ]
-
-
 def _anchor(word: _Word, kept: _Kept) -> tuple[int, float] | None:
     """Where a word goes in the kept reading's order: at the kept word it overlaps most, else beside the
     nearest kept word on its row (sharing half the lower one's height), before or after it by x (the pair:
@@ -162,11 +160,11 @@ def combine(
     min_votes: int = MIN_VOTES,
 ) -> Recognition:
     """One recognition of the words `recognitions` agree on, laid out in the lines and blocks of `kept` (one of
-    them: its confident words are kept where no other reading sees them); words on none of its rows in lines of
-    their own, each a block placed where it lies."""
+    them: its words stay where no agreement replaces them); words on none of its rows in lines of their own,
+    each a block placed where it lies."""
     kept_index = next((n for n, recognition in enumerate(recognitions) if recognition is kept), None)
     words = [w for cluster in clusters(_words(recognitions)) for w in chosen(cluster, min_votes, kept_index)]
-    order = _kept_words(kept)
+    order: _Kept = [(row.box, row.line_key) for row in _word_rows(kept)]
     placed: list[tuple[tuple[int, float], _Word]] = []
     loose: list[_Word] = []
     for word in words:
