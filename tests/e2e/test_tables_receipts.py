@@ -24,16 +24,23 @@ def page_of(stack: Stack, job_id: str) -> dict[str, Any]:
     return dict(stack.client.get(f"/v1/jobs/{job_id}/result.json").json()["pages"][0])
 
 
-def test_a_receipt_reads_better_than_plain_tesseract(redis_stack: Stack) -> None:
-    job = redis_stack.run(corpus_file(RECEIPT), formats="txt,json")
+def read_both(stack: Stack, name: str) -> tuple[str, str, str]:
+    """A corpus file read by the service (txt and json; it must succeed) and by plain `tesseract`: the job's id,
+    the service's text and plain tesseract's."""
+    job = stack.run(corpus_file(name), formats="txt,json")
     assert job["status"] == "succeeded", job
-    truth = ground_truth(RECEIPT)
     plain = subprocess.run(
-        ["tesseract", str(corpus_file(RECEIPT)), "stdout"], capture_output=True, text=True, timeout=120, check=True
+        ["tesseract", str(corpus_file(name)), "stdout"], capture_output=True, text=True, timeout=120, check=True
     ).stdout
-    service, baseline = word_bag_error(truth, redis_stack.text(job["id"])), word_bag_error(truth, plain)
+    return job["id"], stack.text(job["id"]), plain
+
+
+def test_a_receipt_reads_better_than_plain_tesseract(redis_stack: Stack) -> None:
+    job_id, text, plain = read_both(redis_stack, RECEIPT)
+    truth = ground_truth(RECEIPT)
+    service, baseline = word_bag_error(truth, text), word_bag_error(truth, plain)
     assert service <= baseline - 0.2, f"service {service:.3f} vs plain tesseract {baseline:.3f}"
-    steps = page_of(redis_stack, job["id"])["preprocessing"]["steps"]
+    steps = page_of(redis_stack, job_id)["preprocessing"]["steps"]
     assert steps, "the kept reading is a further pass's, and says how it was made"
 
 
@@ -42,15 +49,11 @@ def test_a_receipts_readings_are_combined_by_vote(redis_stack: Stack) -> None:
     vote.py) miss under 0.6x the words plain `tesseract` misses (the issue's receipt goal, on one receipt);
     without the vote the service misses 0.26 of them here, plain tesseract 0.28, with it 0.13."""
     name = "sroie_395.jpg"
-    job = redis_stack.run(corpus_file(name), formats="txt,json")
-    assert job["status"] == "succeeded", job
+    job_id, text, plain = read_both(redis_stack, name)
     truth = ground_truth(name)
-    plain = subprocess.run(
-        ["tesseract", str(corpus_file(name)), "stdout"], capture_output=True, text=True, timeout=120, check=True
-    ).stdout
-    service, baseline = missed_words(truth, redis_stack.text(job["id"])), missed_words(truth, plain)
+    service, baseline = missed_words(truth, text), missed_words(truth, plain)
     assert service <= 0.6 * baseline, f"service {service:.3f} vs plain tesseract {baseline:.3f}"
-    page = page_of(redis_stack, job["id"])["preprocessing"]
+    page = page_of(redis_stack, job_id)["preprocessing"]
     assert "vote8" in page["steps"] and page["voted"] == 8, page
 
 
