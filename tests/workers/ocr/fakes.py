@@ -15,13 +15,13 @@ class ScriptedEngine:
     name = "scripted"
 
     def __init__(self, first: list[tuple[str, float]], later: list[tuple[str, float]]) -> None:
-        self.first, self.later, self.calls = first, later, 0
+        self.readings, self.calls = [first, later], 0
 
     def version(self) -> str:
         return "0"
 
     def recognize(self, image: Image.Image, options: RecognizeOptions) -> Recognition:
-        words = self.first if self.calls == 0 else self.later
+        words = self.readings[min(self.calls, len(self.readings) - 1)]
         self.calls += 1
         rows = [f"5\t1\t1\t1\t1\t{n}\t{10 * n}\t5\t9\t20\t{conf}\t{word}" for n, (word, conf) in enumerate(words, 1)]
         text = " ".join(word for word, _ in words)
@@ -37,13 +37,6 @@ class SequenceEngine(ScriptedEngine):
     def __init__(self, readings: list[list[tuple[str, float]]]) -> None:
         super().__init__(readings[0], readings[-1])
         self.readings = readings
-
-    def recognize(self, image: Image.Image, options: RecognizeOptions) -> Recognition:
-        self.first = self.later = self.readings[min(self.calls, len(self.readings) - 1)]
-        self.calls, calls = 0, self.calls
-        recognition = super().recognize(image, options)
-        self.calls = calls + 1
-        return recognition
 
 
 class HookedEngine:

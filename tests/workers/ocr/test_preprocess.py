@@ -210,12 +210,13 @@ def _word_image() -> pages.PageImage:
 
 
 SANE = [("Invoice", 62.0), ("136", 60.0)]  # poor (under 70), so every extra pass runs
+LONGER_GARBAGE = [("lI1|", 80.0), ("ii:", 85.0), ("%#1l", 90.0), ("ill1", 88.0), ("|Il!", 90.0), ("1ll", 84.0)]
 
 
 @pytest.mark.parametrize(
     "garbage",
     [
-        [("lI1|", 80.0), ("ii:", 85.0), ("%#1l", 90.0), ("ill1", 88.0), ("|Il!", 90.0), ("1ll", 84.0)],  # longer
+        LONGER_GARBAGE,
         [("Inv0ice", 64.0), ("1E6", 63.0)],  # as long, only a little more confident
     ],
 )
@@ -235,7 +236,7 @@ def test_a_garbage_candidate_never_replaces_a_sane_first_reading(garbage: list[t
 @pytest.mark.parametrize(
     "garbage",
     [
-        [("lI1|", 80.0), ("ii:", 85.0), ("%#1l", 90.0), ("ill1", 88.0), ("|Il!", 90.0), ("1ll", 84.0)],  # longer
+        LONGER_GARBAGE,
         [("Inv0ice", 69.0), ("1E6", 69.0)],  # as long, more confident (not by the margin)
     ],
 )
