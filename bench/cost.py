@@ -19,10 +19,11 @@ class Cost:
     defaults_s: float  # best time with the defaults
 
 
-def _clean(page_tsv: str, page: Any, lang: str, *, vote_bar: bool = True) -> bool:
-    """Whether no step runs after a page's first reading (made with every switch off): confident (a German one
-    confident enough that the Fraktur check is skipped too; with `vote_bar`, a page of several lines confident
-    enough that the vote is skipped too), covering the page's text, not a camera's photo."""
+def _clean(page_tsv: str, page: Any, lang: str) -> tuple[bool, bool]:
+    """Whether no step runs after a page's first reading (made with every switch off), and whether none would
+    but for the vote: confident (a German one confident enough that the Fraktur check is skipped too; for the
+    first, a page of several lines confident enough that the vote is skipped too), covering the page's text,
+    not a camera's photo."""
     from workers.ocr import tsv
     from workers.ocr.candidates import DEFAULT_TUNING, word_quality
     from workers.ocr.coverage import text_ink
@@ -31,12 +32,14 @@ def _clean(page_tsv: str, page: Any, lang: str, *, vote_bar: bool = True) -> boo
     floor = DEFAULT_TUNING.poor_confidence
     if "deu" in lang.split("+"):
         floor = max(floor, DEFAULT_TUNING.model_confidence)
-    if vote_bar and DEFAULT_TUNING.vote and tsv.line_count(page_tsv) >= DEFAULT_TUNING.vote_min_lines:
-        floor = max(floor, DEFAULT_TUNING.vote_confidence)
+    vote_floor = floor
+    if DEFAULT_TUNING.vote and tsv.line_count(page_tsv) >= DEFAULT_TUNING.vote_min_lines:
+        vote_floor = max(floor, DEFAULT_TUNING.vote_confidence)
     quality, characters = word_quality(page_tsv)
     covered = text_ink(page.image).covered(page_tsv, Chain())
     low_coverage = covered is not None and covered < DEFAULT_TUNING.poor_coverage
-    return bool(characters) and quality >= floor and not low_coverage and not page.camera
+    sane = bool(characters) and not low_coverage and not page.camera
+    return sane and quality >= vote_floor, sane and quality >= floor
 
 
 def run_cost(sample: Sample, repeats: int) -> Cost:
@@ -72,9 +75,8 @@ def run_cost(sample: Sample, repeats: int) -> Cost:
             else:
                 # Clean: no step would run after the first read (confident; a German one confident enough
                 # that the Fraktur check is skipped too).
-                pairs = list(zip(outputs, page_images, strict=True))
-                clean = all(_clean(o.tsv, page, sample.lang) for o, page in pairs)
-                confident = all(_clean(o.tsv, page, sample.lang, vote_bar=False) for o, page in pairs)
+                flags = [_clean(o.tsv, page, sample.lang) for o, page in zip(outputs, page_images, strict=True)]
+                clean, confident = all(c for c, _ in flags), all(c for _, c in flags)
     return Cost(sample, clean, confident, passes, best["off"], best["on"])
 
 
