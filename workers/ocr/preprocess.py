@@ -279,7 +279,7 @@ class _PageReader:
         """A page still poor, or less confident than vote_confidence, after every other step: its readings
         combined by vote (CandidatePage.voted); kept unless clearly less confident or covering less."""
         best, unsure = self.best, self.poor() or self.best.quality < self.tuning.vote_confidence
-        if not (self.on.retry and self.tuning.vote and unsure) or best in (self.table, self.unchecked):
+        if not (self.on.retry and self.tuning.vote and unsure) or best is self.table or best is self.unchecked:
             return
         if tsv.line_count(best.recognition.tsv) < self.tuning.vote_min_lines:
             return
