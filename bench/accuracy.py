@@ -53,6 +53,7 @@ class Result:
     info: str = ""
     passes: int = 0  # recognition passes (the pipeline's), 0 where not counted
     words: tuple[float, float] | None = None  # receipts, tables and forms: (word-bag error, missed share)
+    caseless_cer: float | None = None  # every file's caseless CER (for receipts, beside their word measures)
 
 
 def load_samples(corpus: Path, only: list[str]) -> list[Sample]:
@@ -132,7 +133,10 @@ def word_scores(sample: Sample, text: str) -> tuple[float, float] | None:
 
 
 def scored(sample: Sample, text: str, seconds: float, info: str = "", passes: int = 0) -> Result:
-    return Result(sample, score(sample, text), seconds, info, passes, word_scores(sample, text))
+    words = word_scores(sample, text)
+    return Result(
+        sample, score(sample, text), seconds, info, passes, words, cer(sample.ground_truth, text, ignore_case=True)
+    )
 
 
 def media_type(path: Path) -> str:
