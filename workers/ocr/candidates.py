@@ -40,6 +40,9 @@ class Tuning:
     min_confidence_for_empty: float = 50.0
     # A German reading less confident than this is read with the Fraktur model too (auto_model).
     model_confidence: float = 85.0
+    # ... and so is one whose script OSD names as the alternate model's (Fraktur); that reading is kept unless
+    # less confident by this (two models' confidences in the same letters are not alike: docs/accuracy.md).
+    script_margin: float = 15.0
     # OSD's own orientation confidence needed to try its turn (kept only by the margin above).
     osd_min_confidence: float = 2.0
     # Deskewed readings need only be this much more confident: same text, straighter lines.
@@ -112,6 +115,11 @@ class Tuning:
         return self._beats(candidate, kept, -self.vote_margin, bound_length=True) and not self.covers_less(
             candidate, kept
         )
+
+    def script_replaces(self, candidate: Reading, kept: Reading) -> bool:
+        """The model made for the script OSD names on the page (workers/ocr/page_options.py ALTERNATE_SCRIPTS):
+        kept unless clearly less confident (script_margin), or much longer."""
+        return self._beats(candidate, kept, -self.script_margin, bound_length=True)
 
     def background_replaces(self, candidate: Reading, kept: Reading) -> bool:
         """The page with its background divided out, segmented as the kept reading (workers/ocr/binarize.py)."""

@@ -14,6 +14,10 @@ from workers.ocr.models import SECOND_MODEL_SUFFIX
 
 # Models to try instead of a language of the request when its reading is poor (installed ones only).
 ALTERNATE_MODELS: dict[str, str] = {"deu": "frk"}
+# The script (as OSD names it) each alternate model is made for: where OSD names it on a page, the alternate is
+# read whatever the first reading's confidence, and kept unless clearly less confident (Tuning.script_margin).
+# OSD names the script of Fraktur lines and pages, and Latin for German set in Antiqua (docs/accuracy.md).
+ALTERNATE_SCRIPTS: dict[str, str] = {"frk": "Fraktur"}
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,11 @@ def alternate_lang(lang: str, installed: frozenset[str]) -> str | None:
     return "+".join(swapped) if swapped != parts else None
 
 
+def alternate_scripts(alternate: str) -> frozenset[str]:
+    """The scripts the models of an alternate language spec (alternate_lang's) are made for."""
+    return frozenset(ALTERNATE_SCRIPTS[p] for p in alternate.split("+") if p in ALTERNATE_SCRIPTS)
+
+
 def second_lang(lang: str, installed: frozenset[str]) -> str | None:
     """The request's language spec with each language that has a second model installed (LANG_fast: Tesseract's
     own model beside the more accurate one `ocr-service models install` put in its place) swapped for it; the
@@ -70,6 +79,7 @@ class Notes:
     border: int | None = None  # the white border a small input got
     text_height: float | None = None  # measured when normalize looked at the text's height
     model_tried: str | None = None  # the alternate model auto_model read the page with
+    script: str | None = None  # the script OSD named where auto_model asked (a German page)
     osd_ran: bool = False
     osd: Orientation | None = None  # what OSD said, when orient ran (None: too little text)
     photo: list[str] | None = None  # why the page looked like a photo, when flatten looked ([]: it did not)
@@ -85,6 +95,8 @@ class Notes:
             info["text_height"] = round(self.text_height, 1)
         if self.model_tried is not None:
             info["model_tried"] = self.model_tried
+        if self.script is not None:
+            info["script"] = self.script
         if self.photo is not None:
             info["photo"] = self.photo
         if self.table_cells is not None:

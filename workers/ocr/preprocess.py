@@ -38,7 +38,7 @@ from workers.ocr.engines.base import OcrEngine, RecognizeOptions
 from workers.ocr.geometry import Chain, Projective
 from workers.ocr.onpage import on_page
 from workers.ocr.outputs.page import PageOutput
-from workers.ocr.page_options import Notes, PageOptions, Switches, alternate_lang, second_lang
+from workers.ocr.page_options import Notes, PageOptions, Switches, alternate_lang, alternate_scripts, second_lang
 from workers.ocr.pages import PageImage
 
 __all__ = [
@@ -228,15 +228,20 @@ class _PageReader:
             self.candidates.passes = enlarged.passes
 
     def try_alternate_model(self, installed: frozenset[str] | None) -> None:
-        """A reading less confident than model_confidence is read with an alternate model (deu: frk) too."""
-        if not (self.on.auto_model and self.best.quality < self.tuning.model_confidence):
-            return
+        """A reading less confident than model_confidence, or of a script OSD names as the alternate model's
+        (deu: frk, Fraktur), is read with that model too; kept by the margin, or by script_margin."""
         models = tesseract.installed_models() if installed is None else installed
-        alternate = alternate_lang(self.options.lang, models)
-        if alternate:
+        alternate = alternate_lang(self.options.lang, models) if self.on.auto_model else None
+        if not alternate:
+            return
+        osd = self.engine.detect_orientation(self.best.image, self.candidates.dpi)
+        self.notes.script = osd.script if osd is not None else None
+        script = self.notes.script in alternate_scripts(alternate)
+        if self.best.quality < self.tuning.model_confidence or script:
             reading = self.candidates.read(self.best.variant, self.best.psm, alternate)
             self.notes.model_tried = alternate
-            if self.tuning.replaces(reading, self.best):
+            keeps = self.tuning.script_replaces if script else self.tuning.replaces
+            if keeps(reading, self.best):
                 self.best = reading
 
     def reorient(self) -> None:

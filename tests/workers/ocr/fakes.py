@@ -39,6 +39,23 @@ class SequenceEngine(ScriptedEngine):
         self.readings = readings
 
 
+class ModelEngine(ScriptedEngine):
+    """A fake engine whose recognitions depend on the model asked for (`by_lang`), and whose OSD names `script`;
+    `langs` records the models it read with."""
+
+    def __init__(self, by_lang: dict[str, list[tuple[str, float]]], script: str) -> None:
+        super().__init__([], [])
+        self.by_lang, self.script, self.langs = by_lang, script, list[str]()
+
+    def recognize(self, image: Image.Image, options: RecognizeOptions) -> Recognition:
+        self.langs.append(options.lang)
+        self.readings = [self.by_lang[options.lang]]
+        return super().recognize(image, options)
+
+    def detect_orientation(self, image: Image.Image, dpi: int | None) -> Orientation | None:
+        return Orientation(rotate=0, confidence=5.0, script=self.script, script_confidence=30.0)
+
+
 class HookedEngine:
     """The real engine of this process, calling `before_recognize` before each recognition: it may raise, or
     cancel or delete the job while its page is being read."""

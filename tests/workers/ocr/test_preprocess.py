@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from bench.scoring import cer, missed_words, word_bag_error
 from tests.support import corpus_file, ground_truth
-from tests.workers.ocr.fakes import ScriptedEngine, SequenceEngine
+from tests.workers.ocr.fakes import ModelEngine, ScriptedEngine, SequenceEngine
 from tests.workers.ocr.support import page_options
 from workers.ocr import imageops, pages, tesseract
 from workers.ocr.engines import OcrEngine
@@ -261,6 +261,27 @@ def test_a_clearly_better_candidate_replaces_a_poor_first_reading() -> None:
     output = recognize_page(engine, 1, _word_image(), page_options())
     assert output.info["passes"] > 1
     assert output.info["steps"] != []  # the kept reading is a candidate's: turned or re-segmented
+
+
+# -- the Fraktur model for German ----------------------------------------------------------------------
+GERMAN = [("Zum", 92.0), ("Schluffe", 88.0), ("werben", 90.0)]  # confident: no step runs for confidence
+FRAKTUR = [("Zum", 85.0), ("Schlusse", 78.0), ("werden", 80.0)]  # the model for the script: less confident
+
+
+@pytest.mark.parametrize(("script", "kept"), [("Fraktur", "Zum Schlusse werden"), ("Latin", "Zum Schluffe werben")])
+def test_a_confident_german_reading_is_read_with_the_fraktur_model_where_osd_names_the_script(
+    script: str, kept: str
+) -> None:
+    """Two models' confidences in the same letters are not alike: the German model reads long s as f
+    confidently. Where OSD names the Fraktur script, the Fraktur model reads the page too and is kept unless
+    clearly less confident; where it names Latin (German set in Antiqua), the page costs one read."""
+    from workers.ocr.preprocess import read_page
+
+    engine = ModelEngine({"deu": GERMAN, "frk": FRAKTUR}, script)
+    reading = read_page(engine, 1, _word_image(), page_options("deu"), installed=frozenset({"deu", "frk"}))
+    assert reading.output.text.split() == kept.split()
+    assert reading.output.info["script"] == script
+    assert engine.langs == (["deu", "frk"] if script == "Fraktur" else ["deu"])
 
 
 # -- small inputs of several lines -----------------------------------------------------------------------

@@ -63,6 +63,8 @@ def page_structure(page: PageOutput) -> dict[str, Any]:
             result["preprocessing"]["table_cells"] = info["table_cells"]
         if "checkboxes" in info:  # a form's checkboxes (workers/ocr/forms.py); checkboxesN in steps when kept
             result["preprocessing"]["checkboxes"] = dict(info["checkboxes"])
+        if "script" in info:  # the script OSD named on a German page (auto_model: Fraktur brings the frk model)
+            result["preprocessing"]["script"] = info["script"]
         if "voted" in info:  # the readings the vote combined (workers/ocr/vote.py); voteN in steps when kept
             result["preprocessing"]["voted"] = info["voted"]
     return result
