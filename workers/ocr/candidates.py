@@ -40,8 +40,11 @@ class Tuning:
     min_confidence_for_empty: float = 50.0
     # A German reading less confident than this is read with the Fraktur model too (auto_model).
     model_confidence: float = 85.0
-    # ... and so is one whose script OSD names as the alternate model's (Fraktur); that reading is kept unless
-    # less confident by this (two models' confidences in the same letters are not alike: docs/accuracy.md).
+    # ... and so is one under script_confidence whose script OSD names as the alternate model's (Fraktur); that
+    # reading is kept unless less confident by script_margin (two models' confidences in the same letters are
+    # not alike: docs/accuracy.md). A page at least script_confidence sure is not asked (OSD costs up to a
+    # sixth of a dense page's read).
+    script_confidence: float = 90.0
     script_margin: float = 15.0
     # OSD's own orientation confidence needed to try its turn (kept only by the margin above).
     osd_min_confidence: float = 2.0

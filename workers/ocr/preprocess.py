@@ -228,11 +228,12 @@ class _PageReader:
             self.candidates.passes = enlarged.passes
 
     def try_alternate_model(self, installed: frozenset[str] | None) -> None:
-        """A reading less confident than model_confidence, or of a script OSD names as the alternate model's
-        (deu: frk, Fraktur), is read with that model too; kept by the margin, or by script_margin."""
+        """A reading less confident than model_confidence, or than script_confidence and of a script OSD names as
+        the alternate model's (deu: frk, Fraktur), is read with that model too; kept by the margin, or by
+        script_margin."""
         models = tesseract.installed_models() if installed is None else installed
         alternate = alternate_lang(self.options.lang, models) if self.on.auto_model else None
-        if not alternate:
+        if not alternate or self.best.quality >= self.tuning.script_confidence:
             return
         osd = self.engine.detect_orientation(self.best.image, self.candidates.dpi)
         self.notes.script = osd.script if osd is not None else None

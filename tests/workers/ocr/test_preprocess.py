@@ -18,7 +18,7 @@ from workers.ocr.engines import OcrEngine
 from workers.ocr.engines.pytesseract import PytesseractEngine
 from workers.ocr.engines.tesserocr import TesserocrEngine
 from workers.ocr.outputs.page import PageOutput
-from workers.ocr.preprocess import Switches, recognize_page
+from workers.ocr.preprocess import Switches, read_page, recognize_page
 
 
 @pytest.fixture(scope="module")
@@ -264,7 +264,7 @@ def test_a_clearly_better_candidate_replaces_a_poor_first_reading() -> None:
 
 
 # -- the Fraktur model for German ----------------------------------------------------------------------
-GERMAN = [("Zum", 92.0), ("Schluffe", 88.0), ("werben", 90.0)]  # confident: no step runs for confidence
+GERMAN = [("Zum", 90.0), ("Schluffe", 86.0), ("werben", 88.0)]  # over model_confidence (85), under 90
 FRAKTUR = [("Zum", 85.0), ("Schlusse", 78.0), ("werden", 80.0)]  # the model for the script: less confident
 
 
@@ -275,13 +275,17 @@ def test_a_confident_german_reading_is_read_with_the_fraktur_model_where_osd_nam
     """Two models' confidences in the same letters are not alike: the German model reads long s as f
     confidently. Where OSD names the Fraktur script, the Fraktur model reads the page too and is kept unless
     clearly less confident; where it names Latin (German set in Antiqua), the page costs one read."""
-    from workers.ocr.preprocess import read_page
-
     engine = ModelEngine({"deu": GERMAN, "frk": FRAKTUR}, script)
     reading = read_page(engine, 1, _word_image(), page_options("deu"), installed=frozenset({"deu", "frk"}))
     assert reading.output.text.split() == kept.split()
     assert reading.output.info["script"] == script
     assert engine.langs == (["deu", "frk"] if script == "Fraktur" else ["deu"])
+
+
+def test_a_german_reading_at_least_script_confidence_sure_costs_one_read_and_no_osd() -> None:
+    engine = ModelEngine({"deu": [("Zum", 95.0), ("Schluss", 94.0)], "frk": FRAKTUR}, "Fraktur")
+    reading = read_page(engine, 1, _word_image(), page_options("deu"), installed=frozenset({"deu", "frk"}))
+    assert engine.langs == ["deu"] and "script" not in reading.output.info
 
 
 # -- small inputs of several lines -----------------------------------------------------------------------
