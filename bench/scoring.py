@@ -16,9 +16,13 @@ _TRANSLATE = str.maketrans(
     }
 )  # fmt: skip
 _WS = re.compile(r"\s+")
+# Historic German print's small e above a vowel (U+0364, `aͤ` in the Fraktur ground truth) is an umlaut: the
+# README counts it so (with it, plain tesseract's means are the README's: Fraktur lines 0.177, pages 0.118).
+_UMLAUT = re.compile("([aouAOU])\u0364")
 
 
 def normalise(text: str) -> str:
+    text = _UMLAUT.sub(lambda m: unicodedata.normalize("NFC", m.group(1) + "\u0308"), text)
     text = unicodedata.normalize("NFKC", text).translate(_TRANSLATE)
     return _WS.sub(" ", text).strip()
 
