@@ -40,6 +40,10 @@ class Tuning:
     min_confidence_for_empty: float = 50.0
     # A German reading less confident than this is read with the Fraktur model too (auto_model).
     model_confidence: float = 85.0
+    # A small input enlarged before its first read (normalize) has its specks painted over first: blobs of at
+    # most speck_area pixels with no ink within speck_clearance pixels (workers/ocr/binarize.py; 0: none).
+    speck_area: int = 2
+    speck_clearance: int = 5
     # ... and so is one under script_confidence whose script OSD names as the alternate model's (Fraktur); that
     # reading is kept unless less confident by script_margin (two models' confidences in the same letters are
     # not alike: docs/accuracy.md). A page at least script_confidence sure is not asked (OSD costs up to a
@@ -102,6 +106,10 @@ class Tuning:
         return self._beats(candidate, kept, -self.table_margin, bound_length=True) and not self.covers_less(
             candidate, kept
         )
+
+    @property
+    def specks(self) -> tuple[int, int]:
+        return self.speck_area, self.speck_clearance
 
     def upscale_factor(self, size: tuple[int, int], text_height: float) -> float:
         """How much to enlarge an image whose text is lower than min_text_height (1.0: not at all)."""

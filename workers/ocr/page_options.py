@@ -77,6 +77,7 @@ class Notes:
 
     exif_rotated: bool
     border: int | None = None  # the white border a small input got
+    specks: int = 0  # specks painted over on a small input before it was enlarged (workers/ocr/binarize.py)
     text_height: float | None = None  # measured when normalize looked at the text's height
     model_tried: str | None = None  # the alternate model auto_model read the page with
     script: str | None = None  # the script OSD named where auto_model asked (a German page)

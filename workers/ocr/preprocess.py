@@ -6,8 +6,8 @@ amounts of text, OSD), never from the file's name or type, and never tuned to pa
 (docs/accuracy.md: leave-one-source-out over the corpus, and the synthetic sets of bench/).
 
 The steps, each behind its switch (docs/accuracy.md has them in full, with how they were checked):
-normalize (small inputs scaled and bordered before the first read; a small slip of several lines read as
-it is too; small text on a page that reads poorly read enlarged), deskew (a clear angle read straightened,
+normalize (small inputs despeckled, scaled and bordered before the first read; a small slip of several lines
+read as it is too; small text on a page that reads poorly read enlarged), deskew (a clear angle read straightened,
 verified against the page as it is when poor), flatten (a photo's page found and flattened:
 workers/ocr/photo.py), tables (a form's checkboxes whitened: workers/ocr/forms.py; ruled cells read apart:
 workers/ocr/tables.py), auto_model (the Fraktur model for German), orient (OSD's quarter turn), retry (one
@@ -21,8 +21,7 @@ ruled cells, checkboxes), and the Fraktur check and the vote, which also run for
 mediocre (`model_confidence`, `vote_confidence`). A candidate reading replaces the kept one only when it is
 clearly better (`Tuning`, workers/ocr/candidates.py, with the thresholds).
 
-The switches come complete with each page (`PageOptions.switches`): the pipeline has no defaults of its own
-for them; the Celery edge fills a job's missing ones from the upload options' model (workers/steps.py).
+The switches come complete with each page; the Celery edge fills a job's missing ones (workers/steps.py).
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ from dataclasses import dataclass, replace
 
 from PIL import Image
 
-from workers.ocr import coverage, forms, imageops, photo, tables, tesseract, tsv
+from workers.ocr import binarize, coverage, forms, imageops, photo, tables, tesseract, tsv
 from workers.ocr.candidates import DEFAULT_TUNING, CandidatePage, Reading, Tuning, Variant, pick
 from workers.ocr.engines.base import OcrEngine, RecognizeOptions
 from workers.ocr.geometry import Chain, Projective
@@ -73,8 +72,7 @@ class _PageReader:
         # page with deskew on) and, if the page reads poorly, its text height all come from it.
         needs_ink = self.on.normalize if self.small else self.on.deskew
         self.ink = imageops.ink_mask(page.image, imageops.SKEW_WORK_SIZE) if needs_ink else None
-        # The page's text-like ink, measured once on the page as loaded: every reading's coverage (not
-        # measured when every step is off: then nothing asks whether a reading is poor).
+        # The page's text-like ink, once: every reading's coverage (none with every step off: nothing asks).
         self.text = coverage.text_ink(page.image) if any(vars(self.on).values()) else None
         self.metrics: imageops.TextMetrics | None = None
         self.scale = 1.0
@@ -103,6 +101,7 @@ class _PageReader:
         image, chain = self.page.image, Chain()
         self.scale = self.tuning.upscale_factor(image.size, metrics.text_height)
         if self.scale > 1.0:
+            image, self.notes.specks = binarize.despeckle(image, *self.tuning.specks)
             image = imageops.rescale(image, self.scale)
             chain = chain.then(Projective.resize(self.page.image.size, image.size))
         if metrics.margin * self.scale < self.tuning.border:
@@ -310,6 +309,7 @@ class _PageReader:
         best = self.best
         return [
             *(f"photo-{step}" for step in self.photo_steps),
+            *([f"specks{self.notes.specks}"] if self.notes.specks and self.scale > 1 else []),
             *([f"scale{self.scale:.2f}"] if self.scale > 1 else []),
             *([f"checkboxes{self.notes.checkboxes[0]}"] if self.unchecked and self.notes.checkboxes else []),
             *([f"cells{self.notes.table_cells}"] if best is self.table else []),

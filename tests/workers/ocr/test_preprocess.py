@@ -289,14 +289,10 @@ def test_a_german_reading_at_least_script_confidence_sure_costs_one_read_and_no_
 
 
 # -- small inputs of several lines -----------------------------------------------------------------------
-def test_a_small_slip_of_several_lines_is_read_as_it_is_too(engine: OcrEngine) -> None:
-    """A faded receipt under 400 px wide (bench/synthetic_docs.py, fixed seed): enlarged before its first
-    read, its speckle reads as punctuation glued to the words; read as it is too, the more confident reading
-    (as it is) is kept."""
+def _faded_slip() -> tuple[str, pages.PageImage]:
+    """A faded receipt under 400 px wide with thermal paper's speckle (bench/synthetic_docs.py, fixed seed)."""
     import random
-    from dataclasses import replace
 
-    from bench.scoring import word_bag_error
     from bench.synthetic import FONT_DIRS
     from bench.synthetic_docs import fade, receipt_lines, render_receipt
     from workers.ocr.candidates import DEFAULT_TUNING
@@ -306,9 +302,51 @@ def test_a_small_slip_of_several_lines_is_read_as_it_is_too(engine: OcrEngine) -
     font_path = next(d / "DejaVuSansMono.ttf" for d in FONT_DIRS if (d / "DejaVuSansMono.ttf").exists())
     image = fade(render_receipt(lines, ImageFont.truetype(str(font_path), 16), 0.9), rng)
     assert min(image.size) < DEFAULT_TUNING.small_side
-    truth, page = "\n".join(lines), pages.PageImage(image, None)
+    return "\n".join(lines), pages.PageImage(image, None)
+
+
+def test_a_small_slip_of_several_lines_is_read_as_it_is_too(engine: OcrEngine) -> None:
+    """Enlarged before its first read with its speckle left in, the slip's specks read as punctuation glued to
+    the words; read as it is too, the more confident reading (as it is) is kept."""
+    from dataclasses import replace
+
+    from workers.ocr.candidates import DEFAULT_TUNING
+
+    truth, page = _faded_slip()
     kept = recognize_page(engine, 1, page, page_options())
-    enlarged_only = recognize_page(engine, 1, page, page_options(), replace(DEFAULT_TUNING, several_lines=1000.0))
+    specky = replace(DEFAULT_TUNING, several_lines=1000.0, speck_area=0)
+    enlarged_only = recognize_page(engine, 1, page, page_options(), specky)
     assert not any(step.startswith("scale") for step in kept.info["steps"]), kept.info["steps"]
     assert any(step.startswith("scale") for step in enlarged_only.info["steps"])
     assert word_bag_error(truth, kept.text) <= word_bag_error(truth, enlarged_only.text) - 0.2
+
+
+def test_a_small_inputs_specks_are_painted_over_before_it_is_enlarged(engine: OcrEngine) -> None:
+    from dataclasses import replace
+
+    from workers.ocr.candidates import DEFAULT_TUNING
+
+    truth, page = _faded_slip()
+    enlarged = replace(DEFAULT_TUNING, several_lines=1000.0)  # the enlarged reading alone, to compare
+    despeckled = recognize_page(engine, 1, page, page_options(), enlarged)
+    specky = recognize_page(engine, 1, page, page_options(), replace(enlarged, speck_area=0))
+    assert any(step.startswith("specks") for step in despeckled.info["steps"]), despeckled.info["steps"]
+    assert not any(step.startswith("specks") for step in specky.info["steps"])
+    assert word_bag_error(truth, despeckled.text) <= word_bag_error(truth, specky.text) - 0.2
+
+
+def test_despeckle_paints_isolated_specks_and_keeps_full_stops_and_dots() -> None:
+    from workers.ocr import binarize
+
+    image = Image.new("L", (200, 60), 255)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((20, 20, 24, 40), fill=0)  # a stroke, with a full stop 2 px beside it
+    draw.point([(27, 39), (28, 39)], fill=0)
+    draw.point([(120, 10), (160, 50)], fill=0)  # two specks, far from any ink
+    draw.point([(80, 30), (81, 30), (80, 31), (81, 31)], fill=0)  # a dot over the speck size: a mark
+    painted, count = binarize.despeckle(image, 2, 5)
+    pixels = painted.load()
+    assert count == 2
+    assert pixels[120, 10] > 200 and pixels[160, 50] > 200
+    assert pixels[27, 39] == 0 and pixels[22, 30] == 0 and pixels[80, 30] == 0
+    assert binarize.despeckle(image, 0, 5) == (image, 0)  # off
