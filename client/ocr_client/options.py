@@ -95,7 +95,7 @@ class JobOptions(BaseModel):
     normalize: bool = Field(
         True,
         title="Enlarge small text and small crops",
-        description="Scale small text up and give small crops a white border",
+        description="Scale small text up (its specks painted over first) and give small crops a white border",
     )
     orient: bool = Field(
         True, title="Detect and fix page orientation", description="Detect page orientation (OSD) and rotate"
@@ -105,8 +105,10 @@ class JobOptions(BaseModel):
     )
     auto_model: bool = Field(
         True,
-        title="Try the Fraktur model on German pages that read poorly",
-        description="Read German pages that read poorly with the Fraktur model (frk) too",
+        title="Try the Fraktur model on German pages that read poorly or are set in Fraktur",
+        description=(
+            "Read German pages that read poorly, or whose script OSD names Fraktur, with the Fraktur model (frk) too"
+        ),
     )
     retry: bool = Field(
         True,
