@@ -21,7 +21,7 @@ class Cost:
 
 def _clean(page_tsv: str, page: Any, lang: str) -> tuple[bool, bool]:
     """Whether no step runs after a page's first reading (made with every switch off), and whether none would
-    but for the vote: confident (a German one confident enough that the Fraktur check is skipped too; for the
+    but for the vote: confident (a German one confident enough that the Fraktur checks are skipped too; for the
     first, a page of several lines confident enough that the vote is skipped too), covering the page's text,
     not a camera's photo."""
     from workers.ocr import tsv
@@ -30,8 +30,8 @@ def _clean(page_tsv: str, page: Any, lang: str) -> tuple[bool, bool]:
     from workers.ocr.geometry import Chain
 
     floor = DEFAULT_TUNING.poor_confidence
-    if "deu" in lang.split("+"):
-        floor = max(floor, DEFAULT_TUNING.model_confidence)
+    if "deu" in lang.split("+"):  # the Fraktur check: the model under model_confidence, OSD's script under this
+        floor = max(floor, DEFAULT_TUNING.model_confidence, DEFAULT_TUNING.script_confidence)
     vote_floor = floor
     if DEFAULT_TUNING.vote and tsv.line_count(page_tsv) >= DEFAULT_TUNING.vote_min_lines:
         vote_floor = max(floor, DEFAULT_TUNING.vote_confidence)

@@ -1,8 +1,9 @@
 """Leave-one-source-out and leave-one-family-out check of the pipeline's thresholds (workers/ocr/candidates.py
 `Tuning`).
 
-Two grids: `GRID` (confidence, margins, text height, the Fraktur check, coverage) and `DOCS_GRID` (the receipt
-and table rules), each scored over every file with the other grid's thresholds at their defaults. For every
+Four grids: `GRID` (confidence, margins, text height, the Fraktur check, coverage), `DOCS_GRID` (the receipt
+and table rules), `VOTE_GRID` (the vote) and `SPECKS_GRID` (a small input's specks, the Fraktur script rule),
+each scored over every file with the other grids' thresholds at their defaults. For every
 corpus source (the repository a file came from; SROIE counted as two sources by its manifest split, the 7
 `public` receipts and the 24 `receipts`), the grid point with the lowest mean score on the other sources is
 chosen and the held-out source is scored with it: a rule that only helps the files it was chosen on shows up
@@ -77,7 +78,15 @@ VOTE_GRID: dict[str, list[Any]] = {
     "vote_confidence": [70.0, 80.0, 85.0, 90.0],
     "vote_min_lines": [1, 3],
 }
-GRIDS = {"main": GRID, "docs": DOCS_GRID, "vote": VOTE_GRID}
+# A small input's specks painted over before it is enlarged (0: never), and how far from other ink a speck must
+# lie; how much less confident the Fraktur model's reading of a page OSD calls Fraktur may be and still be kept
+# (0: as confident, the plain margin's rule but for 8 points).
+SPECKS_GRID: dict[str, list[Any]] = {
+    "speck_area": [0, 2, 3],
+    "speck_clearance": [3, 5],
+    "script_margin": [0.0, 8.0, 15.0],
+}
+GRIDS = {"main": GRID, "docs": DOCS_GRID, "vote": VOTE_GRID, "specks": SPECKS_GRID}
 
 
 @dataclass
@@ -215,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         markers = {"main": ("<!-- bench:tuning start -->", "<!-- bench:tuning end -->")}
         markers["docs"] = ("<!-- bench:docs-tuning start -->", "<!-- bench:docs-tuning end -->")
         markers["vote"] = ("<!-- bench:vote-tuning start -->", "<!-- bench:vote-tuning end -->")
+        markers["specks"] = ("<!-- bench:specks-tuning start -->", "<!-- bench:specks-tuning end -->")
         for name, text in sections.items():
             write_markdown(args.markdown, command, text, markers=markers[name])
     return 0
