@@ -104,7 +104,8 @@ def test_a_confident_german_reading_of_fraktur_is_replaced_where_osd_names_the_s
     name = "archiscribe_dasgesetzlichev00seufgoog_85c2c486.png"
     job, text = jobs[name]
     plain = cer(ground_truth(name), plain_tesseract(name, "deu"))
-    assert cer(ground_truth(name), text) < 0.08 < plain  # measured 0.057 against 0.132
+    assert cer(ground_truth(name), text) < 0.05 < plain  # measured 0.000 against 0.096
+    assert "noch" in text.split()  # frk's `noc<`: its ch ligature written as ch (workers/ocr/fraktur.py)
     info = page_info(redis_stack, job["id"])
     assert (info["script"], info["model"]) == ("Fraktur", "frk"), info
 
