@@ -88,7 +88,7 @@ def cost_report(costs: list[Cost]) -> str:
     for title, chosen in (
         ("clean (first reading confident, at least the vote's bar)", [c for c in costs if c.clean]),
         ("confident but under the vote's bar", [c for c in costs if c.confident and not c.clean]),
-        ("poor, or German under the Fraktur check's bar", [c for c in costs if not c.confident]),
+        ("poor, or German under the Fraktur checks' bar", [c for c in costs if not c.confident]),
         ("all", costs),
     ):
         if not chosen:
