@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from PIL import Image
 
-from workers.ocr import binarize, fraktur, imageops, tsv, vote
+from workers.ocr import binarize, imageops, tsv, vote
 from workers.ocr.coverage import TextInk
 from workers.ocr.engines.base import OcrEngine, Recognition, RecognizeOptions
 from workers.ocr.geometry import Chain, Projective
@@ -316,8 +316,6 @@ class CandidatePage:
             image, chain = self.prepared(variant)
             self.passes += 1
             recognition = self.engine.recognize(image, RecognizeOptions(lang=lang, psm=psm, dpi=self.dpi))
-            if fraktur.reads_fraktur(lang):
-                recognition = fraktur.mend_ligatures(recognition)
             self._readings[key] = Reading(variant, image, recognition, psm, lang, chain, self.text)
         return self._readings[key]
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 
 from PIL import Image
 
-from workers.ocr import binarize, coverage, forms, imageops, photo, tables, tesseract, tsv
+from workers.ocr import binarize, coverage, forms, fraktur, imageops, photo, tables, tesseract, tsv
 from workers.ocr.candidates import DEFAULT_TUNING, CandidatePage, Reading, Tuning, Variant, pick
 from workers.ocr.engines.base import OcrEngine, RecognizeOptions
 from workers.ocr.geometry import Chain, Projective
@@ -63,7 +63,7 @@ class _PageReader:
     calls for it. `best` is the kept reading, `candidates` the page (scaled as read) it came from."""
 
     def __init__(self, engine: OcrEngine, page: PageImage, options: PageOptions, tuning: Tuning) -> None:
-        self.engine, self.page, self.options, self.tuning = engine, page, options, tuning
+        self.engine, self.page, self.options, self.tuning = fraktur.LigatureMending(engine), page, options, tuning
         self.on = options.switches
         self.notes = Notes(exif_rotated=page.exif_rotated)
         self.small = min(page.image.size) < tuning.small_side

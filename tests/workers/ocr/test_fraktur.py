@@ -24,3 +24,16 @@ def test_a_bracket_between_words_and_readings_without_one_are_left_alone() -> No
     plain = layout.compose([[[("noch", (0, 0, 40, 20), 90.0)]]], (60, 40), None)
     assert fraktur.mend_ligatures(plain) is plain
     assert fraktur.reads_fraktur("deu+frk") and not fraktur.reads_fraktur("deu")
+
+
+def test_the_page_readers_engine_mends_only_the_fraktur_models_readings() -> None:
+    from PIL import Image
+
+    from tests.workers.ocr.fakes import ScriptedEngine
+    from workers.ocr.engines import RecognizeOptions
+
+    engine = fraktur.LigatureMending(ScriptedEngine([("noc<", 80.0)], [("noc<", 80.0)]))
+    image = Image.new("L", (40, 20), 255)
+    assert engine.recognize(image, RecognizeOptions(lang="deu+frk")).text == "noch"
+    assert engine.recognize(image, RecognizeOptions(lang="deu")).text == "noc<"
+    assert engine.name == "scripted" and engine.detect_orientation(image, None) is None
