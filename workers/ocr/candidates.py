@@ -16,7 +16,7 @@ from PIL import Image
 
 from workers.ocr import binarize, imageops, tsv, vote
 from workers.ocr.coverage import TextInk
-from workers.ocr.engines.base import OcrEngine, Recognition, RecognizeOptions
+from workers.ocr.engines.base import OcrEngine, Orientation, Recognition, RecognizeOptions
 from workers.ocr.geometry import Chain, Projective
 
 MAX_SKEW_DEGREES = 10.0
@@ -266,6 +266,7 @@ class CandidatePage:
         self._skew: dict[int, float] = {}
         self._images: dict[Variant, tuple[Image.Image, Chain]] = {}
         self._readings: dict[tuple[Variant, int, str], Reading] = {}
+        self._orientations: list[tuple[Image.Image, Orientation | None]] = []
         self.passes = 0
 
     def skew(self, rotation: int) -> float:
@@ -279,6 +280,15 @@ class CandidatePage:
 
     def image(self, variant: Variant) -> Image.Image:
         return self.prepared(variant)[0]
+
+    def orientation(self, image: Image.Image) -> Orientation | None:
+        """OSD's answer for an image of this page, asked once (the Fraktur check and orient ask of the same one)."""
+        for seen, answer in self._orientations:
+            if seen is image:
+                return answer
+        answer = self.engine.detect_orientation(image, self.dpi)
+        self._orientations.append((image, answer))
+        return answer
 
     def prepared(self, variant: Variant) -> tuple[Image.Image, Chain]:
         """The variant's image and the chain from the page as loaded to it."""

@@ -234,7 +234,7 @@ class _PageReader:
         alternate = alternate_lang(self.options.lang, models) if self.on.auto_model else None
         if not alternate or self.best.quality >= self.tuning.script_confidence:
             return
-        osd = self.engine.detect_orientation(self.best.image, self.candidates.dpi)
+        osd = self.candidates.orientation(self.best.image)
         self.notes.script = osd.script if osd is not None else None
         script = self.notes.script in alternate_scripts(alternate)
         if self.best.quality < self.tuning.model_confidence or script:
@@ -247,7 +247,7 @@ class _PageReader:
     def reorient(self) -> None:
         """Try the quarter turn OSD is confident of; where OSD has too little text, the plausible turns."""
         page, best = self.candidates, self.best
-        osd = page.engine.detect_orientation(page.image(replace(best.variant, rotation=0)), page.dpi)
+        osd = page.orientation(page.image(replace(best.variant, rotation=0)))
         self.notes.osd_ran, self.notes.osd = True, osd
         if osd is not None:
             if osd.rotate % 360 == 0 or osd.confidence < self.tuning.osd_min_confidence:
