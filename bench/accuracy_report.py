@@ -4,15 +4,17 @@ passes, and per file."""
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
+from functools import partial
 
 from bench.accuracy import Result, report_kind
 
 
-def _summary(results: list[Result]) -> list[str]:
-    """Median CER, mean CER and seconds per page, or dashes when that side did not run."""
+def _summary(results: list[Result], score: Callable[[Result], float] = lambda r: r.cer) -> list[str]:
+    """Median and mean score (CER, or `score`'s) and seconds per page, or dashes when that side did not run."""
     if not results:
         return ["-", "-", "-"]
-    values = [r.cer for r in results]
+    values = [score(r) for r in results]
     per_page = sum(r.seconds for r in results) / sum(r.sample.pages for r in results)
     return [f"{statistics.median(values):.3f}", f"{statistics.fmean(values):.3f}", f"{per_page:.2f}"]
 
@@ -26,15 +28,6 @@ def readme_score(result: Result, measure: str) -> float:
     if measure == "missed" and result.words is not None:
         return result.words[1]
     return result.caseless_cer if result.caseless_cer is not None else result.cer
-
-
-def _readme_summary(results: list[Result], measure: str) -> list[str]:
-    """Median and mean of a README measure, and seconds per page, or dashes."""
-    if not results:
-        return ["-", "-", "-"]
-    values = [readme_score(r, measure) for r in results]
-    per_page = sum(r.seconds for r in results) / sum(r.sample.pages for r in results)
-    return [f"{statistics.median(values):.3f}", f"{statistics.fmean(values):.3f}", f"{per_page:.2f}"]
 
 
 def _words_summary(results: list[Result]) -> list[str]:
@@ -93,7 +86,8 @@ def report(runs: list[tuple[str, list[Result]]]) -> str:
     if any(r.sample.unordered for _, results in runs for r in results):  # the README's two receipt measures
         files = max(len(results) for _, results in runs)
         for measure, title in (("missed", "missed share"), ("cer", "caseless CER")):
-            cells = [cell for _, results in runs for cell in _readme_summary(results, measure)]
+            score = partial(readme_score, measure=measure)
+            cells = [cell for _, results in runs for cell in _summary(results, score)]
             lines.append(f"| **all, receipts by {title}** | {files} | " + " | ".join(cells) + " |")
     lines += _words_table(runs, kinds) + _passes_table(runs, rows)
     head = " | ".join(f"{label} score | {label} s" for label, _ in runs)
