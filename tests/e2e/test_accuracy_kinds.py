@@ -85,13 +85,17 @@ def test_rotated_page_is_turned(jobs: dict[str, tuple[dict[str, Any], str]], red
     assert page_info(redis_stack, job["id"])["rotation"] == 90
 
 
+def german_upload(jobs: dict[str, tuple[dict[str, Any], str]], name: str) -> tuple[dict[str, Any], str, float, float]:
+    """A file uploaded as `deu`: its job, the service's text, and the CER of that text and of plain tesseract's."""
+    job, text = jobs[name]
+    return job, text, cer(ground_truth(name), text), cer(ground_truth(name), plain_tesseract(name, "deu"))
+
+
 def test_fraktur_line_uploaded_as_german_is_read_with_the_fraktur_model(
     jobs: dict[str, tuple[dict[str, Any], str]], redis_stack: Stack
 ) -> None:
-    name = "archiscribe_geschichtederju00brangoog_6b028284.png"
-    job, text = jobs[name]
-    plain = cer(ground_truth(name), plain_tesseract(name, "deu"))
-    assert cer(ground_truth(name), text) < 0.05 < plain  # measured 0.000 against 0.133
+    job, _, read, plain = german_upload(jobs, "archiscribe_geschichtederju00brangoog_6b028284.png")
+    assert read < 0.05 < plain  # measured 0.000 against 0.133
     assert page_info(redis_stack, job["id"])["model"] == "frk"
     # the model chosen is recorded with its checksum, so the result can be reproduced
     models = {m["name"] for m in job["engine"]["models"]}
@@ -101,10 +105,8 @@ def test_fraktur_line_uploaded_as_german_is_read_with_the_fraktur_model(
 def test_a_confident_german_reading_of_fraktur_is_replaced_where_osd_names_the_script(
     jobs: dict[str, tuple[dict[str, Any], str]], redis_stack: Stack
 ) -> None:
-    name = "archiscribe_dasgesetzlichev00seufgoog_85c2c486.png"
-    job, text = jobs[name]
-    plain = cer(ground_truth(name), plain_tesseract(name, "deu"))
-    assert cer(ground_truth(name), text) < 0.05 < plain  # measured 0.000 against 0.096
+    job, text, read, plain = german_upload(jobs, "archiscribe_dasgesetzlichev00seufgoog_85c2c486.png")
+    assert read < 0.05 < plain  # measured 0.000 against 0.096
     assert "noch" in text.split()  # frk's `noc<`: its ch ligature written as ch (workers/ocr/fraktur.py)
     info = page_info(redis_stack, job["id"])
     assert (info["script"], info["model"]) == ("Fraktur", "frk"), info
